@@ -1,0 +1,1 @@
+"""Networks only: generators, encoders/decoders and critics. No loss math lives here."""

@@ -1,0 +1,52 @@
+"""What every model offers the trainer and the objectives.
+
+A model says what it can do in `provides`; an objective says what it needs in `requires`.
+  generate        decode(z) from the prior: every model
+  encode          encode(x) -> (code, stats) and a reconstruction likelihood: AE, VAE
+  posterior       encode's stats hold a Gaussian posterior (mu, logvar) with a KL to the prior: VAE
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class GenerativeModel(nn.Module):
+    provides: frozenset[str] = frozenset({"generate"})
+    latent_dim: int
+
+    def prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Standard-normal draws (n, latent_dim) on the model's device."""
+        device = next(self.parameters()).device
+        return torch.randn(n, self.latent_dim, generator=generator, device=device)
+
+    def decode_raw(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, latent) -> pre-tanh image (B, C, H, W); tanh of it is the image in [-1, 1]."""
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.decode_raw(z))
+
+    def latent_for(self, noise: torch.Tensor) -> torch.Tensor:
+        """Map standard-normal noise (B, latent) to the codes sampling decodes; identity here."""
+        return noise
+
+    @torch.no_grad()
+    def sample_from_noise(self, noise: torch.Tensor) -> torch.Tensor:
+        """Images in [-1, 1] for fixed noise, with norm layers in inference mode."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self.decode(self.latent_for(noise))
+        finally:
+            self.train(was_training)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return self.sample_from_noise(self.prior(n, generator))
+
+    def refresh_prior(self, codes: torch.Tensor) -> None:
+        """Called at milestones with codes of training data; models with a fitted prior refit."""
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        raise NotImplementedError(f"{type(self).__name__} cannot encode")

@@ -1,0 +1,92 @@
+"""The conv stacks every model shares: an upsampling decoder and a downsampling encoder.
+
+Depth follows the image: a side of `base * 2**n` with base in 4..7 (28 = 7*4, 32 = 4*8,
+64 = 4*16) gets n stride-2 layers. Widths double towards the small end, capped at max_width.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gantrain.errors import UserError
+
+
+def plan(image_size: int) -> tuple[int, int]:
+    """(base, n) with image_size = base * 2**n, 4 <= base <= 7 and n >= 1."""
+    size, n = int(image_size), 0
+    while size % 2 == 0 and size // 2 >= 4:
+        size //= 2
+        n += 1
+    if n < 1 or size > 7:
+        raise UserError(
+            f"dataset.image_size={image_size} cannot be built: use a side of 4..7 times a power "
+            "of two, e.g. 16, 28, 32 or 64"
+        )
+    return size, n
+
+
+def widths(n: int, width: int, max_width: int) -> list[int]:
+    """Feature widths from the full-resolution end inwards: width, 2*width, ... (n entries)."""
+    return [min(width * 2**i, max_width) for i in range(n)]
+
+
+def init_dcgan(module: nn.Module) -> None:
+    """N(0, 0.02) conv weights, N(1, 0.02) norm scales (Radford et al. 2015)."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+class UpStack(nn.Module):
+    """z (B, latent) -> pre-activation image (B, channels, S, S); callers apply tanh."""
+
+    def __init__(self, latent_dim: int, channels: int, image_size: int, width: int, max_width: int):
+        super().__init__()
+        base, n = plan(image_size)
+        w = widths(n, width, max_width)[::-1]  # small end first
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, w[0], base, 1, 0, bias=False),  # (B, w0, base, base)
+            nn.BatchNorm2d(w[0]),
+            nn.ReLU(True),
+        ]
+        for c_in, c_out in zip(w[:-1], w[1:]):
+            layers += [
+                nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False),  # doubles the side
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(True),
+            ]
+        layers.append(nn.ConvTranspose2d(w[-1], channels, 4, 2, 1))  # (B, C, S, S)
+        self.net = nn.Sequential(*layers)
+        self.latent_dim = latent_dim
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.view(z.shape[0], self.latent_dim, 1, 1))
+
+
+class DownStack(nn.Module):
+    """image (B, channels, S, S) -> features (B, out_features); no norm on the first layer."""
+
+    def __init__(
+        self, channels: int, image_size: int, width: int, max_width: int, out_features: int
+    ):
+        super().__init__()
+        base, n = plan(image_size)
+        w = widths(n, width, max_width)
+        layers: list[nn.Module] = [nn.Conv2d(channels, w[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        for c_in, c_out in zip(w[:-1], w[1:]):
+            layers += [
+                nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False),  # halves the side
+                nn.BatchNorm2d(c_out),
+                nn.LeakyReLU(0.2, True),
+            ]
+        layers.append(nn.Conv2d(w[-1], out_features, base, 1, 0))  # (B, out, 1, 1)
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).flatten(1)  # (B, out_features)

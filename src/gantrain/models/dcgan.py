@@ -1,0 +1,33 @@
+"""DCGAN (Radford et al. 2015): a generator; its discriminator is the adversarial critic."""
+
+from __future__ import annotations
+
+import torch
+
+from gantrain.models.base import GenerativeModel
+from gantrain.models.blocks import DownStack, UpStack, init_dcgan
+
+
+class DCGAN(GenerativeModel):
+    provides = frozenset({"generate"})
+
+    def __init__(self, image_size: int, channels: int, latent_dim: int = 100,
+                 width: int = 128, max_width: int = 512):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.generator = UpStack(latent_dim, channels, image_size, width, max_width)
+        init_dcgan(self)
+
+    def decode_raw(self, z: torch.Tensor) -> torch.Tensor:
+        return self.generator(z)
+
+
+class Discriminator(DownStack):
+    """image (B, C, H, W) -> one real/fake logit per image (B,)."""
+
+    def __init__(self, image_size: int, channels: int, width: int = 64, max_width: int = 512):
+        super().__init__(channels, image_size, width, max_width, out_features=1)
+        init_dcgan(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x).squeeze(1)

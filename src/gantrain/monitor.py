@@ -1,0 +1,63 @@
+"""Where training shows itself: TensorBoard, metrics.jsonl, the progress bar or plain log lines."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import torch
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+log = logging.getLogger("gantrain")
+
+
+def _fmt(logs: dict[str, float]) -> str:
+    return " ".join(f"{k} {v:.4g}" for k, v in logs.items())
+
+
+class Monitor:
+    def __init__(self, run_dir: Path, rounds: int, start_round: int = 0,
+                 progress: bool | None = None):
+        self.run_dir = run_dir
+        self.rounds = rounds
+        # purge_step drops events a killed run logged after its last checkpoint
+        self.writer = SummaryWriter(str(run_dir / "tb"), purge_step=start_round + 1 if start_round else None)
+        self.metrics = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")
+        self.progress = sys.stderr.isatty() if progress is None else bool(progress)
+        self.bar = (
+            tqdm(total=rounds, initial=start_round, unit="round", dynamic_ncols=True)
+            if self.progress else None
+        )
+        self.start_round = start_round
+        self.t0 = time.perf_counter()
+
+    def scalars(self, rnd: int, logs: dict[str, float]) -> None:
+        for k, v in logs.items():
+            self.writer.add_scalar(f"train/{k}", v, rnd)
+        self.metrics.write(json.dumps({"round": rnd, **logs}) + "\n")
+        self.metrics.flush()
+        if self.bar is not None:
+            self.bar.set_postfix_str(_fmt(logs), refresh=False)
+        else:
+            done = rnd - self.start_round
+            rate = done / max(time.perf_counter() - self.t0, 1e-9)
+            eta = timedelta(seconds=round((self.rounds - rnd) / rate)) if rate > 0 else "?"
+            log.info("round %d/%d | %.2f rounds/s | ETA %s | %s", rnd, self.rounds, rate, eta, _fmt(logs))
+
+    def advance(self, n: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def image(self, tag: str, rnd: int, grid: torch.Tensor) -> None:
+        self.writer.add_image(tag, grid, rnd)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.writer.close()
+        self.metrics.close()

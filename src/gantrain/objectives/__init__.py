@@ -1,0 +1,1 @@
+"""Objectives: pure loss math in functional.py; each objective trains any model that fits it."""

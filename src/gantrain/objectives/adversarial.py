@@ -1,0 +1,100 @@
+"""Adversarial training (Goodfellow et al. 2014, Algorithm 1) with a critic in data or code space.
+
+data space: the critic tells real images from decode(z), z ~ p(z)          (DCGAN, VAE-GAN)
+code space: the critic tells prior draws z ~ p(z) from codes encode(x)      (adversarial AE)
+Models that encode also get the reconstruction term when recon_weight > 0.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gantrain.errors import UserError
+from gantrain.models.base import GenerativeModel
+from gantrain.objectives import functional as F
+from gantrain.objectives.base import NextBatch, Objective, choose
+from gantrain.objectives.reconstruction import Reconstruction
+
+SPACES = ("data", "code")
+
+
+class Adversarial(Objective):
+    def __init__(self, critic: nn.Module, optimizer, critic_optimizer, d_steps: int = 1,
+                 generator_loss: str = "non_saturating", space: str = "data",
+                 weight: float = 1.0, recon_weight: float = 0.0, likelihood: str = "bernoulli",
+                 beta: float = 1.0, scale: float = 0.1, learn_scale: bool = False):
+        if int(d_steps) < 1:
+            raise UserError(f"objective.d_steps={d_steps} must be a positive integer, e.g. 1")
+        self.critic = critic
+        self.make_optimizer, self.make_critic_optimizer = optimizer, critic_optimizer
+        self.d_steps = int(d_steps)
+        self.g_loss = F.G_LOSSES[choose("objective.generator_loss", generator_loss, F.G_LOSSES)]
+        self.space = choose("objective.space", space, SPACES)
+        self.weight, self.recon_weight = weight, recon_weight
+        self.recon = Reconstruction(likelihood, beta, scale, learn_scale)
+        needs = {"generate"}
+        if space == "code" or recon_weight > 0:
+            needs.add("encode")
+        self.requires = frozenset(needs)
+
+    def bind(self, model: GenerativeModel) -> None:
+        device = next(model.parameters()).device
+        self.critic.to(device)
+        self.recon.to(device)
+        self.opt = self.make_optimizer(list(model.parameters()) + list(self.recon.parameters()))
+        self.critic_opt = self.make_critic_optimizer(self.critic.parameters())
+
+    def _pair(self, model: GenerativeModel, x: torch.Tensor):
+        """(real, fake) for the critic; in code space the prior is 'real'."""
+        if self.space == "data":
+            return x, model.decode(model.prior(x.shape[0]))
+        return model.prior(x.shape[0]), model.encode(x)[0]
+
+    def step(self, model: GenerativeModel, next_batch: NextBatch) -> dict[str, torch.Tensor]:
+        for _ in range(self.d_steps):  # k critic steps, each on a fresh minibatch
+            x = next_batch()
+            with torch.no_grad():
+                real, fake = self._pair(model, x)
+            real_logits, fake_logits = self.critic(real), self.critic(fake)
+            loss_d = F.d_loss(real_logits, fake_logits)
+            self.critic_opt.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.critic_opt.step()
+
+        # one generator (encoder) step on fresh noise; code space reuses the last real batch
+        logs: dict[str, torch.Tensor] = {}
+        loss_g = torch.zeros((), device=x.device)
+        if self.recon_weight > 0:
+            rec, codes, logs = self.recon(model, x)
+            loss_g = loss_g + self.recon_weight * rec
+        if self.space == "data":
+            fake = model.decode(model.prior(x.shape[0]))
+        else:
+            fake = codes if self.recon_weight > 0 else model.encode(x)[0]
+        adv = self.g_loss(self.critic(fake))
+        loss_g = loss_g + self.weight * adv
+        self.opt.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt.step()
+        logs.update(
+            loss_d=loss_d.detach(),
+            loss_g=adv.detach(),
+            d_real=torch.sigmoid(real_logits.detach()).mean(),
+            d_fake=torch.sigmoid(fake_logits.detach()).mean(),
+        )
+        return logs
+
+    def state_dict(self) -> dict:
+        return {
+            "critic": self.critic.state_dict(),
+            "recon": self.recon.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "critic_optimizer": self.critic_opt.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.critic.load_state_dict(state["critic"])
+        self.recon.load_state_dict(state["recon"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.critic_opt.load_state_dict(state["critic_optimizer"])

@@ -1,0 +1,47 @@
+"""What the trainer knows of an objective: bind it to a model, then step it once per round."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from gantrain.errors import UserError
+from gantrain.models.base import GenerativeModel
+
+NextBatch = Callable[[], torch.Tensor]  # () -> real images (B, C, H, W) in [-1, 1]
+
+
+class Objective:
+    requires: frozenset[str] = frozenset()
+
+    def check_fits(self, model: GenerativeModel, model_name: str, objective_name: str) -> None:
+        missing = self.requires - model.provides
+        if missing:
+            raise UserError(self.refusal(model_name, objective_name, sorted(missing)))
+
+    def refusal(self, model_name: str, objective_name: str, missing: list[str]) -> str:
+        return (
+            f"model={model_name} objective={objective_name} do not fit: the objective needs "
+            f"{', '.join(missing)}, which model={model_name} lacks"
+        )
+
+    def bind(self, model: GenerativeModel) -> None:
+        """Create optimizers (and critics) for this model; called once before training."""
+        raise NotImplementedError
+
+    def step(self, model: GenerativeModel, next_batch: NextBatch) -> dict[str, torch.Tensor]:
+        """One round; returns detached scalar tensors to log."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        raise NotImplementedError
+
+    def load_state_dict(self, state: dict) -> None:
+        raise NotImplementedError
+
+
+def choose(name: str, value: str, options) -> str:
+    if value not in options:
+        raise UserError(f"{name}={value!r} is not known; choose one of {', '.join(options)}")
+    return value

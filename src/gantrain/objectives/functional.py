@@ -1,0 +1,94 @@
+"""Loss math as small pure functions. Images are in [-1, 1]; decoders give pre-tanh maps h."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+# ---- adversarial (Goodfellow et al. 2014), on critic logits l = logit D(x) ----
+
+
+def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """-[log D(x) + log(1 - D(G(z)))], batch mean; logits (B,) -> scalar."""
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def g_loss_non_saturating(fake_logits: torch.Tensor) -> torch.Tensor:
+    """-log D(G(z)), batch mean: strong gradients while D rejects the samples."""
+    return F.softplus(-fake_logits).mean()
+
+
+def g_loss_minimax(fake_logits: torch.Tensor) -> torch.Tensor:
+    """log(1 - D(G(z))) = -softplus(l), batch mean: the paper's minimax generator loss."""
+    return -F.softplus(fake_logits).mean()
+
+
+G_LOSSES = {"non_saturating": g_loss_non_saturating, "minimax": g_loss_minimax}
+
+# ---- likelihoods of an image x in [-1, 1] given the decoder's pre-tanh map h ----
+
+
+def bernoulli_nll(h: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Pixels (x+1)/2 as Bernoulli means with p = sigmoid(2h) = (tanh(h)+1)/2.
+
+    (B, C, H, W) x2 -> nats per image (B,).
+    """
+    target = (x + 1) / 2
+    nll = F.binary_cross_entropy_with_logits(2 * h, target, reduction="none")
+    return nll.flatten(1).sum(1)
+
+
+def gaussian_nll(h: torch.Tensor, x: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
+    """x ~ N(tanh(h), exp(log_scale)^2) per pixel; (B, C, H, W) x2 -> nats per image (B,)."""
+    z = (x - torch.tanh(h)) * torch.exp(-log_scale)
+    nll = 0.5 * z.pow(2) + log_scale + 0.5 * math.log(2 * math.pi)
+    return nll.flatten(1).sum(1)
+
+
+def kl_std_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)); (B, D) x2 -> nats per item (B,)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
+
+
+# ---- maximum mean discrepancy (Gretton et al. 2012) ----
+
+
+def sq_dists(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(N, D), (M, D) -> squared Euclidean distances (N, M), clamped at 0."""
+    d2 = x.pow(2).sum(1, keepdim=True) + y.pow(2).sum(1) - 2 * x @ y.T
+    return d2.clamp_min(0)
+
+
+def rbf_kernel(d2: torch.Tensor, bandwidths: list[float] | torch.Tensor) -> torch.Tensor:
+    """Sum over bandwidths s of exp(-d2 / (2 s^2)); d2 (N, M) -> (N, M)."""
+    s = torch.as_tensor(bandwidths, dtype=d2.dtype, device=d2.device).view(-1, 1, 1)
+    return torch.exp(-d2.unsqueeze(0) / (2 * s.pow(2))).sum(0)
+
+
+def imq_kernel(d2: torch.Tensor, scales: list[float] | torch.Tensor) -> torch.Tensor:
+    """Inverse multiquadratic, sum over C of C / (C + d2) (Tolstikhin et al. 2018)."""
+    c = torch.as_tensor(scales, dtype=d2.dtype, device=d2.device).view(-1, 1, 1)
+    return (c / (c + d2.unsqueeze(0))).sum(0)
+
+
+def median_bandwidth(d2: torch.Tensor) -> torch.Tensor:
+    """sqrt(median / 2) of the off-diagonal squared distances: the median heuristic."""
+    off = d2[~torch.eye(*d2.shape, dtype=torch.bool, device=d2.device)] if d2.shape[0] == d2.shape[1] else d2.flatten()
+    return (off.median().detach() / 2).sqrt().clamp_min(1e-6)
+
+
+def mmd2(kxx: torch.Tensor, kyy: torch.Tensor, kxy: torch.Tensor, unbiased: bool = True) -> torch.Tensor:
+    """Squared MMD from kernel matrices (N, N), (M, M), (N, M) -> scalar.
+
+    The unbiased estimator drops the diagonals: zero in expectation for equal distributions,
+    and it can go slightly negative. The biased one is >= 0 and exactly 0 for identical sets.
+    """
+    n, m = kxx.shape[0], kyy.shape[0]
+    if unbiased:
+        xx = (kxx.sum() - kxx.diagonal().sum()) / (n * (n - 1))
+        yy = (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1))
+    else:
+        xx, yy = kxx.mean(), kyy.mean()
+    return xx + yy - 2 * kxy.mean()
