@@ -51,7 +51,9 @@ def load(path: Path) -> dict:
             "that no code in it runs"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
-        raise UserError(f"{path} is not a readable gantrain checkpoint (truncated or foreign: {err})") from None
+        raise UserError(
+            f"{path} is not a readable gantrain checkpoint (truncated or foreign: {err})"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserError(f"{path} is not a gantrain checkpoint (format {FORMAT} expected)")
     return payload

@@ -18,15 +18,16 @@ log = logging.getLogger("gantrain")
 _failed: list[str] = []  # jobs of this process that stopped on a user error (a sweep goes on)
 
 
-def train(cfg: DictConfig) -> dict:
+def train(cfg: DictConfig, run_dir: Path, names: dict) -> dict:
+    """Build everything from a composed config and train into run_dir.
+
+    names: the chosen group options, e.g. {"model": "dcgan", "objective": "adversarial"}.
+    """
     # heavy imports here so that --help and config errors answer fast
     from gantrain.data.batches import TensorBatches
     from gantrain.device import resolve_device
     from gantrain.rng import seed_everything
 
-    hc = HydraConfig.get()
-    run_dir = Path(hc.runtime.output_dir)
-    names = hc.runtime.choices
     trainer = build(cfg.trainer)  # validates rounds, batch size, milestones first
     seed = cfg.seed
     if isinstance(seed, bool) or not isinstance(seed, int):
@@ -39,27 +40,38 @@ def train(cfg: DictConfig) -> dict:
     objective.check_fits(model, names.get("model"), names.get("objective"))
     model.to(device)
     objective.bind(model)
-    log.info("model=%s objective=%s dataset=%s device=%s run_dir=%s",
-             names.get("model"), names.get("objective"), names.get("dataset"), device, run_dir)
+    log.info(
+        "model=%s objective=%s dataset=%s device=%s run_dir=%s",
+        names.get("model"),
+        names.get("objective"),
+        names.get("dataset"),
+        device,
+        run_dir,
+    )
 
     images = build(cfg.dataset)  # uint8 (N, C, H, W)
     log.info("dataset: %d images of %s", images.shape[0], tuple(images.shape[1:]))
     batches = TensorBatches(images, trainer.batch_size, device, seed=seed)
     config = OmegaConf.to_container(cfg, resolve=True)
     summary = trainer.fit(model, objective, batches, run_dir, config, seed, device)
-    log.info("done: %d rounds at %.2f rounds/s; outputs in %s", summary["rounds"],
-             summary["rounds_per_s"] or 0.0, run_dir)
+    log.info(
+        "done: %d rounds at %.2f rounds/s; outputs in %s",
+        summary["rounds"],
+        summary["rounds_per_s"] or 0.0,
+        run_dir,
+    )
     return summary
 
 
 @hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")
 def _hydra_train(cfg: DictConfig) -> None:
+    hc = HydraConfig.get()
     try:
-        train(cfg)
+        train(cfg, Path(hc.runtime.output_dir), dict(hc.runtime.choices))
     except UserError as err:
         report(err)
         _record_failure(err)
-        if HydraConfig.get().mode != RunMode.MULTIRUN:
+        if hc.mode != RunMode.MULTIRUN:
             sys.exit(2)
         _failed.append(str(err))
 

@@ -40,8 +40,11 @@ def check_group_choices(args: list[str]) -> None:
         key = override.key_or_group.lstrip("+~")
         if key not in USER_GROUPS or override.value() is None:
             continue
-        values = (list(override.sweep_string_iterator()) if override.is_sweep_override()
-                  else [override.get_value_element_as_str()])
+        values = (
+            list(override.sweep_string_iterator())
+            if override.is_sweep_override()
+            else [override.get_value_element_as_str()]
+        )
         allowed = options(key)
         for value in values:
             if value not in allowed and value != "null":

@@ -30,7 +30,11 @@ def resolve_device(kind: str) -> torch.device:
             kind = "cpu"
         log.info("device=auto picked %s", kind)
     elif kind == "cuda" and not torch.cuda.is_available():
-        raise UserError("device=cuda was asked for but torch sees no CUDA GPU; use device=cpu or device=auto")
+        raise UserError(
+            "device=cuda was asked for but torch sees no CUDA GPU; use device=cpu or device=auto"
+        )
     elif kind == "mps" and not _mps_available():
-        raise UserError("device=mps was asked for but this torch has no MPS backend; use device=cpu or device=auto")
+        raise UserError(
+            "device=mps was asked for but this torch has no MPS backend; use device=cpu or device=auto"
+        )
     return torch.device(kind)

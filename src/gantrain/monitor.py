@@ -21,17 +21,21 @@ def _fmt(logs: dict[str, float]) -> str:
 
 
 class Monitor:
-    def __init__(self, run_dir: Path, rounds: int, start_round: int = 0,
-                 progress: bool | None = None):
+    def __init__(
+        self, run_dir: Path, rounds: int, start_round: int = 0, progress: bool | None = None
+    ):
         self.run_dir = run_dir
         self.rounds = rounds
         # purge_step drops events a killed run logged after its last checkpoint
-        self.writer = SummaryWriter(str(run_dir / "tb"), purge_step=start_round + 1 if start_round else None)
+        self.writer = SummaryWriter(
+            str(run_dir / "tb"), purge_step=start_round + 1 if start_round else None
+        )
         self.metrics = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
         self.bar = (
             tqdm(total=rounds, initial=start_round, unit="round", dynamic_ncols=True)
-            if self.progress else None
+            if self.progress
+            else None
         )
         self.start_round = start_round
         self.t0 = time.perf_counter()
@@ -47,7 +51,9 @@ class Monitor:
             done = rnd - self.start_round
             rate = done / max(time.perf_counter() - self.t0, 1e-9)
             eta = timedelta(seconds=round((self.rounds - rnd) / rate)) if rate > 0 else "?"
-            log.info("round %d/%d | %.2f rounds/s | ETA %s | %s", rnd, self.rounds, rate, eta, _fmt(logs))
+            log.info(
+                "round %d/%d | %.2f rounds/s | ETA %s | %s", rnd, self.rounds, rate, eta, _fmt(logs)
+            )
 
     def advance(self, n: int = 1) -> None:
         if self.bar is not None:

@@ -35,14 +35,23 @@ def _positive_int(name: str, value) -> int:
 
 
 class Trainer:
-    def __init__(self, rounds: int = 50000, batch_size: int = 64, sample_at=(100, 1000),
-                 checkpoint_every: int = 1000, log_every: int = 50, progress: bool | None = None):
+    def __init__(
+        self,
+        rounds: int = 50000,
+        batch_size: int = 64,
+        sample_at=(100, 1000),
+        checkpoint_every: int = 1000,
+        log_every: int = 50,
+        progress: bool | None = None,
+    ):
         self.rounds = _positive_int("trainer.rounds", rounds)
         self.batch_size = _positive_int("trainer.batch_size", batch_size)
         self.checkpoint_every = _positive_int("trainer.checkpoint_every", checkpoint_every)
         self.log_every = _positive_int("trainer.log_every", log_every)
         if isinstance(sample_at, int | str) or sample_at is None:
-            raise UserError(f"trainer.sample_at={sample_at!r} must be a list of positive integers, e.g. [100,1000]")
+            raise UserError(
+                f"trainer.sample_at={sample_at!r} must be a list of positive integers, e.g. [100,1000]"
+            )
         self.sample_at = sorted({_positive_int("trainer.sample_at entry", r) for r in sample_at})
         self.progress = progress
 
@@ -61,7 +70,9 @@ class Trainer:
     def _milestone(self, rnd, model, batches, noise, recon_batch, run_dir, monitor) -> None:
         if "encode" in model.provides:
             model.refresh_prior(self._codes(model, batches))
-        grid = images.save_grid(model.sample_from_noise(noise), run_dir / "samples" / f"round_{rnd:06d}.png")
+        grid = images.save_grid(
+            model.sample_from_noise(noise), run_dir / "samples" / f"round_{rnd:06d}.png"
+        )
         monitor.image("samples", rnd, grid)
         if recon_batch is not None:
             with torch.no_grad():
@@ -75,9 +86,17 @@ class Trainer:
 
     # ---- the loop ----
 
-    def fit(self, model: GenerativeModel, objective: Objective, batches: TensorBatches,
-            run_dir: Path, config: dict, seed: int, device: torch.device,
-            state: dict | None = None) -> dict:
+    def fit(
+        self,
+        model: GenerativeModel,
+        objective: Objective,
+        batches: TensorBatches,
+        run_dir: Path,
+        config: dict,
+        seed: int,
+        device: torch.device,
+        state: dict | None = None,
+    ) -> dict:
         start = int(state["round"]) if state else 0
         g = torch.Generator().manual_seed(seed)
         noise = state["noise"] if state else torch.randn(GRID, model.latent_dim, generator=g)
@@ -99,11 +118,18 @@ class Trainer:
         t0 = time.perf_counter()
 
         def save_checkpoint(rnd: int) -> None:
-            checkpoint.save({
-                "round": rnd, "model": model.state_dict(), "objective": objective.state_dict(),
-                "data": batches.state_dict(), "rng": rng.get_states(), "noise": noise.cpu(),
-                "config": config,
-            }, run_dir / "checkpoints" / "last.pt")
+            checkpoint.save(
+                {
+                    "round": rnd,
+                    "model": model.state_dict(),
+                    "objective": objective.state_dict(),
+                    "data": batches.state_dict(),
+                    "rng": rng.get_states(),
+                    "noise": noise.cpu(),
+                    "config": config,
+                },
+                run_dir / "checkpoints" / "last.pt",
+            )
 
         try:
             model.train()
@@ -136,10 +162,13 @@ class Trainer:
         images.evolution(grids, run_dir / "samples" / "evolution.png")
         done = self.rounds - start
         summary = {
-            "status": "done", "rounds": self.rounds, "resumed_from": start,
+            "status": "done",
+            "rounds": self.rounds,
+            "resumed_from": start,
             "wall_s": round(train_s, 3),
             "rounds_per_s": round(done / train_s, 3) if train_s > 0 else None,
-            "device": str(device), "final": last,
+            "device": str(device),
+            "final": last,
         }
         write_json(run_dir / "summary.json", summary)
         return summary

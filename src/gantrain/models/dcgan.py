@@ -11,8 +11,14 @@ from gantrain.models.blocks import DownStack, UpStack, init_dcgan
 class DCGAN(GenerativeModel):
     provides = frozenset({"generate"})
 
-    def __init__(self, image_size: int, channels: int, latent_dim: int = 100,
-                 width: int = 128, max_width: int = 512):
+    def __init__(
+        self,
+        image_size: int,
+        channels: int,
+        latent_dim: int = 100,
+        width: int = 128,
+        max_width: int = 512,
+    ):
         super().__init__()
         self.latent_dim = latent_dim
         self.generator = UpStack(latent_dim, channels, image_size, width, max_width)

@@ -20,10 +20,21 @@ SPACES = ("data", "code")
 
 
 class Adversarial(Objective):
-    def __init__(self, critic: nn.Module, optimizer, critic_optimizer, d_steps: int = 1,
-                 generator_loss: str = "non_saturating", space: str = "data",
-                 weight: float = 1.0, recon_weight: float = 0.0, likelihood: str = "bernoulli",
-                 beta: float = 1.0, scale: float = 0.1, learn_scale: bool = False):
+    def __init__(
+        self,
+        critic: nn.Module,
+        optimizer,
+        critic_optimizer,
+        d_steps: int = 1,
+        generator_loss: str = "non_saturating",
+        space: str = "data",
+        weight: float = 1.0,
+        recon_weight: float = 0.0,
+        likelihood: str = "bernoulli",
+        beta: float = 1.0,
+        scale: float = 0.1,
+        learn_scale: bool = False,
+    ):
         if int(d_steps) < 1:
             raise UserError(f"objective.d_steps={d_steps} must be a positive integer, e.g. 1")
         self.critic = critic

@@ -75,11 +75,17 @@ def imq_kernel(d2: torch.Tensor, scales: list[float] | torch.Tensor) -> torch.Te
 
 def median_bandwidth(d2: torch.Tensor) -> torch.Tensor:
     """sqrt(median / 2) of the off-diagonal squared distances: the median heuristic."""
-    off = d2[~torch.eye(*d2.shape, dtype=torch.bool, device=d2.device)] if d2.shape[0] == d2.shape[1] else d2.flatten()
+    off = (
+        d2[~torch.eye(*d2.shape, dtype=torch.bool, device=d2.device)]
+        if d2.shape[0] == d2.shape[1]
+        else d2.flatten()
+    )
     return (off.median().detach() / 2).sqrt().clamp_min(1e-6)
 
 
-def mmd2(kxx: torch.Tensor, kyy: torch.Tensor, kxy: torch.Tensor, unbiased: bool = True) -> torch.Tensor:
+def mmd2(
+    kxx: torch.Tensor, kyy: torch.Tensor, kxy: torch.Tensor, unbiased: bool = True
+) -> torch.Tensor:
     """Squared MMD from kernel matrices (N, N), (M, M), (N, M) -> scalar.
 
     The unbiased estimator drops the diagonals: zero in expectation for equal distributions,

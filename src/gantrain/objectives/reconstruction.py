@@ -18,8 +18,13 @@ class Reconstruction(nn.Module):
     gaussian: scale fixed at `scale`, or learned (a log-scale parameter trained with the model).
     """
 
-    def __init__(self, likelihood: str = "bernoulli", beta: float = 1.0,
-                 scale: float = 0.1, learn_scale: bool = False):
+    def __init__(
+        self,
+        likelihood: str = "bernoulli",
+        beta: float = 1.0,
+        scale: float = 0.1,
+        learn_scale: bool = False,
+    ):
         super().__init__()
         self.likelihood = choose("objective.likelihood", likelihood, LIKELIHOODS)
         self.beta = beta

@@ -1,0 +1,92 @@
+"""Autoencoder and VAE (Kingma & Welling 2013) on the shared conv stacks.
+
+The AE has no prior of its own: it samples by decoding draws from a Gaussian (full covariance)
+fitted to the codes of training data, refitted at every milestone. The VAE samples its N(0, I)
+prior by default; either can choose with `sample_from: fitted | prior`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from gantrain.errors import UserError
+from gantrain.models.base import GenerativeModel
+from gantrain.models.blocks import DownStack, UpStack, init_dcgan
+
+SAMPLE_FROM = ("fitted", "prior")
+
+
+class AutoEncoder(GenerativeModel):
+    provides = frozenset({"generate", "encode"})
+    code_factor = 1  # encoder outputs per latent dimension
+
+    def __init__(
+        self,
+        image_size: int,
+        channels: int,
+        latent_dim: int = 16,
+        width: int = 64,
+        max_width: int = 512,
+        sample_from: str = "fitted",
+    ):
+        super().__init__()
+        if sample_from not in SAMPLE_FROM:
+            raise UserError(
+                f"model.sample_from={sample_from!r} is not known; choose one of {', '.join(SAMPLE_FROM)}"
+            )
+        self.latent_dim = latent_dim
+        self.sample_from = sample_from
+        self.encoder = DownStack(
+            channels, image_size, width, max_width, latent_dim * self.code_factor
+        )
+        self.decoder = UpStack(latent_dim, channels, image_size, width, max_width)
+        init_dcgan(self)
+        # the fitted Gaussian: codes = mean + chol @ noise; identity until the first fit
+        self.register_buffer("code_mean", torch.zeros(latent_dim))
+        self.register_buffer("code_chol", torch.eye(latent_dim))
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        return self.encoder(x), {}  # (B, latent)
+
+    def decode_raw(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def latent_for(self, noise: torch.Tensor) -> torch.Tensor:
+        if self.sample_from == "prior":
+            return noise
+        return self.code_mean + noise @ self.code_chol.T
+
+    @torch.no_grad()
+    def refresh_prior(self, codes: torch.Tensor) -> None:
+        codes = codes.double()
+        mean = codes.mean(0)
+        centred = codes - mean
+        cov = centred.T @ centred / max(codes.shape[0] - 1, 1)
+        cov += 1e-5 * torch.eye(self.latent_dim, dtype=cov.dtype, device=cov.device)
+        self.code_mean.copy_(mean.float())
+        self.code_chol.copy_(torch.linalg.cholesky(cov).float())
+
+
+class VAE(AutoEncoder):
+    provides = frozenset({"generate", "encode", "posterior"})
+    code_factor = 2  # mean and log-variance
+
+    def __init__(
+        self,
+        image_size: int,
+        channels: int,
+        latent_dim: int = 16,
+        width: int = 64,
+        max_width: int = 512,
+        sample_from: str = "prior",
+    ):
+        super().__init__(image_size, channels, latent_dim, width, max_width, sample_from)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        mu, logvar = self.encoder(x).chunk(2, dim=1)  # (B, latent) each
+        logvar = logvar.clamp(-12.0, 8.0)  # keeps exp() finite early in training
+        if self.training:  # reparameterisation: z = mu + sigma * eps
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        else:
+            z = mu
+        return z, {"mu": mu, "logvar": logvar}

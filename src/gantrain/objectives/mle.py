@@ -1,0 +1,38 @@
+"""Maximum likelihood: the autoencoder's reconstruction NLL, or the VAE's negative ELBO."""
+
+from __future__ import annotations
+
+import torch
+
+from gantrain.models.base import GenerativeModel
+from gantrain.objectives.base import NextBatch
+from gantrain.objectives.single import SingleOptimizerObjective
+
+
+class MaximumLikelihood(SingleOptimizerObjective):
+    requires = frozenset({"encode"})
+
+    def __init__(
+        self,
+        optimizer,
+        likelihood: str = "bernoulli",
+        beta: float = 1.0,
+        scale: float = 0.1,
+        learn_scale: bool = False,
+    ):
+        super().__init__(optimizer, likelihood, beta, scale, learn_scale)
+
+    def refusal(self, model_name: str, objective_name: str, missing: list[str]) -> str:
+        return (
+            f"model={model_name} objective={objective_name} cannot train: {model_name} is an "
+            "implicit generator with no likelihood to maximise (it cannot encode an image); "
+            "use objective=adversarial or objective=mmd"
+        )
+
+    def step(self, model: GenerativeModel, next_batch: NextBatch) -> dict[str, torch.Tensor]:
+        loss, _, logs = self.recon(model, next_batch())
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        logs["loss"] = loss.detach()
+        return logs

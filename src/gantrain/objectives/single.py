@@ -1,0 +1,25 @@
+"""Objectives that train the model with one optimizer and, where it encodes, a reconstruction term."""
+
+from __future__ import annotations
+
+from gantrain.models.base import GenerativeModel
+from gantrain.objectives.base import Objective
+from gantrain.objectives.reconstruction import Reconstruction
+
+
+class SingleOptimizerObjective(Objective):
+    def __init__(self, optimizer, likelihood: str, beta: float, scale: float, learn_scale: bool):
+        self.make_optimizer = optimizer
+        self.recon = Reconstruction(likelihood, beta, scale, learn_scale)
+
+    def bind(self, model: GenerativeModel) -> None:
+        self.recon.to(next(model.parameters()).device)
+        # a learned Gaussian scale trains with the model
+        self.opt = self.make_optimizer(list(model.parameters()) + list(self.recon.parameters()))
+
+    def state_dict(self) -> dict:
+        return {"recon": self.recon.state_dict(), "optimizer": self.opt.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.recon.load_state_dict(state["recon"])
+        self.opt.load_state_dict(state["optimizer"])

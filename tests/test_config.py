@@ -1,0 +1,75 @@
+"""Every config composes; the CLI's help and --cfg show the groups and the composed config."""
+
+import pytest
+from helpers import compose_cfg, run_cli, without_hydra
+from omegaconf import OmegaConf
+
+from gantrain.config import options
+
+PAIRS = [(m, o) for m in ("ae", "vae", "dcgan") for o in ("mle", "mmd", "adversarial")]
+
+
+@pytest.mark.parametrize("model,objective", PAIRS)
+@pytest.mark.parametrize("dataset", options("dataset"))
+@pytest.mark.parametrize("device", options("device"))
+def test_every_combination_composes_and_resolves(model, objective, dataset, device):
+    cfg = compose_cfg(
+        [f"model={model}", f"objective={objective}", f"dataset={dataset}", f"device={device}"]
+    )
+    resolved = OmegaConf.to_container(without_hydra(cfg), resolve=True, throw_on_missing=True)
+    assert resolved["model"]["image_size"] == resolved["dataset"]["image_size"]
+    assert resolved["model"]["channels"] == resolved["dataset"]["channels"]
+
+
+@pytest.mark.parametrize("experiment", options("experiment"))
+def test_every_experiment_composes_with_its_pair(experiment):
+    cfg = compose_cfg([f"experiment={experiment}"])
+    OmegaConf.to_container(without_hydra(cfg), resolve=True, throw_on_missing=True)
+    choices = cfg.hydra.runtime.choices
+    pair = f"{choices['model']}_{choices['objective']}"
+    assert choices.get("pair") in (pair, None)
+
+
+def test_defaults_are_the_spine():
+    cfg = compose_cfg([])
+    c = cfg.hydra.runtime.choices
+    assert (c["model"], c["objective"], c["dataset"], c["device"]) == (
+        "dcgan",
+        "adversarial",
+        "mnist",
+        "auto",
+    )
+    assert cfg.trainer.rounds == 50000 and cfg.trainer.batch_size == 64
+    assert list(cfg.trainer.sample_at) == [100, 1000, 2000, 5000, 10000, 20000, 50000]
+    assert cfg.objective.optimizer.lr == 2e-4 and list(cfg.objective.optimizer.betas) == [
+        0.5,
+        0.999,
+    ]
+    assert cfg.objective.generator_loss == "non_saturating" and cfg.objective.d_steps == 1
+
+
+def test_pair_defaults_specialise_the_objective():
+    aae = compose_cfg(["model=ae", "objective=adversarial"])
+    assert aae.objective.space == "code" and aae.objective.critic._target_.endswith("CodeCritic")
+    gmmn = compose_cfg(["model=dcgan", "objective=mmd"])
+    assert gmmn.objective.space == "data" and gmmn.objective.kernel == "rbf"
+
+
+def test_help_lists_groups_and_options(tmp_path):
+    out = run_cli(["--help"], tmp_path)
+    assert out.returncode == 0
+    for line in (
+        "model: ae, dcgan, vae",
+        "objective: adversarial, mle, mmd",
+        "device: auto, cpu, cuda, mps",
+    ):
+        assert line in out.stdout
+
+
+def test_cfg_job_prints_the_composed_config(tmp_path):
+    out = run_cli(["model=vae", "objective=mle", "--cfg", "job"], tmp_path)
+    assert out.returncode == 0
+    cfg = OmegaConf.create(out.stdout)
+    assert cfg.model._target_.endswith("VAE") and cfg.objective._target_.endswith(
+        "MaximumLikelihood"
+    )

@@ -1,0 +1,79 @@
+"""The user-error catalogue: one line naming the bad value, non-zero exit, no traceback."""
+
+import pytest
+from helpers import run_cli
+
+CASES = {
+    "unknown model": (["model=gpt"], "model=gpt"),
+    "unknown objective": (["objective=nope"], "objective=nope"),
+    "unknown dataset": (["dataset=imagenet"], "dataset=imagenet"),
+    "unknown device": (["device=tpu"], "device=tpu"),
+    "unknown option in a sweep": (["-m", "model=ae,gan"], "model=gan"),
+    "zero rounds": (["trainer.rounds=0"], "trainer.rounds=0"),
+    "negative rounds": (["trainer.rounds=-5"], "trainer.rounds=-5"),
+    "zero batch": (["trainer.batch_size=0"], "trainer.batch_size=0"),
+    "negative batch": (["trainer.batch_size=-1"], "trainer.batch_size=-1"),
+    "non-integer milestone": (["trainer.sample_at=[1,x]"], "trainer.sample_at"),
+    "fractional milestone": (["trainer.sample_at=[1,2.5]"], "2.5"),
+    "milestones not a list": (["trainer.sample_at=5"], "trainer.sample_at=5"),
+    "batch larger than data": (["trainer.batch_size=100000"], "trainer.batch_size=100000"),
+    "bad generator loss": (["objective.generator_loss=wasserstein"], "objective.generator_loss"),
+    "dcgan has no likelihood": (
+        ["model=dcgan", "objective=mle"],
+        "objective=adversarial or objective=mmd",
+    ),
+    "unbuildable image size": (["dataset.image_size=30"], "dataset.image_size=30"),
+    "cuda absent": (["device=cuda"], "device=cuda"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_user_error_is_one_clear_line(case, mnist_root, tmp_path):
+    args, needle = CASES[case]
+    base = [f"dataset.root={mnist_root}", "trainer.rounds=2", "trainer.sample_at=[1]"]
+    if any(a.startswith("device=") for a in args):
+        base.append("trainer.rounds=2")
+    else:
+        base.append("device=cpu")
+    out = run_cli(base + args, tmp_path, timeout=120)
+    if case == "cuda absent":
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("a GPU is present")
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr + out.stdout
+    errors = [line for line in out.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1, out.stderr
+    assert needle in errors[0]
+    assert not list(tmp_path.rglob("last.pt"))
+
+
+def test_mnist_missing_offline_says_where_and_how(tmp_path):
+    out = run_cli(
+        [f"dataset.root={tmp_path / 'nowhere'}", "dataset.download=false", "device=cpu"],
+        tmp_path,
+        timeout=120,
+    )
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    line = out.stderr.strip().splitlines()[-1]
+    assert str(tmp_path / "nowhere" / "MNIST" / "raw") in line
+    assert "train-images-idx3-ubyte" in line and "dataset.root=" in line
+
+
+def test_refusal_comes_before_data_is_loaded(tmp_path):
+    # the data root does not exist: the pair is refused before anyone looks for it
+    out = run_cli(
+        [
+            f"dataset.root={tmp_path / 'nowhere'}",
+            "model=dcgan",
+            "objective=mle",
+            "dataset.download=false",
+            "device=cpu",
+        ],
+        tmp_path,
+        timeout=120,
+    )
+    assert out.returncode != 0
+    assert "model=dcgan objective=mle" in out.stderr and "MNIST" not in out.stderr
+    assert "implicit generator" in out.stderr
