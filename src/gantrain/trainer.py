@@ -112,7 +112,8 @@ class Trainer:
             rng.set_states(state["rng"])
 
         monitor = Monitor(run_dir, self.rounds, start, self.progress)
-        milestones = {r for r in self.sample_at if r <= self.rounds}
+        # the last round always gets its pictures, so a short run still shows what it learned
+        milestones = {r for r in self.sample_at if r <= self.rounds} | {self.rounds}
         sums: dict[str, torch.Tensor] = {}
         count, last = 0, {}
         t0 = time.perf_counter()

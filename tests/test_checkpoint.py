@@ -1,0 +1,79 @@
+"""Checkpoints: atomic writes; pickled objects, truncated and foreign files refused in one line."""
+
+import pickle
+
+import pytest
+import torch
+
+from gantrain import checkpoint
+from gantrain.errors import UserError
+
+
+class Boom:
+    ran = False
+
+    def __reduce__(self):
+        return (Boom.trigger, ())
+
+    @staticmethod
+    def trigger():
+        Boom.ran = True
+        return "boom"
+
+
+def test_round_trip(tmp_path):
+    path = tmp_path / "c" / "last.pt"
+    checkpoint.save({"round": 3, "w": torch.ones(2), "config": {"a": [1, None]}}, path)
+    got = checkpoint.load(path)
+    assert (
+        got["round"] == 3
+        and torch.equal(got["w"], torch.ones(2))
+        and got["config"]["a"] == [1, None]
+    )
+    assert [p.name for p in path.parent.iterdir()] == ["last.pt"]
+
+
+def test_save_replaces_whole_file_and_leaves_no_temp(tmp_path):
+    path = tmp_path / "last.pt"
+    checkpoint.save({"round": 1}, path)
+    checkpoint.save({"round": 2}, path)
+    assert checkpoint.load(path)["round"] == 2
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_pickled_object_is_refused_without_running_it(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"format": checkpoint.FORMAT, "round": 1, "payload": Boom()}, path)
+    Boom.ran = False
+    with pytest.raises(UserError, match="no code in it runs"):
+        checkpoint.load(path)
+    assert not Boom.ran
+
+
+def test_truncated_file_is_refused(tmp_path):
+    path = tmp_path / "last.pt"
+    checkpoint.save({"round": 1, "w": torch.randn(1000)}, path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(UserError, match="not a readable gantrain checkpoint"):
+        checkpoint.load(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"hello world", pickle.dumps({"round": 1})])
+def test_foreign_files_are_refused(tmp_path, content):
+    path = tmp_path / "last.pt"
+    path.write_bytes(content)
+    with pytest.raises(UserError):
+        checkpoint.load(path)
+
+
+def test_other_torch_files_are_refused(tmp_path):
+    path = tmp_path / "weights.pt"
+    torch.save({"state": torch.ones(1)}, path)
+    with pytest.raises(UserError, match="not a gantrain checkpoint"):
+        checkpoint.load(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(UserError, match="no checkpoint"):
+        checkpoint.load(tmp_path / "nope.pt")
