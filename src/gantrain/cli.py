@@ -24,7 +24,7 @@ def train(cfg: DictConfig, run_dir: Path, names: dict) -> dict:
     names: the chosen group options, e.g. {"model": "dcgan", "objective": "adversarial"}.
     """
     # heavy imports here so that --help and config errors answer fast
-    from gantrain.data.batches import TensorBatches
+    from gantrain.data import make_batches
     from gantrain.device import resolve_device
     from gantrain.rng import seed_everything
 
@@ -49,9 +49,9 @@ def train(cfg: DictConfig, run_dir: Path, names: dict) -> dict:
         run_dir,
     )
 
-    images = build(cfg.dataset)  # uint8 (N, C, H, W)
-    log.info("dataset: %d images of %s", images.shape[0], tuple(images.shape[1:]))
-    batches = TensorBatches(images, trainer.batch_size, device, seed=seed)
+    source = build(cfg.dataset)
+    batches = make_batches(source, trainer.batch_size, device, seed)
+    log.info("dataset: %d images", len(batches))
     config = OmegaConf.to_container(cfg, resolve=True)
     summary = trainer.fit(model, objective, batches, run_dir, config, seed, device)
     log.info(

@@ -62,7 +62,7 @@ class Trainer:
         was = model.training
         model.eval()
         n = min(len(batches), PRIOR_FIT_IMAGES)
-        imgs = batches.images[:n].float().div(127.5).sub(1.0)
+        imgs = batches.fixed(n, torch.Generator().manual_seed(0)).float().div(127.5).sub(1.0)
         codes = torch.cat([model.encode(imgs[i : i + 256])[0] for i in range(0, n, 256)])
         model.train(was)
         return codes  # (n, latent)
@@ -103,8 +103,7 @@ class Trainer:
         noise = noise.to(device)
         recon_batch = None
         if "encode" in model.provides:
-            idx = torch.randperm(len(batches), generator=g)[:32]
-            recon_batch = batches.images[idx.to(batches.images.device)].float().div(127.5).sub(1.0)
+            recon_batch = batches.fixed(32, g).float().div(127.5).sub(1.0)
         if state:
             model.load_state_dict(state["model"])
             objective.load_state_dict(state["objective"])
