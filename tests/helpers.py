@@ -95,3 +95,118 @@ def run_cli(args: list[str], cwd: Path, script: str = "gantrain", timeout: int =
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+def write_mnist_family(root: Path, folder: str, n_train: int = 64, n_test: int = 16) -> np.ndarray:
+    """ROOT/<folder>/raw/*-ubyte as torchvision's MNIST classes lay them out; the train images."""
+    raw = root / folder / "raw"
+    out = None
+    for prefix, n, seed in (("train", n_train, 0), ("t10k", n_test, 1)):
+        images, labels = digit_like(n, seed)
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
+        out = images if prefix == "train" else out
+    return out
+
+
+def write_cifar10(root: Path, per_batch: int = 8, seed: int = 0) -> np.ndarray:
+    """ROOT/cifar-10-batches-py in CIFAR-10's python format: pickled dicts whose "data" rows are
+    3072 bytes (1024 red, 1024 green, 1024 blue, each row-major). Returns the train images as
+    (N, 3, 32, 32) uint8."""
+    import pickle
+
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    train = []
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        data = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
+        entry = {
+            "batch_label": name,
+            "labels": rng.integers(0, 10, per_batch).tolist(),
+            "data": data,
+            "filenames": [f"{name}_{i}.png" for i in range(per_batch)],
+        }
+        with open(folder / name, "wb") as f:
+            pickle.dump(entry, f, protocol=2)
+        if name != "test_batch":
+            train.append(data.reshape(-1, 3, 32, 32))
+    meta = {"label_names": [f"class{i}" for i in range(10)], "num_cases_per_batch": per_batch}
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump(meta, f, protocol=2)
+    return np.concatenate(train)
+
+
+def coloured_picture(w: int, h: int, seed: int):
+    """A PIL RGB image of w x h: a coloured background with a bright disc."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    img = Image.new("RGB", (w, h), tuple(int(c) for c in rng.integers(0, 100, 3)))
+    r = min(w, h) // 3
+    colour = tuple(int(c) for c in rng.integers(120, 256, 3))
+    ImageDraw.Draw(img).ellipse([w // 2 - r, h // 2 - r, w // 2 + r, h // 2 + r], fill=colour)
+    return img
+
+
+def write_image_folder(root: Path, n: int = 12, corrupt: int = 1) -> list[Path]:
+    """n RGB pictures of assorted sizes, PNG and JPEG, some in a subfolder, plus `corrupt` files
+    named .jpg that are not images. Returns the good paths."""
+    good = []
+    for i in range(n):
+        folder = root / "sub" if i % 3 == 0 else root
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"pic{i:03d}.{'png' if i % 2 else 'jpg'}"
+        coloured_picture(40 + 7 * i, 30 + 5 * (i % 4), i).save(path)
+        good.append(path)
+    for i in range(corrupt):
+        (root / f"broken{i}.jpg").write_bytes(b"\xff\xd8 this is not a JPEG")
+    (root / "notes.txt").write_text("not an image and not counted")
+    return good
+
+
+CELEBA_ATTRS = ["5_o_Clock_Shadow", "Arched_Eyebrows", "Smiling"]
+
+
+def write_celeba(root: Path, splits: tuple[int, ...] = (6, 2, 2)) -> None:
+    """ROOT/celeba in the aligned CelebA layout: img_align_celeba/NNNNNN.jpg (178x218) and the
+    five space-separated annotation files torchvision reads; splits counts train/valid/test."""
+    base = root / "celeba"
+    (base / "img_align_celeba").mkdir(parents=True, exist_ok=True)
+    names, parts = [], []
+    for part, count in enumerate(splits):
+        for _ in range(count):
+            names.append(f"{len(names) + 1:06d}.jpg")
+            parts.append(part)
+    for i, name in enumerate(names):
+        coloured_picture(178, 218, i).save(base / "img_align_celeba" / name, quality=90)
+    n = len(names)
+
+    def table(file: str, header: list[str] | None, rows: list[str]) -> None:
+        lines = ([str(n), " ".join(header)] if header is not None else []) + rows
+        (base / file).write_text("\n".join(lines) + "\n")
+
+    table("list_eval_partition.txt", None, [f"{a} {p}" for a, p in zip(names, parts)])
+    table("identity_CelebA.txt", None, [f"{a} {i % 3}" for i, a in enumerate(names)])
+    table(
+        "list_bbox_celeba.txt",
+        ["image_id", "x_1", "y_1", "width", "height"],
+        [f"{a}    95  71 226 313" for a in names],
+    )
+    marks = ["lefteye_x", "lefteye_y", "righteye_x", "righteye_y", "nose_x", "nose_y"]
+    table("list_landmarks_align_celeba.txt", marks, [f"{a} 69 109 106 113 77 142" for a in names])
+    table("list_attr_celeba.txt", CELEBA_ATTRS, [f"{a} -1  1  1" for a in names])
+
+
+def tiny_train_on(overrides: list[str], run_dir: Path) -> dict:
+    """tiny_train for any dataset: the overrides choose it (and its root, where it has one)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from gantrain.cli import train
+
+    cfg = compose_cfg([*TINY, *overrides])
+    names = names_of(cfg)
+    HydraConfig.instance().set_config(cfg)
+    cfg = without_hydra(cfg)
+    torch.set_num_threads(1)
+    return train(cfg, run_dir, names)

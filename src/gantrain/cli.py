@@ -1,9 +1,10 @@
-"""Entry points: compose the config, build the objects, train."""
+"""Entry point of `gantrain`: compose the config, build the objects, train."""
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 
 import hydra
@@ -11,28 +12,45 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from gantrain.config import build, check_group_choices, conf_dir
+from gantrain.config import build, check_group_choices, conf_dir, split_args
 from gantrain.errors import UserError, report
+from gantrain.resume import RunRefused, prior_state, record_config, resume_argv
+from gantrain.run_files import write_json
+from gantrain.signals import Interrupted
 
 log = logging.getLogger("gantrain")
-_failed: list[str] = []  # jobs of this process that stopped on a user error (a sweep goes on)
+_failed: list[str] = []  # jobs of this process that failed (a sweep goes on, then exits non-zero)
 
 
-def train(cfg: DictConfig, run_dir: Path, names: dict) -> dict:
+def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) -> dict:
     """Build everything from a composed config and train into run_dir.
 
     names: the chosen group options, e.g. {"model": "dcgan", "objective": "adversarial"}.
+    job: for sweep jobs, {"num": n, "parallel": jobs at once, "hparams": {key: value}}.
     """
     # heavy imports here so that --help and config errors answer fast
+    import torch
+
     from gantrain.data import make_batches
-    from gantrain.device import resolve_device
+    from gantrain.device import resolve_device, set_threads
     from gantrain.rng import seed_everything
 
     trainer = build(cfg.trainer)  # validates rounds, batch size, milestones first
     seed = cfg.seed
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise UserError(f"seed={seed!r} must be an integer")
-    device = resolve_device(cfg.device.type)
+    device = resolve_device(cfg.device.type, job_num=job["num"] if job else None)
+    set_threads(cfg.device.get("threads"), parallel_jobs=job["parallel"] if job else 1)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    state = prior_state(run_dir, config, bool(cfg.resume), bool(cfg.resume_force), job is not None)
+    if state == "done":
+        log.info("%s already finished; skipped", run_dir)
+        return {"status": "done", "skipped": True}
+    if state is not None and cfg.resume:
+        record_config(run_dir, cfg, list(HydraConfig.get().overrides.task))
+    if trainer.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
     seed_everything(seed)
 
     model = build(cfg.model)
@@ -50,10 +68,20 @@ def train(cfg: DictConfig, run_dir: Path, names: dict) -> dict:
     )
 
     source = build(cfg.dataset)
-    batches = make_batches(source, trainer.batch_size, device, seed)
+    batches = make_batches(source, trainer.batch_size, device, seed,
+                           workers=cfg.dataset.get("workers", 2))
     log.info("dataset: %d images", len(batches))
-    config = OmegaConf.to_container(cfg, resolve=True)
-    summary = trainer.fit(model, objective, batches, run_dir, config, seed, device)
+    summary = trainer.fit(
+        model,
+        objective,
+        batches,
+        run_dir,
+        config,
+        seed,
+        device,
+        state,
+        hparams=job["hparams"] if job else None,
+    )
     log.info(
         "done: %d rounds at %.2f rounds/s; outputs in %s",
         summary["rounds"],
@@ -63,37 +91,96 @@ def train(cfg: DictConfig, run_dir: Path, names: dict) -> dict:
     return summary
 
 
+def _job(hc) -> dict | None:
+    if hc.mode != RunMode.MULTIRUN:
+        return None
+    import os
+
+    n_jobs = int(OmegaConf.select(hc.launcher, "n_jobs", default=1) or 1)
+    if n_jobs < 1:  # joblib's -1: one job per core
+        n_jobs = os.cpu_count() or 1
+    hparams = dict(o.split("=", 1) for o in hc.overrides.task if "=" in o)
+    return {"num": hc.job.num, "parallel": n_jobs, "hparams": hparams}
+
+
+def _sweep_value(summary: dict) -> float:
+    """What an hyperparameter search minimises: FID where evaluated, else the loss gap."""
+    final = summary.get("final", {})
+    if "fid" in final:
+        return float(final["fid"])
+    if "loss_g" in final and "loss_d" in final:
+        return abs(final["loss_g"] - final["loss_d"])
+    return float(final.get("loss", float("inf")))
+
+
 @hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")
-def _hydra_train(cfg: DictConfig) -> None:
+def _hydra_train(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    job = _job(hc)
     try:
-        train(cfg, Path(hc.runtime.output_dir), dict(hc.runtime.choices))
+        return _sweep_value(train(cfg, run_dir, dict(hc.runtime.choices), job))
+    except Interrupted as stop:
+        _record(run_dir, "interrupted", str(stop))
+        log.warning("%s; continue with: gantrain resume=%s", stop, run_dir)
+        sys.exit(stop.exit_code)
     except UserError as err:
         report(err)
-        _record_failure(err)
-        if hc.mode != RunMode.MULTIRUN:
+        if not isinstance(err, RunRefused):  # a refused start leaves the run's files alone
+            _record(run_dir, "failed", str(err))
+        if job is None:
             sys.exit(2)
         _failed.append(str(err))
+    except Exception as err:  # a bug: one sweep job's crash must not end the others
+        if job is None:
+            raise
+        log.exception("job %s crashed", run_dir)
+        _record(run_dir, "failed", f"{type(err).__name__}: {err}")
+        _failed.append(str(err))
+    return float("inf")
 
 
-def _record_failure(err: UserError) -> None:
-    from gantrain.trainer import write_json
-
+def _record(run_dir: Path, status: str, error: str) -> None:
     try:
-        run_dir = Path(HydraConfig.get().runtime.output_dir)
-        write_json(run_dir / "summary.json", {"status": "failed", "error": str(err)})
-    except Exception:
-        pass  # the one-line report above is what matters
+        write_json(run_dir / "summary.json", {"status": status, "error": error})
+    except OSError:
+        pass  # the one-line report is what matters
+
+
+def _sweep_dir(args: list[str]) -> tuple[list[str], Path | None]:
+    """Pin the sweep directory so the exit code can read every job's summary afterwards."""
+    if not {"-m", "--multirun"} & set(args):
+        return args, None
+    given = [a.split("=", 1)[1] for a in args if a.startswith("hydra.sweep.dir=")]
+    if given:
+        return args, None if "${" in given[-1] else Path(given[-1])
+    path = Path("outputs/multirun") / time.strftime("%Y-%m-%d") / time.strftime("%H-%M-%S")
+    flags, overrides = split_args(args)
+    return [*flags, *overrides, f"hydra.sweep.dir={path}"], path
+
+
+def _sweep_failed(sweep: Path | None) -> bool:
+    from gantrain.run_files import read_json
+
+    if _failed:
+        return True
+    if sweep is None:
+        return False
+    statuses = [(read_json(p) or {}).get("status") for p in sweep.glob("*/summary.json")]
+    return any(s != "done" for s in statuses)
 
 
 def main() -> None:
     try:
-        check_group_choices(sys.argv[1:])
+        args = resume_argv(sys.argv[1:])
+        check_group_choices(args)
     except UserError as err:
         report(err)
         sys.exit(2)
+    args, sweep = _sweep_dir(args)
+    sys.argv = [sys.argv[0], *args]
     _hydra_train()
-    if _failed:
+    if _sweep_failed(sweep):
         sys.exit(1)
 
 

@@ -21,6 +21,48 @@ def conf_dir() -> Path:
     raise FileNotFoundError(f"gantrain's conf/ is missing (looked in {here / 'conf'})")
 
 
+# Hydra flags that take a value in the next argument
+_VALUE_FLAGS = {
+    "--cfg",
+    "-c",
+    "--package",
+    "-p",
+    "--config-path",
+    "-cp",
+    "--config-name",
+    "-cn",
+    "--config-dir",
+    "-cd",
+    "--experimental-rerun",
+    "--info",
+    "-i",
+}
+
+
+def split_args(args: list[str]) -> tuple[list[str], list[str]]:
+    """(flags with their values, key=value overrides), so overrides can be edited and re-joined
+    as flags first: argparse takes no positional after an option's value."""
+    flags, overrides = [], []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg.startswith("-"):
+            flags.append(arg)
+            nxt = args[i + 1] if i + 1 < len(args) else None
+            if (
+                arg in _VALUE_FLAGS
+                and nxt is not None
+                and "=" not in nxt
+                and not nxt.startswith("-")
+            ):
+                flags.append(nxt)
+                i += 1
+        else:
+            overrides.append(arg)
+        i += 1
+    return flags, overrides
+
+
 def options(group: str) -> list[str]:
     return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import torch
 
@@ -18,7 +19,18 @@ def _mps_available() -> bool:
     return bool(mps is not None and mps.is_available())
 
 
-def resolve_device(kind: str) -> torch.device:
+def set_threads(threads: int | None, parallel_jobs: int = 1) -> None:
+    """torch's CPU threads: as asked, or the cores shared out between parallel sweep jobs
+    (two 2-thread jobs on 2 cores run several times slower than one after the other)."""
+    if threads is None:
+        threads = max(1, (os.cpu_count() or 1) // max(1, parallel_jobs))
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise UserError(f"device.threads={threads!r} must be a positive integer or null")
+    torch.set_num_threads(threads)
+
+
+def resolve_device(kind: str, job_num: int | None = None) -> torch.device:
+    """job_num: a sweep job's number; on k GPUs, job n uses GPU n mod k."""
     if kind not in CHOICES:
         raise UserError(f"device={kind!r} is not known; choose one of {', '.join(CHOICES)}")
     if kind == "auto":
@@ -37,4 +49,6 @@ def resolve_device(kind: str) -> torch.device:
         raise UserError(
             "device=mps was asked for but this torch has no MPS backend; use device=cpu or device=auto"
         )
+    if kind == "cuda" and job_num is not None and torch.cuda.device_count() > 1:
+        return torch.device("cuda", job_num % torch.cuda.device_count())
     return torch.device(kind)

@@ -62,6 +62,13 @@ class Monitor:
     def image(self, tag: str, rnd: int, grid: torch.Tensor) -> None:
         self.writer.add_image(tag, grid, rnd)
 
+    def hparams(self, hparams: dict, metrics: dict) -> None:
+        """The run's swept settings beside its final metrics, for TensorBoard's HParams view."""
+        values = {
+            k: v if isinstance(v, int | float | str | bool) else str(v) for k, v in hparams.items()
+        }
+        self.writer.add_hparams(values, {f"final/{k}": v for k, v in metrics.items()}, run_name=".")
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()

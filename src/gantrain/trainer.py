@@ -1,36 +1,38 @@
-"""The loop: rounds, the schedule of logs, grids, reconstructions and checkpoints."""
+"""The loop: rounds, and the schedule of logs, pictures, checkpoints and stops."""
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 import time
 from pathlib import Path
 
 import torch
 
-from gantrain import checkpoint, images, rng
-from gantrain.data.batches import TensorBatches
+from gantrain import checkpoint, rng
+from gantrain.ema import EMA
 from gantrain.errors import UserError
 from gantrain.models.base import GenerativeModel
 from gantrain.monitor import Monitor
 from gantrain.objectives.base import Objective
+from gantrain.pictures import Pictures
+from gantrain.run_files import prune_metrics, write_json
+from gantrain.signals import Interrupted, StopRequests
 
 log = logging.getLogger("gantrain")
 
-GRID = 64  # 8x8 samples from the fixed noise bank
-PRIOR_FIT_IMAGES = 2048  # codes used to refit a fitted prior at each milestone
+NAN_POLICIES = ("stop", "rollback")
+MAX_ROLLBACKS = 3
 
 
 class Diverged(UserError):
     """A loss became NaN or infinite."""
 
 
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise UserError(f"{name}={value!r} must be a positive integer")
+def _positive_int(name: str, value, zero_ok: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if zero_ok else 1):
+        kind = "a non-negative" if zero_ok else "a positive"
+        raise UserError(f"{name}={value!r} must be {kind} integer")
     return value
 
 
@@ -41,125 +43,70 @@ class Trainer:
         batch_size: int = 64,
         sample_at=(100, 1000),
         checkpoint_every: int = 1000,
+        keep_checkpoints: int = 2,
         log_every: int = 50,
         progress: bool | None = None,
+        ema_decay: float | None = None,
+        nan_policy: str = "stop",
+        deterministic: bool = False,
     ):
         self.rounds = _positive_int("trainer.rounds", rounds)
         self.batch_size = _positive_int("trainer.batch_size", batch_size)
         self.checkpoint_every = _positive_int("trainer.checkpoint_every", checkpoint_every)
+        self.keep_checkpoints = _positive_int("trainer.keep_checkpoints", keep_checkpoints, True)
         self.log_every = _positive_int("trainer.log_every", log_every)
         if isinstance(sample_at, int | str) or sample_at is None:
             raise UserError(
                 f"trainer.sample_at={sample_at!r} must be a list of positive integers, e.g. [100,1000]"
             )
         self.sample_at = sorted({_positive_int("trainer.sample_at entry", r) for r in sample_at})
-        self.progress = progress
-
-    # ---- milestone pictures ----
-
-    @torch.no_grad()
-    def _codes(self, model: GenerativeModel, batches: TensorBatches) -> torch.Tensor:
-        was = model.training
-        model.eval()
-        n = min(len(batches), PRIOR_FIT_IMAGES)
-        imgs = batches.fixed(n, torch.Generator().manual_seed(0)).float().div(127.5).sub(1.0)
-        codes = torch.cat([model.encode(imgs[i : i + 256])[0] for i in range(0, n, 256)])
-        model.train(was)
-        return codes  # (n, latent)
-
-    def _milestone(self, rnd, model, batches, noise, recon_batch, run_dir, monitor) -> None:
-        if "encode" in model.provides:
-            model.refresh_prior(self._codes(model, batches))
-        grid = images.save_grid(
-            model.sample_from_noise(noise), run_dir / "samples" / f"round_{rnd:06d}.png"
-        )
-        monitor.image("samples", rnd, grid)
-        if recon_batch is not None:
-            with torch.no_grad():
-                was = model.training
-                model.eval()
-                recon = model.decode(model.encode(recon_batch)[0])
-                model.train(was)
-            pairs = images.interleave_rows(recon_batch, recon)
-            grid = images.save_grid(pairs, run_dir / "reconstructions" / f"round_{rnd:06d}.png")
-            monitor.image("reconstructions", rnd, grid)
-
-    # ---- the loop ----
+        if ema_decay is not None and not 0.0 < float(ema_decay) < 1.0:
+            raise UserError(
+                f"trainer.ema_decay={ema_decay} must lie between 0 and 1 (e.g. 0.999), or null for none"
+            )
+        if nan_policy not in NAN_POLICIES:
+            raise UserError(
+                f"trainer.nan_policy={nan_policy!r} is not known; choose one of {', '.join(NAN_POLICIES)}"
+            )
+        self.progress, self.ema_decay, self.nan_policy = progress, ema_decay, nan_policy
+        self.deterministic = bool(deterministic)
 
     def fit(
         self,
         model: GenerativeModel,
         objective: Objective,
-        batches: TensorBatches,
+        batches,
         run_dir: Path,
         config: dict,
         seed: int,
         device: torch.device,
         state: dict | None = None,
+        hparams: dict | None = None,
     ) -> dict:
-        start = int(state["round"]) if state else 0
-        g = torch.Generator().manual_seed(seed)
-        noise = state["noise"] if state else torch.randn(GRID, model.latent_dim, generator=g)
-        noise = noise.to(device)
-        recon_batch = None
-        if "encode" in model.provides:
-            recon_batch = batches.fixed(32, g).float().div(127.5).sub(1.0)
-        if state:
-            model.load_state_dict(state["model"])
-            objective.load_state_dict(state["objective"])
-            batches.load_state_dict(state["data"])
-            rng.set_states(state["rng"])
-
-        monitor = Monitor(run_dir, self.rounds, start, self.progress)
-        # the last round always gets its pictures, so a short run still shows what it learned
-        milestones = {r for r in self.sample_at if r <= self.rounds} | {self.rounds}
-        sums: dict[str, torch.Tensor] = {}
-        count, last = 0, {}
-        t0 = time.perf_counter()
-
-        def save_checkpoint(rnd: int) -> None:
-            checkpoint.save(
-                {
-                    "round": rnd,
-                    "model": model.state_dict(),
-                    "objective": objective.state_dict(),
-                    "data": batches.state_dict(),
-                    "rng": rng.get_states(),
-                    "noise": noise.cpu(),
-                    "config": config,
-                },
-                run_dir / "checkpoints" / "last.pt",
-            )
-
+        """Train from round state["round"] + 1 (or 1) to self.rounds; returns the summary."""
+        self.model, self.objective, self.batches = model, objective, batches
+        self.run_dir, self.config, self.device = run_dir, config, device
+        self.ema = EMA(model, self.ema_decay) if self.ema_decay else None
+        g = torch.Generator().manual_seed(
+            seed
+        )  # the noise bank and fixed batch: not the global RNG
+        noise = state["noise"] if state else torch.randn(64, model.latent_dim, generator=g)
+        self.noise = noise.to(device)
+        self.pictures = Pictures(run_dir, batches, g, "encode" in model.provides)
+        self.sums: dict[str, torch.Tensor] = {}
+        self.count, self.last, self.rollbacks = 0, {}, 0
+        start = self._restore(state) if state else 0
+        if start:
+            prune_metrics(run_dir / "metrics.jsonl", start)
+        self.monitor = Monitor(run_dir, self.rounds, start, self.progress)
         try:
-            model.train()
-            for rnd in range(start + 1, self.rounds + 1):
-                logs = objective.step(model, batches)
-                for k, v in logs.items():  # running sums stay on the device: no sync per round
-                    sums[k] = sums[k] + v if k in sums else v.clone()
-                count += 1
-                monitor.advance()
-                if rnd % self.log_every == 0 or rnd == self.rounds or rnd in milestones:
-                    last = {k: float(v) / count for k, v in sums.items()}
-                    bad = [k for k, v in last.items() if not math.isfinite(v)]
-                    if bad:
-                        raise Diverged(
-                            f"{', '.join(bad)} became {last[bad[0]]} by round {rnd}; the last good "
-                            f"checkpoint is kept in {run_dir / 'checkpoints'}. Lower the learning rate"
-                            " (objective.optimizer.lr) or change the seed"
-                        )
-                    monitor.scalars(rnd, last)
-                    sums, count = {}, 0
-                if rnd in milestones:
-                    self._milestone(rnd, model, batches, noise, recon_batch, run_dir, monitor)
-                if rnd % self.checkpoint_every == 0 or rnd in milestones or rnd == self.rounds:
-                    save_checkpoint(rnd)
-            train_s = time.perf_counter() - t0
+            with StopRequests() as stop:
+                train_s = self._loop(start, stop)
+            if hparams is not None:
+                self.monitor.hparams(hparams, self.last)
         finally:
-            monitor.close()
-
-        grids = {int(p.stem.split("_")[1]): p for p in (run_dir / "samples").glob("round_*.png")}
-        images.evolution(grids, run_dir / "samples" / "evolution.png")
+            self.monitor.close()
+        self.pictures.evolution()
         done = self.rounds - start
         summary = {
             "status": "done",
@@ -168,13 +115,99 @@ class Trainer:
             "wall_s": round(train_s, 3),
             "rounds_per_s": round(done / train_s, 3) if train_s > 0 else None,
             "device": str(device),
-            "final": last,
+            "final": self.last,
         }
         write_json(run_dir / "summary.json", summary)
         return summary
 
+    # ---- the loop ----
 
-def write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    def _loop(self, start: int, stop: StopRequests) -> float:
+        milestones = {r for r in self.sample_at if r <= self.rounds} | {self.rounds}
+        check_each_round = self.device.type == "cpu"  # a per-round sync is free on the CPU only
+        t0 = time.perf_counter()
+        self.model.train()
+        rnd = start
+        while rnd < self.rounds:
+            rnd += 1
+            logs = self.objective.step(self.model, self.batches)
+            if self.ema is not None:
+                self.ema.update(self.model)
+            for k, v in logs.items():  # running sums stay on the device: no sync per round
+                self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
+            self.count += 1
+            self.monitor.advance()
+            log_now = rnd % self.log_every == 0 or rnd in milestones
+            if (check_each_round or log_now) and not self._finite(logs, rnd):
+                rnd = self._rollback()
+                continue
+            if log_now:
+                self.last = {k: float(v) / self.count for k, v in self.sums.items()}
+                self.monitor.scalars(rnd, self.last)
+                self.sums, self.count = {}, 0
+            if rnd in milestones:
+                self.pictures.milestone(
+                    rnd, self.ema.model if self.ema else self.model, self.noise, self.monitor
+                )
+            is_milestone = rnd in milestones and rnd in self.sample_at
+            if rnd % self.checkpoint_every == 0 or rnd in milestones or stop.signum:
+                self._save(rnd, keep=is_milestone)
+            if stop.signum:
+                raise Interrupted(stop.signum, rnd)
+        return time.perf_counter() - t0
+
+    def _finite(self, logs: dict, rnd: int) -> bool:
+        if bool(torch.isfinite(torch.stack([v.float() for v in logs.values()])).all()):
+            return True
+        bad = [k for k, v in logs.items() if not math.isfinite(float(v))]
+        where = f"{', '.join(bad)} became {float(logs[bad[0]])} at round {rnd}"
+        last = self.run_dir / "checkpoints" / "last.pt"
+        if self.nan_policy == "rollback" and last.is_file() and self.rollbacks < MAX_ROLLBACKS:
+            log.warning("%s: reloading %s and halving the learning rates", where, last)
+            return False
+        raise Diverged(
+            f"{where}; the last good checkpoint is kept in {last.parent}. Lower the "
+            "learning rate (objective.optimizer.lr), set trainer.nan_policy=rollback, "
+            "or change the seed"
+        )
+
+    def _rollback(self) -> int:
+        self.rollbacks += 1
+        start = self._restore(checkpoint.load(self.run_dir / "checkpoints" / "last.pt"))
+        self.objective.scale_lr(0.5**self.rollbacks)
+        self.sums, self.count = {}, 0
+        return start
+
+    # ---- checkpoints ----
+
+    def _save(self, rnd: int, keep: bool) -> None:
+        payload = {
+            "round": rnd,
+            "model": self.model.state_dict(),
+            "objective": self.objective.state_dict(),
+            "data": self.batches.state_dict(),
+            "rng": rng.get_states(),
+            "noise": self.noise.cpu(),
+            "config": self.config,
+            "log_sums": dict(self.sums),
+            "log_count": self.count,
+        }
+        if self.ema is not None:
+            payload["ema"] = self.ema.state_dict()
+        folder = self.run_dir / "checkpoints"
+        checkpoint.save(payload, folder / "last.pt")
+        if keep and self.keep_checkpoints:
+            checkpoint.save(payload, folder / f"round_{rnd:06d}.pt")
+            for old in sorted(folder.glob("round_*.pt"))[: -self.keep_checkpoints]:
+                old.unlink()
+
+    def _restore(self, state: dict) -> int:
+        self.model.load_state_dict(state["model"])
+        self.objective.load_state_dict(state["objective"])
+        self.batches.load_state_dict(state["data"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state.get("ema", self.model.state_dict()))
+        rng.set_states(state["rng"])
+        self.sums = {k: v.to(self.device) for k, v in state.get("log_sums", {}).items()}
+        self.count = int(state.get("log_count", 0))
+        return int(state["round"])

@@ -34,6 +34,15 @@ class Objective:
         """One round; returns detached scalar tensors to log."""
         raise NotImplementedError
 
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        return [v for v in vars(self).values() if isinstance(v, torch.optim.Optimizer)]
+
+    def scale_lr(self, factor: float) -> None:
+        """Multiply every learning rate (after a rollback from a NaN)."""
+        for opt in self.optimizers():
+            for group in opt.param_groups:
+                group["lr"] *= factor
+
     def state_dict(self) -> dict:
         raise NotImplementedError
 

@@ -1,0 +1,23 @@
+"""Datasets -> uint8 tensors held on the device, or streaming loaders; both batch the same way."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import Dataset
+
+from gantrain.data.batches import TensorBatches
+from gantrain.data.stream import StreamBatches
+
+
+def make_batches(source, batch_size: int, device: torch.device, seed: int, workers: int = 2):
+    """A callable giving the next training batch (B, C, H, W) in [-1, 1] on the device.
+
+    source: what a dataset config's _target_ returned: a uint8 tensor (N, C, H, W), held on the
+    device and batched by index; or a Dataset of uint8 (C, H, W) images, streamed through a
+    DataLoader with `workers` processes (dataset.workers).
+    """
+    if isinstance(source, torch.Tensor):
+        return TensorBatches(source, batch_size, device, seed=seed)
+    if isinstance(source, Dataset):
+        return StreamBatches(source, batch_size, device, seed=seed, workers=workers)
+    raise TypeError(f"a dataset loader returned {type(source).__name__}, not a tensor or Dataset")

@@ -1,0 +1,55 @@
+"""Random minibatches from a uint8 tensor held on the training device: no workers, no per-image
+Python. Each epoch is a fresh permutation (like a shuffling DataLoader that drops the last
+partial batch); the permutation generator's state travels in the checkpoint."""
+
+from __future__ import annotations
+
+import torch
+
+from gantrain.errors import UserError
+
+
+class TensorBatches:
+    def __init__(self, images: torch.Tensor, batch_size: int, device: torch.device, seed: int = 0):
+        if images.dtype != torch.uint8 or images.dim() != 4:
+            raise TypeError("images must be uint8 (N, C, H, W)")
+        if batch_size > images.shape[0]:
+            raise UserError(
+                f"trainer.batch_size={batch_size} exceeds the {images.shape[0]} images in the "
+                "dataset; choose a smaller batch"
+            )
+        self.images = images.to(device)  # (N, C, H, W) uint8, once
+        self.batch_size = batch_size
+        self.device = device
+        self.generator = torch.Generator().manual_seed(seed)
+        self.order = torch.empty(0, dtype=torch.long)
+        self.pos = 0
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def _indices(self) -> torch.Tensor:
+        if self.pos + self.batch_size > self.order.numel():
+            self.order = torch.randperm(len(self), generator=self.generator)
+            self.pos = 0
+        idx = self.order[self.pos : self.pos + self.batch_size]
+        self.pos += self.batch_size
+        return idx
+
+    def fixed(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """n real images as uint8 (n, C, H, W) on the device, chosen by generator (for pictures
+        and prior fits; outside the training stream, so it does not disturb batch order)."""
+        idx = torch.randperm(len(self), generator=generator)[:n]
+        return self.images[idx.to(self.device)]
+
+    def __call__(self) -> torch.Tensor:
+        """The next batch as float (B, C, H, W) in [-1, 1] on the device."""
+        idx = self._indices().to(self.device, non_blocking=True)
+        return self.images.index_select(0, idx).float().div_(127.5).sub_(1.0)
+
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state(), "order": self.order, "pos": self.pos}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+        self.order, self.pos = state["order"], int(state["pos"])

@@ -1,0 +1,197 @@
+"""Any folder tree of PNG/JPEG images, squared to dataset.image_size: held as one uint8 tensor
+(N, C, S, S) when small enough, else streamed from disk as a Dataset of uint8 (C, S, S)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from gantrain.data.torchvision_sets import check_channels
+from gantrain.errors import UserError
+
+log = logging.getLogger(__name__)
+EXTENSIONS = (".png", ".jpg", ".jpeg")
+DECODE_BATCH = 256
+
+
+def square(img: Image.Image, size: int, channels: int) -> torch.Tensor:
+    """A PIL image -> uint8 (channels, size, size): shorter side resized to size, centre crop."""
+    mode = "L" if channels == 1 else "RGB"
+    img.draft(mode, (size, size))  # JPEG decodes at a reduced scale that still covers size: faster
+    img = img.convert(mode)
+    w, h = img.size
+    scale = size / min(w, h)
+    new = (max(size, round(w * scale)), max(size, round(h * scale)))
+    if new != img.size:
+        img = img.resize(new, Image.Resampling.BICUBIC)
+    left, top = (new[0] - size) // 2, (new[1] - size) // 2
+    img = img.crop((left, top, left + size, top + size))
+    arr = np.asarray(img, dtype=np.uint8).reshape(size, size, channels)
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()  # (C, S, S)
+
+
+def _readable_header(path: Path) -> bool:
+    try:
+        with Image.open(path) as img:
+            return img.width > 0 and img.height > 0
+    except Exception:  # PIL raises many types for a bad file; each means "cannot read it"
+        return False
+
+
+class ImageFiles(Dataset):
+    """Image files as uint8 (channels, image_size, image_size), decoded when asked for."""
+
+    def __init__(self, paths: list[Path], image_size: int, channels: int):
+        self.paths = list(paths)
+        self.image_size = image_size
+        self.channels = channels
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def read(self, i: int) -> torch.Tensor | None:
+        """The i-th image, or None when the file cannot be decoded."""
+        try:
+            with Image.open(self.paths[i]) as img:
+                return square(img, self.image_size, self.channels)
+        except Exception:  # truncated, not an image, too big, ...: all mean "skip it"
+            return None
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        # while streaming, a file that passed the header check may still fail to decode; the
+        # next readable one stands in so that one bad file cannot stop a long run
+        for k in range(len(self)):
+            j = (i + k) % len(self)
+            image = self.read(j)
+            if image is not None:
+                return image
+            log.warning("skipping unreadable image %s", self.paths[j])
+        raise UserError(f"none of the {len(self)} images could be decoded, e.g. {self.paths[i]}")
+
+
+class _Flagged(Dataset):
+    """(image or zeros, readable?) so that a decoding pass can count and drop bad files."""
+
+    def __init__(self, files: ImageFiles):
+        self.files = files
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int):
+        image = self.files.read(i)
+        if image is None:
+            s = self.files.image_size
+            return torch.zeros(self.files.channels, s, s, dtype=torch.uint8), False
+        return image, True
+
+
+def _hold(files: ImageFiles, workers: int) -> tuple[torch.Tensor, list[Path]]:
+    """Decode every file once (workers in parallel) into uint8 (N_ok, C, S, S); the bad paths."""
+    s = files.image_size
+    out = torch.empty(len(files), files.channels, s, s, dtype=torch.uint8)
+    bad: list[Path] = []
+    n, start = 0, 0
+    loader = DataLoader(
+        _Flagged(files),
+        batch_size=DECODE_BATCH,
+        num_workers=workers if len(files) > DECODE_BATCH else 0,  # spawning costs more than tiny
+    )
+    for images, ok in loader:
+        good = images[ok]
+        out[n : n + good.shape[0]] = good
+        n += good.shape[0]
+        bad += [files.paths[start + k] for k in (~ok).nonzero().flatten().tolist()]
+        start += ok.numel()
+    return out[:n], bad
+
+
+def _check_headers(files: ImageFiles) -> tuple[ImageFiles, list[Path]]:
+    """Keep the files whose headers open (cheap: decoding waits until each image is streamed)."""
+    with ThreadPoolExecutor(max_workers=8) as pool:  # file opening waits on the disk, not the GIL
+        flags = list(pool.map(_readable_header, files.paths, chunksize=64))
+    good = [p for p, ok in zip(files.paths, flags) if ok]
+    bad = [p for p, ok in zip(files.paths, flags) if not ok]
+    return ImageFiles(good, files.image_size, files.channels), bad
+
+
+def _count(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise UserError(f"dataset.{name}={value!r} must be an integer >= {low}")
+    return value
+
+
+def hold_or_stream(files: ImageFiles, in_memory_max: int, workers: int, what: str):
+    """uint8 (N, C, S, S) when len(files) <= in_memory_max, else an ImageFiles to stream.
+
+    Unreadable files are dropped with one warning that counts them; none readable is an error.
+    """
+    in_memory_max = _count("in_memory_max", in_memory_max, 0)
+    workers = _count("workers", workers, 0)
+    held = len(files) <= in_memory_max
+    if held:
+        log.info("decoding %d images from %s into memory", len(files), what)
+        result, bad = _hold(files, workers)
+        n_ok = result.shape[0]
+    else:
+        log.info("checking %d images from %s; they stream from disk", len(files), what)
+        result, bad = _check_headers(files)
+        n_ok = len(result)
+    if n_ok == 0:
+        raise UserError(
+            f"none of the {len(files)} images in {what} could be read (e.g. {bad[0]}): "
+            "check that they are PNG or JPEG files"
+        )
+    if bad:
+        log.warning(
+            "skipped %d unreadable of %d images in %s (e.g. %s)", len(bad), len(files), what, bad[0]
+        )
+    return result
+
+
+def find_images(root: Path) -> list[Path]:
+    """Every .png/.jpg/.jpeg file under root, recursively, in a stable order."""
+    found = []
+    for folder, dirs, names in os.walk(root):
+        dirs.sort()
+        found += [Path(folder) / n for n in sorted(names) if n.lower().endswith(EXTENSIONS)]
+    return found
+
+
+def load(
+    root: str | None,
+    image_size: int = 64,
+    channels: int = 3,
+    in_memory_max: int = 50000,
+    workers: int = 2,
+):
+    """The images under root as uint8 (N, channels, image_size, image_size), or a Dataset of
+    uint8 (channels, image_size, image_size) when there are more than in_memory_max."""
+    if root is None or not str(root).strip():
+        raise UserError(
+            "dataset.root is not set: dataset=image_folder needs dataset.root=/path/to/images "
+            "(a folder tree of PNG or JPEG files)"
+        )
+    check_channels(channels, "image_folder")
+    base = Path(str(root)).expanduser().resolve()
+    if not base.is_dir():
+        shown = root if str(base) == str(root) else f"{root} ({base})"
+        raise UserError(
+            f"dataset.root={shown} is not a folder: point it at a folder of PNG or JPEG images"
+        )
+    paths = find_images(base)
+    if not paths:
+        raise UserError(
+            f"dataset.root={root} holds no PNG or JPEG images ({', '.join(EXTENSIONS)}, searched "
+            f"recursively in {base}): point it at a folder of images"
+        )
+    return hold_or_stream(
+        ImageFiles(paths, image_size, channels), in_memory_max, workers, str(base)
+    )

@@ -1,0 +1,138 @@
+"""Minibatches streamed from a Dataset of uint8 images too big to hold: DataLoader workers decode
+ahead of the step into pinned memory, batches cross to the device without blocking, and are
+normalised there. Same interface as TensorBatches.
+
+Order: epoch e is a permutation drawn from (seed, e) alone, dropping the last partial batch.
+The state is (epoch, batches taken in it), so a resumed run rebuilds that epoch's permutation and
+continues from the next unseen batch: the same sequence of batches as a run never stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset
+
+from gantrain.errors import UserError
+
+log = logging.getLogger(__name__)
+PREFETCH_PER_WORKER = 4  # batches each worker decodes ahead of the step
+FIXED_CACHE = 2  # fixed() image sets kept: the trainer asks for the same one or two each milestone
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The permutation of range(n) for one epoch, a function of (seed, epoch) only."""
+    # SeedSequence mixes the pair, so (seed 0, epoch 1) and (seed 1, epoch 0) differ
+    mixed = int(np.random.SeedSequence([seed, epoch]).generate_state(1, dtype=np.uint64)[0])
+    g = torch.Generator().manual_seed(mixed & ((1 << 63) - 1))
+    return torch.randperm(n, generator=g)
+
+
+class _EpochSampler(Sampler[int]):
+    """Indices of the current epoch's permutation from position `start` on."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed = n, seed
+        self.epoch, self.start = 0, 0
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(epoch_order(self.n, self.seed, self.epoch)[self.start :].tolist())
+
+    def __len__(self) -> int:
+        return self.n - self.start
+
+
+class StreamBatches:
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        device: torch.device,
+        seed: int = 0,
+        workers: int = 2,
+    ):
+        n = len(dataset)
+        if batch_size > n:
+            raise UserError(
+                f"trainer.batch_size={batch_size} exceeds the {n} images in the dataset; "
+                "choose a smaller batch"
+            )
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+            raise UserError(f"dataset.workers={workers!r} must be an integer >= 0")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.device = torch.device(device)
+        self.seed = seed
+        self.workers = workers
+        self.pin = self.device.type == "cuda"  # page-locked host memory lets the copy overlap
+        self.sampler = _EpochSampler(n, seed)
+        self.epoch, self.pos = 0, 0
+        self._loader = self._make_loader()
+        self._it: Iterator | None = None
+        self._fixed: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def _make_loader(self) -> DataLoader:
+        extra = {}
+        if self.workers > 0:
+            # persistent: workers live across epochs instead of being forked again each time
+            extra = {"persistent_workers": True, "prefetch_factor": PREFETCH_PER_WORKER}
+        return DataLoader(
+            self.dataset,
+            batch_size=self.batch_size,
+            sampler=self.sampler,
+            num_workers=self.workers,
+            pin_memory=self.pin,
+            drop_last=True,
+            **extra,
+        )
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def _next_uint8(self) -> torch.Tensor:
+        while True:
+            if self._it is None:
+                self.sampler.epoch, self.sampler.start = self.epoch, self.pos * self.batch_size
+                self._it = iter(self._loader)
+            batch = next(self._it, None)
+            if batch is not None:
+                self.pos += 1
+                return batch  # (B, C, H, W) uint8
+            self._it = None
+            self.epoch, self.pos = self.epoch + 1, 0
+
+    def __call__(self) -> torch.Tensor:
+        """The next batch as float (B, C, H, W) in [-1, 1] on the device."""
+        batch = self._next_uint8().to(self.device, non_blocking=True)
+        return batch.float().div_(127.5).sub_(1.0)
+
+    def fixed(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """n real images as uint8 (n, C, H, W) on the device, chosen by generator as TensorBatches
+        chooses them; outside the training stream, so batch order is undisturbed."""
+        idx = torch.randperm(len(self), generator=generator)[:n]
+        for key, images in self._fixed:
+            if torch.equal(key, idx):
+                return images
+        loader = DataLoader(
+            Subset(self.dataset, idx.tolist()),
+            batch_size=max(self.batch_size, 64),
+            num_workers=self.workers if n > 256 else 0,
+        )
+        images = torch.cat(list(loader)).to(self.device)
+        self._fixed = [(idx, images), *self._fixed][:FIXED_CACHE]
+        return images
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "pos": self.pos, "n": len(self)}
+
+    def load_state_dict(self, state: dict) -> None:
+        if "epoch" not in state or int(state.get("n", -1)) != len(self):
+            # a checkpoint from in-memory batches or from a dataset that has since changed
+            log.warning("the data order does not carry over from the checkpoint; a new one starts")
+            self.epoch, self.pos = 0, 0
+        else:
+            self.epoch, self.pos = int(state["epoch"]), int(state["pos"])
+        self._it = None  # the next batch comes from the restored position

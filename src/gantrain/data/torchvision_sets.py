@@ -1,0 +1,208 @@
+"""torchvision's datasets: the MNIST family and CIFAR-10 held as one uint8 tensor (N, C, H, W);
+CelebA as images read from disk (held or streamed by size, like an image folder)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torchvision import datasets
+
+from gantrain.errors import UserError
+
+log = logging.getLogger(__name__)
+DOWNLOAD_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where torchvision keeps a dataset under root, the files it needs, and where they come from."""
+
+    cls: type
+    folder: str
+    files: tuple[str, ...]
+    origin: str
+    instead: str = ""  # another way to train on what the user may have; {where} is filled in
+
+
+def _idx_files() -> tuple[str, ...]:
+    # torchvision's MNIST classes insist on both splits being present
+    return tuple(
+        f"{p}-{kind}-idx{d}-ubyte"
+        for p in ("train", "t10k")
+        for kind, d in (("images", 3), ("labels", 1))
+    )
+
+
+def _idx_origin(cls: type) -> str:
+    return f"the .gz files from {cls.mirrors[0]}, unpacked"
+
+
+SOURCES = {
+    "mnist": Source(datasets.MNIST, "MNIST/raw", _idx_files(), _idx_origin(datasets.MNIST)),
+    "fashion_mnist": Source(
+        datasets.FashionMNIST, "FashionMNIST/raw", _idx_files(), _idx_origin(datasets.FashionMNIST)
+    ),
+    "kmnist": Source(datasets.KMNIST, "KMNIST/raw", _idx_files(), _idx_origin(datasets.KMNIST)),
+    "cifar10": Source(
+        datasets.CIFAR10,
+        "cifar-10-batches-py",
+        tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta"),
+        "cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html, unpacked into "
+        "dataset.root",
+    ),
+    "celeba": Source(
+        datasets.CelebA,
+        "celeba",
+        (
+            "img_align_celeba/",
+            "list_eval_partition.txt",
+            "identity_CelebA.txt",
+            "list_attr_celeba.txt",
+            "list_bbox_celeba.txt",
+            "list_landmarks_align_celeba.txt",
+        ),
+        "img_align_celeba.zip (unzipped) and the Anno and Eval text files of 'Align&Cropped "
+        "Images' from https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html",
+        "; with the images alone, use dataset=image_folder dataset.root={where}/img_align_celeba",
+    ),
+}
+
+
+def _missing_hint(src: Source, where: Path) -> str:
+    missing = [f for f in src.files if not (where / f.rstrip("/")).exists()]
+    if missing:
+        return (
+            f"place {', '.join(missing)} ({src.origin}) in {where}, or set "
+            f"dataset.root=<the directory holding {src.folder}>{src.instead.format(where=where)}"
+        )
+    # every file is there, so torchvision refused them on their checksums
+    return (
+        f"the files in {where} are incomplete or corrupt (torchvision's checksum check failed): "
+        f"replace them with {src.origin}"
+    )
+
+
+def _download_reason(err: Exception) -> str:
+    text = str(err)
+    urlopen = re.findall(r"<urlopen error ([^>]*)>", text)
+    if urlopen:
+        return urlopen[-1]
+    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    return first[:200]
+
+
+def open_dataset(name: str, root: Path, download: bool, make: Callable[[bool], object]):
+    """make(download) builds the torchvision dataset; missing files become one UserError line."""
+    src = SOURCES[name]
+    where = root / src.folder
+    try:
+        return make(False)
+    except RuntimeError:
+        pass  # not there yet (or corrupt): torchvision says both with a RuntimeError
+    if not download:
+        raise UserError(
+            f"{name} not found in {where} and dataset.download=false: {_missing_hint(src, where)}"
+        )
+    log.info("downloading %s into %s", name, root)
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # a closed network fails fast instead of hanging
+    try:
+        return make(True)
+    except Exception as err:  # network errors come in many types; all mean "no files"
+        raise UserError(
+            f"{name} not found in {where} and the download failed ({_download_reason(err)}): "
+            f"{_missing_hint(src, where)}"
+        ) from None
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def resize(images: torch.Tensor, image_size: int) -> torch.Tensor:
+    """uint8 (N, C, h, w) -> uint8 (N, C, S, S) by bilinear resampling, only when sizes differ."""
+    if images.shape[-1] == image_size and images.shape[-2] == image_size:
+        return images
+    out = F.interpolate(
+        images.float(),
+        size=(image_size, image_size),
+        mode="bilinear",
+        antialias=True,
+        align_corners=False,
+    )
+    return out.round().clamp(0, 255).to(torch.uint8)
+
+
+def check_channels(channels: int, name: str) -> None:
+    if isinstance(channels, bool) or channels not in (1, 3):
+        raise UserError(f"dataset.channels={channels!r} is not possible for {name}: use 1 or 3")
+
+
+def to_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
+    """uint8 (N, 1|3, H, W) -> uint8 (N, channels, H, W); RGB to grey by ITU-R 601 luma, as PIL."""
+    if images.shape[1] == channels:
+        return images
+    if channels == 3:
+        return images.expand(-1, 3, -1, -1).contiguous()
+    weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    grey = (images.float() * weights).sum(1, keepdim=True)
+    return grey.round().clamp(0, 255).to(torch.uint8)
+
+
+def _as_nchw(name: str, ds) -> torch.Tensor:
+    data = ds.data
+    if name == "cifar10":
+        return torch.from_numpy(data).permute(0, 3, 1, 2).contiguous()  # HWC -> (N, 3, 32, 32)
+    return data.unsqueeze(1)  # (N, 1, 28, 28)
+
+
+def load(
+    name: str,
+    root: str,
+    image_size: int = 28,
+    channels: int = 1,
+    download: bool = True,
+    train: bool = True,
+) -> torch.Tensor:
+    """Images of one split as uint8 (N, channels, image_size, image_size)."""
+    known = [n for n in SOURCES if n != "celeba"]
+    if name not in known:
+        raise UserError(f"dataset.name={name!r} is not known; choose one of {', '.join(known)}")
+    check_channels(channels, name)
+    cls = SOURCES[name].cls
+    base = Path(root).expanduser().resolve()
+    ds = open_dataset(name, base, download, lambda dl: cls(str(base), train=train, download=dl))
+    return resize(to_channels(_as_nchw(name, ds), channels), image_size)
+
+
+def load_celeba(
+    root: str,
+    image_size: int = 64,
+    channels: int = 3,
+    download: bool = True,
+    split: str = "train",
+    in_memory_max: int = 50000,
+    workers: int = 2,
+):
+    """CelebA's aligned faces, shorter side resized to image_size and centre-cropped: a uint8
+    tensor when at most in_memory_max images, else a Dataset that streams them."""
+    from gantrain.data.image_folder import ImageFiles, hold_or_stream
+
+    check_channels(channels, "celeba")
+    if split not in ("train", "valid", "test", "all"):
+        raise UserError(f"dataset.split={split!r} is not known; choose train, valid, test or all")
+    base = Path(root).expanduser().resolve()
+    ds = open_dataset(
+        "celeba",
+        base,
+        download,
+        lambda dl: datasets.CelebA(str(base), split=split, target_type=[], download=dl),
+    )
+    folder = base / "celeba" / "img_align_celeba"
+    files = ImageFiles([folder / f for f in ds.filename], image_size, channels)
+    return hold_or_stream(files, in_memory_max, workers, f"celeba ({split}) in {folder}")

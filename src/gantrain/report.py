@@ -1,0 +1,126 @@
+"""`gantrain-report SWEEP_DIR`: one row per job, as a printed table, CSV, Markdown and plots."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import yaml
+
+from gantrain.errors import UserError, report
+from gantrain.run_files import read_json
+
+METRICS = ("fid", "kid", "loss_d", "loss_g", "loss", "nll", "mmd", "elbo")
+
+
+def collect(sweep: Path) -> tuple[list[dict], list[str]]:
+    """Rows for every job directory, and the override keys that vary between jobs."""
+    rows = []
+    for job in sorted((p for p in sweep.iterdir() if (p / ".hydra").is_dir()), key=_job_order):
+        overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text()) or []
+        summary = read_json(job / "summary.json") or {"status": "running or killed"}
+        final = summary.get("final", {})
+        evald = read_json(job / "eval.json") or {}
+        row = {
+            "job": job.name,
+            "overrides": " ".join(overrides),
+            "status": summary.get("status"),
+            "rounds": summary.get("rounds"),
+            "rounds_per_s": summary.get("rounds_per_s"),
+        }
+        row.update({k: v for k, v in (_split(o) for o in overrides)})
+        for k in METRICS:
+            value = evald.get(k, final.get(k))
+            if value is not None:
+                row[k] = round(float(value), 4)
+        if summary.get("error"):
+            row["error"] = summary["error"]
+        rows.append(row)
+    swept = sorted({k for r in rows for k in r if _is_override(k, rows)})
+    return rows, swept
+
+
+def _job_order(p: Path):
+    return (0, int(p.name)) if p.name.isdigit() else (1, p.name)
+
+
+def _split(override: str) -> tuple[str, str]:
+    key, _, value = override.partition("=")
+    return key.lstrip("+~"), value
+
+
+def _is_override(key: str, rows: list[dict]) -> bool:
+    in_overrides = any(key == _split(o)[0] for r in rows for o in r["overrides"].split())
+    return in_overrides and len({str(r.get(key)) for r in rows}) > 1
+
+
+def _columns(rows: list[dict], swept: list[str]) -> list[str]:
+    cols = ["job", *swept, "status", "rounds", "rounds_per_s"]
+    cols += [m for m in METRICS if any(m in r for r in rows)]
+    return cols + (["error"] if any("error" in r for r in rows) else [])
+
+
+def markdown(rows: list[dict], cols: list[str]) -> str:
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict], swept: list[str], out: Path) -> list[Path]:
+    """One PNG per swept parameter: the headline metric of each finished job against it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [r for r in rows if r.get("status") == "done"]
+    metric = next((m for m in METRICS if any(m in r for r in done)), None)
+    paths = []
+    for key in swept if metric else []:
+        pts = [(str(r.get(key)), r[metric]) for r in done if metric in r]
+        fig, ax = plt.subplots(figsize=(4, 3), dpi=100)
+        ax.scatter([p[0] for p in pts], [p[1] for p in pts])
+        ax.set_xlabel(key)
+        ax.set_ylabel(metric)
+        fig.tight_layout()
+        path = out / f"report_{key.replace('/', '_')}.png"
+        fig.savefig(path)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def main() -> None:
+    try:
+        if len(sys.argv) != 2:
+            raise UserError(
+                "usage: gantrain-report SWEEP_DIR (an outputs/multirun/<date>/<time> directory)"
+            )
+        sweep = Path(sys.argv[1])
+        if not sweep.is_dir():
+            raise UserError(
+                f"{sweep} is not a directory; give a sweep directory such as outputs/multirun/<date>/<time>"
+            )
+        rows, swept = collect(sweep)
+        if not rows:
+            raise UserError(
+                f"{sweep} holds no job directories (each has a .hydra/ folder); give a sweep directory"
+            )
+    except UserError as err:
+        report(err, "gantrain-report")
+        sys.exit(2)
+    cols = _columns(rows, swept)
+    table = markdown(rows, cols)
+    print(table, end="")
+    (sweep / "report.md").write_text(table, encoding="utf-8")
+    with open(sweep / "report.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    for path in plot(rows, swept, sweep):
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

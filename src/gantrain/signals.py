@@ -1,0 +1,54 @@
+"""SIGINT/SIGTERM: finish the round, checkpoint, exit 130/143. A second SIGINT exits at once."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+
+log = logging.getLogger("gantrain")
+
+
+class Interrupted(Exception):
+    """Training stopped on a signal after writing its checkpoint."""
+
+    def __init__(self, signum: int, rnd: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name} after round {rnd}")
+        self.signum, self.round = signum, rnd
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+
+
+class StopRequests:
+    """Records the first SIGINT/SIGTERM instead of dying mid-step (SLURM preemption sends SIGTERM)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._old: dict = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum is not None and signum == signal.SIGINT:
+            # the user insists: leave now; last.pt is whole because writes are atomic renames
+            os._exit(128 + signum)
+        self.signum = signum
+        log.warning(
+            "%s received: finishing this round, then writing a checkpoint "
+            "(press Ctrl-C again to quit at once)",
+            signal.Signals(signum).name,
+        )
+
+    def __enter__(self) -> StopRequests:
+        if threading.current_thread() is threading.main_thread():
+            for s in self.SIGNALS:
+                self._old[s] = signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, old in self._old.items():
+            signal.signal(s, old)
+        self._old.clear()

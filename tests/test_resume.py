@@ -1,0 +1,159 @@
+"""Never lose a run: SIGKILL + resume is bit-identical, signals checkpoint, configs are checked."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import run_cli
+
+TINY = [
+    "device=cpu",
+    "device.threads=1",
+    "trainer.batch_size=16",
+    "model.width=8",
+    "model.max_width=16",
+    "objective.critic.width=8",
+    "objective.critic.max_width=16",
+]
+
+
+def _args(root, run, rounds=24, extra=()):
+    return [
+        f"dataset.root={root}",
+        *TINY,
+        f"trainer.rounds={rounds}",
+        "trainer.checkpoint_every=3",
+        "trainer.sample_at=[12,24]",
+        "trainer.log_every=2",
+        "trainer.deterministic=true",
+        "trainer.ema_decay=0.9",
+        f"hydra.run.dir={run}",
+        *extra,
+    ]
+
+
+def _start(args, cwd):
+    exe = Path(sys.executable).with_name("gantrain")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(
+        [str(exe), *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _wait_for_round(run: Path, rnd: int, proc, timeout=120):
+    """Until the checkpoint has reached rnd (read atomically: last.pt is renamed into place)."""
+    last = run / "checkpoints" / "last.pt"
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            pytest.fail(f"finished before round {rnd}: {proc.stderr.read()}")
+        if last.is_file() and torch.load(last, weights_only=True)["round"] >= rnd:
+            return
+        time.sleep(0.05)
+    pytest.fail("no checkpoint in time")
+
+
+def _weights(run: Path) -> dict:
+    ckpt = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    return {
+        **ckpt["model"],
+        **{f"ema.{k}": v for k, v in ckpt["ema"].items()},
+        **{f"critic.{k}": v for k, v in ckpt["objective"]["critic"].items()},
+    }
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(mnist_root, tmp_path_factory):
+    cwd = tmp_path_factory.mktemp("a")
+    out = run_cli(_args(mnist_root, cwd / "run"), cwd)
+    assert out.returncode == 0, out.stderr
+    return cwd / "run"
+
+
+def test_sigkill_then_resume_is_bit_identical(uninterrupted, mnist_root, tmp_path):
+    run = tmp_path / "run"
+    proc = _start(_args(mnist_root, run), tmp_path)
+    _wait_for_round(run, 7, proc)  # past a checkpoint and between two of them, mid-log-window
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["round"] < 24
+    out = run_cli([f"resume={run}"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    for name in ("round_000012.png", "round_000024.png", "evolution.png"):
+        assert (run / "samples" / name).read_bytes() == (
+            uninterrupted / "samples" / name
+        ).read_bytes()
+    a, b = _weights(uninterrupted), _weights(run)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert (run / "metrics.jsonl").read_text() == (uninterrupted / "metrics.jsonl").read_text()
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_finishes_the_round_and_checkpoints(sig, code, mnist_root, tmp_path):
+    run = tmp_path / "run"
+    proc = _start(_args(mnist_root, run, rounds=100000), tmp_path)
+    _wait_for_round(run, 3, proc)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code
+    assert f"resume={run}" in out + err and "Traceback" not in out + err
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "interrupted"
+    stopped = torch.load(run / "checkpoints" / "last.pt", weights_only=True)["round"]
+    assert str(stopped) in summary["error"]
+    out = run_cli([f"resume={run}", "trainer.rounds=" + str(stopped + 2)], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert json.loads((run / "summary.json").read_text())["resumed_from"] == stopped
+
+
+def test_resume_refuses_a_changed_config_and_names_the_keys(uninterrupted, tmp_path):
+    out = run_cli([f"resume={uninterrupted}", "model.width=16", "seed=3"], tmp_path)
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    line = out.stderr.strip().splitlines()[-1]
+    assert "model.width: 8 -> 16" in line and "seed: 0 -> 3" in line and "resume_force=true" in line
+
+
+def test_resume_accepts_safe_changes_and_force(uninterrupted, tmp_path):
+    uninterrupted = Path(shutil.copytree(uninterrupted, tmp_path / "copy"))
+    before = (uninterrupted / "samples" / "round_000024.png").read_bytes()
+    out = run_cli(
+        [f"resume={uninterrupted}", "trainer.rounds=26", "trainer.sample_at=[12,24,26]"], tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    assert (uninterrupted / "samples" / "round_000026.png").is_file()
+    assert (uninterrupted / "samples" / "round_000024.png").read_bytes() == before
+    out = run_cli(
+        [
+            f"resume={uninterrupted}",
+            "trainer.rounds=27",
+            "objective.d_steps=2",
+            "resume_force=true",
+        ],
+        tmp_path,
+    )
+    assert out.returncode == 0, out.stderr
+
+
+def test_milestone_checkpoints_are_kept(uninterrupted):
+    kept = sorted(p.name for p in (uninterrupted / "checkpoints").glob("round_*.pt"))
+    assert kept == ["round_000012.pt", "round_000024.pt"]
+
+
+def test_existing_run_dir_is_not_overwritten(uninterrupted, tmp_path):
+    before = (uninterrupted / "checkpoints" / "last.pt").read_bytes()
+    out = run_cli(["dataset.root=x", "device=cpu", f"hydra.run.dir={uninterrupted}"], tmp_path)
+    assert out.returncode != 0 and "resume=" in out.stderr and "Traceback" not in out.stderr
+    assert (uninterrupted / "checkpoints" / "last.pt").read_bytes() == before
