@@ -12,6 +12,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from gantrain import distributed
 from gantrain.config import build, check_group_choices, conf_dir, split_args
 from gantrain.errors import UserError, report
 from gantrain.resume import RunRefused, prior_state, record_config, resume_argv
@@ -31,6 +32,8 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     # heavy imports here so that --help and config errors answer fast
     import torch
 
+    from gantrain import distributed
+    from gantrain.accel import Accelerator
     from gantrain.data import make_batches
     from gantrain.device import resolve_device, set_threads
     from gantrain.rng import seed_everything
@@ -42,46 +45,66 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     device = resolve_device(cfg.device.type, job_num=job["num"] if job else None)
     set_threads(cfg.device.get("threads"), parallel_jobs=job["parallel"] if job else 1)
     config = OmegaConf.to_container(cfg, resolve=True)
-    state = prior_state(run_dir, config, bool(cfg.resume), bool(cfg.resume_force), job is not None)
+    state_dir = Path(cfg.resume) if cfg.resume else run_dir
+    state = prior_state(
+        state_dir, config, bool(cfg.resume), bool(cfg.resume_force), job is not None
+    )
     if state == "done":
         log.info("%s already finished; skipped", run_dir)
         return {"status": "done", "skipped": True}
-    if state is not None and cfg.resume:
+    writes = distributed.init(device)
+    if state is not None and cfg.resume and writes:
         record_config(run_dir, cfg, list(HydraConfig.get().overrides.task))
     if trainer.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
     seed_everything(seed)
+    speed = {
+        k: cfg.device[k]
+        for k in ("amp", "tf32", "channels_last", "cudnn_benchmark", "compile")
+        if k in cfg.device
+    }
+    accel = Accelerator(device, deterministic=trainer.deterministic, **speed)
 
     model = build(cfg.model)
     objective = build(cfg.objective)
     objective.check_fits(model, names.get("model"), names.get("objective"))
-    model.to(device)
-    objective.bind(model)
+    accel.prepare(model)
+    objective.bind(model, accel)
     log.info(
-        "model=%s objective=%s dataset=%s device=%s run_dir=%s",
+        "model=%s objective=%s dataset=%s device=%s (%s) run_dir=%s",
         names.get("model"),
         names.get("objective"),
         names.get("dataset"),
         device,
+        accel.describe(),
         run_dir,
     )
 
     source = build(cfg.dataset)
-    batches = make_batches(source, trainer.batch_size, device, seed,
-                           workers=cfg.dataset.get("workers", 2))
-    log.info("dataset: %d images", len(batches))
-    summary = trainer.fit(
-        model,
-        objective,
-        batches,
-        run_dir,
-        config,
-        seed,
+    # each process draws its own batches: together they make one batch world_size times larger
+    batches = make_batches(
+        source,
+        trainer.batch_size,
         device,
-        state,
-        hparams=job["hparams"] if job else None,
+        seed + distributed.env_rank(),
+        workers=cfg.dataset.get("workers", 2),
     )
+    log.info("dataset: %d images", len(batches))
+    try:
+        summary = trainer.fit(
+            model,
+            objective,
+            batches,
+            run_dir,
+            config,
+            seed,
+            device,
+            state,
+            hparams=job["hparams"] if job else None,
+            writes=writes,
+        )
+    finally:
+        distributed.close()
     log.info(
         "done: %d rounds at %.2f rounds/s; outputs in %s",
         summary["rounds"],
@@ -178,6 +201,7 @@ def main() -> None:
         report(err)
         sys.exit(2)
     args, sweep = _sweep_dir(args)
+    args = distributed.rank_overrides(args)
     sys.argv = [sys.argv[0], *args]
     _hydra_train()
     if _sweep_failed(sweep):

@@ -22,6 +22,8 @@ def _mps_available() -> bool:
 def set_threads(threads: int | None, parallel_jobs: int = 1) -> None:
     """torch's CPU threads: as asked, or the cores shared out between parallel sweep jobs
     (two 2-thread jobs on 2 cores run several times slower than one after the other)."""
+    if threads is None and parallel_jobs == 1 and os.environ.get("OMP_NUM_THREADS"):
+        return  # the environment already chose (torch reads OMP_NUM_THREADS at start)
     if threads is None:
         threads = max(1, (os.cpu_count() or 1) // max(1, parallel_jobs))
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
@@ -49,6 +51,8 @@ def resolve_device(kind: str, job_num: int | None = None) -> torch.device:
         raise UserError(
             "device=mps was asked for but this torch has no MPS backend; use device=cpu or device=auto"
         )
+    if kind == "cuda" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))  # one GPU per process
     if kind == "cuda" and job_num is not None and torch.cuda.device_count() > 1:
         return torch.device("cuda", job_num % torch.cuda.device_count())
     return torch.device(kind)

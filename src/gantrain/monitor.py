@@ -74,3 +74,22 @@ class Monitor:
             self.bar.close()
         self.writer.close()
         self.metrics.close()
+
+
+class NullMonitor:
+    """For processes that train without writing (data-parallel ranks other than 0)."""
+
+    def scalars(self, rnd: int, logs: dict) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def image(self, tag: str, rnd: int, grid) -> None:
+        pass
+
+    def hparams(self, hparams: dict, metrics: dict) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -13,7 +13,7 @@ from gantrain import checkpoint, rng
 from gantrain.ema import EMA
 from gantrain.errors import UserError
 from gantrain.models.base import GenerativeModel
-from gantrain.monitor import Monitor
+from gantrain.monitor import Monitor, NullMonitor
 from gantrain.objectives.base import Objective
 from gantrain.pictures import Pictures
 from gantrain.run_files import prune_metrics, write_json
@@ -82,23 +82,31 @@ class Trainer:
         device: torch.device,
         state: dict | None = None,
         hparams: dict | None = None,
+        writes: bool = True,
     ) -> dict:
-        """Train from round state["round"] + 1 (or 1) to self.rounds; returns the summary."""
+        """Train from round state["round"] + 1 (or 1) to self.rounds; returns the summary.
+
+        writes: False on data-parallel ranks other than 0, which train but write nothing.
+        """
+        self.writes = writes
         self.model, self.objective, self.batches = model, objective, batches
         self.run_dir, self.config, self.device = run_dir, config, device
         self.ema = EMA(model, self.ema_decay) if self.ema_decay else None
-        g = torch.Generator().manual_seed(
-            seed
-        )  # the noise bank and fixed batch: not the global RNG
+        # the noise bank and the fixed batch come from their own generator, not the global one
+        g = torch.Generator().manual_seed(seed)
         noise = state["noise"] if state else torch.randn(64, model.latent_dim, generator=g)
         self.noise = noise.to(device)
-        self.pictures = Pictures(run_dir, batches, g, "encode" in model.provides)
+        self.pictures = (
+            Pictures(run_dir, batches, g, "encode" in model.provides) if writes else None
+        )
         self.sums: dict[str, torch.Tensor] = {}
         self.count, self.last, self.rollbacks = 0, {}, 0
         start = self._restore(state) if state else 0
-        if start:
+        if start and writes:
             prune_metrics(run_dir / "metrics.jsonl", start)
-        self.monitor = Monitor(run_dir, self.rounds, start, self.progress)
+        self.monitor = (
+            Monitor(run_dir, self.rounds, start, self.progress) if writes else NullMonitor()
+        )
         try:
             with StopRequests() as stop:
                 train_s = self._loop(start, stop)
@@ -106,7 +114,8 @@ class Trainer:
                 self.monitor.hparams(hparams, self.last)
         finally:
             self.monitor.close()
-        self.pictures.evolution()
+        if writes:
+            self.pictures.evolution()
         done = self.rounds - start
         summary = {
             "status": "done",
@@ -117,7 +126,8 @@ class Trainer:
             "device": str(device),
             "final": self.last,
         }
-        write_json(run_dir / "summary.json", summary)
+        if writes:
+            write_json(run_dir / "summary.json", summary)
         return summary
 
     # ---- the loop ----
@@ -145,7 +155,7 @@ class Trainer:
                 self.last = {k: float(v) / self.count for k, v in self.sums.items()}
                 self.monitor.scalars(rnd, self.last)
                 self.sums, self.count = {}, 0
-            if rnd in milestones:
+            if rnd in milestones and self.writes:
                 self.pictures.milestone(
                     rnd, self.ema.model if self.ema else self.model, self.noise, self.monitor
                 )
@@ -181,6 +191,8 @@ class Trainer:
     # ---- checkpoints ----
 
     def _save(self, rnd: int, keep: bool) -> None:
+        if not self.writes:
+            return
         payload = {
             "round": rnd,
             "model": self.model.state_dict(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gantrain.accel import Accelerator
 from gantrain.errors import UserError
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives import functional as F
@@ -49,10 +50,10 @@ class Adversarial(Objective):
             needs.add("encode")
         self.requires = frozenset(needs)
 
-    def bind(self, model: GenerativeModel) -> None:
-        device = next(model.parameters()).device
-        self.critic.to(device)
-        self.recon.to(device)
+    def bind(self, model: GenerativeModel, accel: Accelerator | None = None) -> None:
+        accel = self._accel(model, accel)
+        accel.prepare(self.critic)
+        accel.prepare(self.recon)
         self.opt = self.make_optimizer(list(model.parameters()) + list(self.recon.parameters()))
         self.critic_opt = self.make_critic_optimizer(self.critic.parameters())
 
@@ -65,29 +66,27 @@ class Adversarial(Objective):
     def step(self, model: GenerativeModel, next_batch: NextBatch) -> dict[str, torch.Tensor]:
         for _ in range(self.d_steps):  # k critic steps, each on a fresh minibatch
             x = next_batch()
-            with torch.no_grad():
-                real, fake = self._pair(model, x)
-            real_logits, fake_logits = self.critic(real), self.critic(fake)
-            loss_d = F.d_loss(real_logits, fake_logits)
-            self.critic_opt.zero_grad(set_to_none=True)
-            loss_d.backward()
-            self.critic_opt.step()
+            with self.accel.autocast():
+                with torch.no_grad():
+                    real, fake = self._pair(model, x)
+                real_logits, fake_logits = self.critic(real), self.critic(fake)
+                loss_d = F.d_loss(real_logits.float(), fake_logits.float())
+            self.accel.step(loss_d, self.critic_opt)
 
         # one generator (encoder) step on fresh noise; code space reuses the last real batch
         logs: dict[str, torch.Tensor] = {}
-        loss_g = torch.zeros((), device=x.device)
-        if self.recon_weight > 0:
-            rec, codes, logs = self.recon(model, x)
-            loss_g = loss_g + self.recon_weight * rec
-        if self.space == "data":
-            fake = model.decode(model.prior(x.shape[0]))
-        else:
-            fake = codes if self.recon_weight > 0 else model.encode(x)[0]
-        adv = self.g_loss(self.critic(fake))
-        loss_g = loss_g + self.weight * adv
-        self.opt.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.opt.step()
+        with self.accel.autocast():
+            loss_g = torch.zeros((), device=x.device)
+            if self.recon_weight > 0:
+                rec, codes, logs = self.recon(model, x)
+                loss_g = loss_g + self.recon_weight * rec
+            if self.space == "data":
+                fake = model.decode(model.prior(x.shape[0]))
+            else:
+                fake = codes if self.recon_weight > 0 else model.encode(x)[0]
+            adv = self.g_loss(self.critic(fake).float())
+            loss_g = loss_g + self.weight * adv
+        self.accel.step(loss_g, self.opt)
         logs.update(
             loss_d=loss_d.detach(),
             loss_g=adv.detach(),
@@ -102,6 +101,7 @@ class Adversarial(Objective):
             "recon": self.recon.state_dict(),
             "optimizer": self.opt.state_dict(),
             "critic_optimizer": self.critic_opt.state_dict(),
+            "accel": self.accel.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -109,3 +109,4 @@ class Adversarial(Objective):
         self.recon.load_state_dict(state["recon"])
         self.opt.load_state_dict(state["optimizer"])
         self.critic_opt.load_state_dict(state["critic_optimizer"])
+        self.accel.load_state_dict(state.get("accel", {}))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import torch
 
+from gantrain.accel import Accelerator
 from gantrain.errors import UserError
 from gantrain.models.base import GenerativeModel
 
@@ -26,9 +27,17 @@ class Objective:
             f"{', '.join(missing)}, which model={model_name} lacks"
         )
 
-    def bind(self, model: GenerativeModel) -> None:
-        """Create optimizers (and critics) for this model; called once before training."""
+    def bind(self, model: GenerativeModel, accel: Accelerator | None = None) -> None:
+        """Create optimizers (and critics) for this model; called once before training.
+
+        accel: mixed precision, memory format and multi-process gradient averaging; none on
+        the CPU by default.
+        """
         raise NotImplementedError
+
+    def _accel(self, model: GenerativeModel, accel: Accelerator | None) -> Accelerator:
+        self.accel = accel or Accelerator(next(model.parameters()).device)
+        return self.accel
 
     def step(self, model: GenerativeModel, next_batch: NextBatch) -> dict[str, torch.Tensor]:
         """One round; returns detached scalar tensors to log."""

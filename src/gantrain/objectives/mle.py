@@ -30,9 +30,8 @@ class MaximumLikelihood(SingleOptimizerObjective):
         )
 
     def step(self, model: GenerativeModel, next_batch: NextBatch) -> dict[str, torch.Tensor]:
-        loss, _, logs = self.recon(model, next_batch())
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
+        with self.accel.autocast():
+            loss, _, logs = self.recon(model, next_batch())
+        self.accel.step(loss, self.opt)
         logs["loss"] = loss.detach()
         return logs

@@ -59,16 +59,16 @@ class MMD(SingleOptimizerObjective):
     def step(self, model: GenerativeModel, next_batch: NextBatch) -> dict[str, torch.Tensor]:
         x = next_batch()
         logs: dict[str, torch.Tensor] = {}
-        if self.space == "data":
-            fake = model.decode(model.prior(x.shape[0]))
-            mmd = self.discrepancy(x.flatten(1), fake.flatten(1))
-            loss = self.weight * mmd
-        else:
-            rec, codes, logs = self.recon(model, x)
-            mmd = self.discrepancy(codes, model.prior(x.shape[0]))
-            loss = self.recon_weight * rec + self.weight * mmd
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
+        with self.accel.autocast():
+            if self.space == "data":
+                fake = model.decode(model.prior(x.shape[0]))
+                # kernel sums in fp32: low precision distances lose the small MMD differences
+                mmd = self.discrepancy(x.flatten(1).float(), fake.flatten(1).float())
+                loss = self.weight * mmd
+            else:
+                rec, codes, logs = self.recon(model, x)
+                mmd = self.discrepancy(codes.float(), model.prior(x.shape[0]))
+                loss = self.recon_weight * rec + self.weight * mmd
+        self.accel.step(loss, self.opt)
         logs.update(mmd=mmd.detach(), loss=loss.detach())
         return logs

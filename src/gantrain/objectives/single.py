@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gantrain.accel import Accelerator
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives.base import Objective
 from gantrain.objectives.reconstruction import Reconstruction
@@ -12,14 +13,19 @@ class SingleOptimizerObjective(Objective):
         self.make_optimizer = optimizer
         self.recon = Reconstruction(likelihood, beta, scale, learn_scale)
 
-    def bind(self, model: GenerativeModel) -> None:
-        self.recon.to(next(model.parameters()).device)
+    def bind(self, model: GenerativeModel, accel: Accelerator | None = None) -> None:
+        self._accel(model, accel).prepare(self.recon)
         # a learned Gaussian scale trains with the model
         self.opt = self.make_optimizer(list(model.parameters()) + list(self.recon.parameters()))
 
     def state_dict(self) -> dict:
-        return {"recon": self.recon.state_dict(), "optimizer": self.opt.state_dict()}
+        return {
+            "recon": self.recon.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "accel": self.accel.state_dict(),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.recon.load_state_dict(state["recon"])
         self.opt.load_state_dict(state["optimizer"])
+        self.accel.load_state_dict(state.get("accel", {}))

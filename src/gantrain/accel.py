@@ -1,0 +1,109 @@
+"""Device speed settings in one place: mixed precision, TF32, channels_last, cudnn.benchmark,
+torch.compile, and gradient averaging across data-parallel processes. On the CPU every one of
+them is off, so the CPU path computes exactly what plain PyTorch would."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+log = logging.getLogger("gantrain")
+
+
+def amp_dtype(device_type: str, amp: bool, bf16_supported: bool) -> torch.dtype | None:
+    """bf16 where the GPU has it (no loss scaling needed), else fp16; None: full precision."""
+    if device_type != "cuda" or not amp:
+        return None
+    return torch.bfloat16 if bf16_supported else torch.float16
+
+
+class Accelerator:
+    def __init__(
+        self,
+        device: torch.device,
+        amp: bool = True,
+        tf32: bool = True,
+        channels_last: bool = True,
+        cudnn_benchmark: bool = True,
+        compile: bool = False,
+        deterministic: bool = False,
+    ):
+        self.device = device
+        cuda = device.type == "cuda"
+        bf16 = cuda and torch.cuda.is_bf16_supported()
+        self.dtype = amp_dtype(device.type, amp, bf16)
+        # fp16 gradients underflow without scaling; bf16 has fp32's range
+        self.scaler = torch.amp.GradScaler("cuda") if self.dtype == torch.float16 else None
+        self.channels_last = cuda and channels_last
+        self.compile = compile
+        if cuda:
+            torch.backends.cuda.matmul.allow_tf32 = tf32
+            torch.backends.cudnn.allow_tf32 = tf32
+            torch.backends.cudnn.benchmark = cudnn_benchmark and not deterministic
+        self.world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+    def describe(self) -> str:
+        return (
+            f"precision={self.dtype or torch.float32} channels_last={self.channels_last} "
+            f"compile={self.compile} processes={self.world}"
+        )
+
+    def autocast(self):
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def prepare(self, module: nn.Module, example: torch.Tensor | None = None) -> nn.Module:
+        """Move to the device in the fast memory format; compile its submodules if asked."""
+        module.to(self.device)
+        if self.channels_last:
+            module.to(memory_format=torch.channels_last)
+        if self.world > 1:  # every process starts from rank 0's weights
+            for t in [*module.parameters(), *module.buffers()]:
+                dist.broadcast(t.data, 0)
+        if self.compile:
+            self._compile(module)
+        return module
+
+    def _compile(self, module: nn.Module) -> None:
+        try:
+            module.compile()  # in place: state_dict keys stay as they are
+        except Exception as err:  # no compiler toolchain, unsupported platform, ...
+            log.warning("torch.compile is not available here (%s); running uncompiled", err)
+            self.compile = False
+
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        """zero_grad, backward (scaled under fp16), average gradients across processes, step."""
+        optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+        else:
+            loss.backward()
+        if self.world > 1:
+            self._average_gradients(optimizer)
+        if self.scaler is not None:
+            self.scaler.step(optimizer)
+            self.scaler.update()
+        else:
+            optimizer.step()
+
+    def _average_gradients(self, optimizer: torch.optim.Optimizer) -> None:
+        grads = [p.grad for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+        if not grads:
+            return
+        flat = torch._utils._flatten_dense_tensors(grads)  # one all-reduce, not one per tensor
+        dist.all_reduce(flat)
+        flat /= self.world
+        for g, synced in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
+            g.copy_(synced)
+
+    def state_dict(self) -> dict:
+        return {"scaler": self.scaler.state_dict()} if self.scaler is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.scaler is not None and "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])

@@ -1,0 +1,209 @@
+"""A small CNN trained once on a dataset's labelled training split, cached beside the data.
+
+Its penultimate layer is the feature space for FID/KID on digits, where ImageNet's InceptionV3
+sees little and needs weights a machine without network cannot fetch. The cache file is keyed
+by a hash of the training and test images and labels and the training settings, so it is
+rebuilt when any of them change and reused otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gantrain.errors import UserError
+from gantrain.metrics.data import as_dict, content_hash, describe, labelled_split
+
+log = logging.getLogger("gantrain")
+
+VERSION = 1  # bump when the architecture or training recipe changes: old caches are ignored
+FEATURES = 128
+
+
+@dataclass(frozen=True)
+class Recipe:
+    steps: int = 1000
+    batch_size: int = 64
+    lr: float = 3e-3
+    width: int = 16
+    seed: int = 0
+
+
+class DigitClassifier(nn.Module):
+    """uint8 (B, C, H, W) -> (features (B, 128), logits (B, classes)); any size from 8 px."""
+
+    def __init__(self, channels: int, num_classes: int, width: int = 16):
+        super().__init__()
+
+        def block(cin: int, cout: int) -> list[nn.Module]:
+            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+
+        w = width
+        self.body = nn.Sequential(
+            *block(channels, w), nn.MaxPool2d(2),  # (B, w, H/2, W/2)
+            *block(w, 2 * w), nn.MaxPool2d(2),  # (B, 2w, H/4, W/4)
+            *block(2 * w, 4 * w), nn.AdaptiveAvgPool2d(3), nn.Flatten(),  # (B, 36w)
+            nn.Linear(36 * w, FEATURES), nn.ReLU(),
+        )  # fmt: skip
+        self.dropout = nn.Dropout(0.3)
+        self.head = nn.Linear(FEATURES, num_classes)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if x.dtype == torch.uint8:
+            x = x.float().div(127.5).sub(1.0)
+        features = self.body(x)
+        return features, self.head(self.dropout(features))
+
+
+def _shift(x: torch.Tensor, generator: torch.Generator, pad: int = 2) -> torch.Tensor:
+    """Random translations by up to `pad` pixels: the cheap augmentation that lets a few
+    thousand digits generalise."""
+    n, _, h, w = x.shape
+    padded = F.pad(x, (pad, pad, pad, pad), value=-1.0)
+    dy, dx = (torch.randint(0, 2 * pad + 1, (2, n), generator=generator)).to(x.device)
+    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
+    index = torch.arange(n, device=x.device)[:, None, None, None]
+    chans = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+    return padded[index, chans, rows, cols]  # (B, C, H, W)
+
+
+def train_classifier(
+    images: torch.Tensor, labels: torch.Tensor, recipe: Recipe, device: torch.device
+) -> DigitClassifier:
+    """Adam with a one-cycle schedule for recipe.steps minibatches of shifted images."""
+    num_classes = int(labels.max()) + 1
+    forked = [device] if device.type == "cuda" else []
+    # weight init and dropout draw from the global RNG: fork it so the caller's stream is untouched
+    with torch.random.fork_rng(devices=forked):
+        torch.manual_seed(recipe.seed)
+        net = DigitClassifier(images.shape[1], num_classes, recipe.width).to(device)
+        g = torch.Generator().manual_seed(recipe.seed)
+        opt = torch.optim.Adam(net.parameters(), lr=recipe.lr)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, recipe.lr, total_steps=recipe.steps)
+        net.train()
+        for _ in range(recipe.steps):
+            idx = torch.randint(0, images.shape[0], (recipe.batch_size,), generator=g)
+            x = _shift(images[idx].to(device).float().div(127.5).sub(1.0), g)
+            loss = F.cross_entropy(net(x)[1], labels[idx].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+    return net.eval()
+
+
+@torch.no_grad()
+def predict(net: DigitClassifier, images: torch.Tensor, batch: int = 1000):
+    """(features (N, 128) float32, probabilities (N, classes)) on the net's device."""
+    net.eval()
+    device = next(net.parameters()).device
+    feats, probs = [], []
+    for i in range(0, images.shape[0], batch):
+        f, logits = net(images[i : i + batch].to(device))
+        feats.append(f)
+        probs.append(logits.softmax(1))
+    return torch.cat(feats), torch.cat(probs)
+
+
+def cache_dir(root: str | Path | None) -> Path:
+    """ROOT/.gantrain beside the data; the user's cache for data without a root (scikit-learn's
+    digits) or in a read-only directory."""
+    if root is not None:
+        here = Path(root).expanduser().resolve() / ".gantrain"
+        try:
+            here.mkdir(parents=True, exist_ok=True)
+            if os.access(here, os.W_OK):
+                return here
+        except OSError:
+            pass
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    fallback = base / "gantrain"
+    fallback.mkdir(parents=True, exist_ok=True)
+    return fallback
+
+
+def _save_atomic(payload: dict, path: Path) -> None:
+    # a unique temp name: two processes may build the same classifier at once
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        torch.save(payload, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _from_payload(payload: dict, device: torch.device) -> DigitClassifier:
+    net = DigitClassifier(payload["channels"], payload["num_classes"], payload["recipe"]["width"])
+    net.load_state_dict(payload["state"])
+    return net.to(device).eval()
+
+
+def load_or_train(
+    dataset_cfg, recipe: Recipe | None = None, device: torch.device | str = "cpu"
+) -> tuple[DigitClassifier, dict]:
+    """The dataset's classifier from the cache, trained first if the cache has none.
+
+    Returns (net on device, info): info has file, test_accuracy, trained (True when this call
+    trained it), num_classes and the recipe.
+    """
+    recipe = recipe or Recipe()
+    if recipe.steps < 1 or recipe.batch_size < 1:
+        raise UserError(f"classifier steps and batch_size must be positive, got {recipe}")
+    device = torch.device(device)
+    cfg = as_dict(dataset_cfg)
+    train_x, train_y = labelled_split(cfg, train=True)
+    test_x, test_y = labelled_split(cfg, train=False)
+    key = content_hash(train_x, train_y, test_x, test_y, extra=f"v{VERSION} {asdict(recipe)}")
+    stem = f"classifier-{describe(cfg)}-{train_x.shape[-1]}px-{train_x.shape[1]}ch"
+    folder = cache_dir(cfg.get("root"))
+    path = folder / f"{stem}-{key}.pt"
+    if path.is_file():
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+            return _from_payload(payload, device), _info(payload, path, trained=False)
+        except Exception as err:  # a damaged cache is rebuilt, not fatal
+            log.warning("classifier cache %s unreadable (%s); retraining", path, err)
+
+    t0 = time.perf_counter()
+    log.info("training the %s feature classifier (%d steps; once, then cached)", stem, recipe.steps)
+    net = train_classifier(train_x, train_y, recipe, device)
+    accuracy = float((predict(net, test_x)[1].argmax(1).cpu() == test_y).float().mean())
+    payload = {
+        "version": VERSION,
+        "state": {k: v.cpu() for k, v in net.state_dict().items()},
+        "channels": int(train_x.shape[1]),
+        "num_classes": int(train_y.max()) + 1,
+        "recipe": asdict(recipe),
+        "test_accuracy": accuracy,
+        "train_images": int(train_x.shape[0]),
+        "test_images": int(test_x.shape[0]),
+        "train_s": round(time.perf_counter() - t0, 2),
+    }
+    _save_atomic(payload, path)
+    for stale in folder.glob(f"{stem}-*.pt"):  # same dataset and shape, older data or recipe
+        if stale != path:
+            stale.unlink(missing_ok=True)
+    log.info("classifier: %.2f%% held-out accuracy, %.1f s; cached in %s",
+             100 * accuracy, payload["train_s"], path)  # fmt: skip
+    return net, _info(payload, path, trained=True)
+
+
+def _info(payload: dict, path: Path, trained: bool) -> dict:
+    return {
+        "file": str(path),
+        "test_accuracy": round(float(payload["test_accuracy"]), 5),
+        "test_images": int(payload["test_images"]),
+        "train_images": int(payload["train_images"]),
+        "num_classes": int(payload["num_classes"]),
+        "recipe": dict(payload["recipe"]),
+        "trained": trained,
+    }

@@ -1,0 +1,107 @@
+"""Feature extractors for FID/KID: uint8 images -> (features, class probabilities or None).
+
+`classifier`: the dataset's own small CNN (metrics/classifier.py); also gives class
+probabilities for mode coverage. `inception`: torchmetrics' InceptionV3 (torch-fidelity's
+port of the TensorFlow FID weights), used only when its weights are already on disk, so an
+offline machine gets one clear line instead of a download that hangs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from gantrain.errors import UserError
+from gantrain.metrics import classifier
+from gantrain.metrics.data import CLASSIFIER_DEFAULT, describe, has_labels
+
+EXTRACTORS = ("classifier", "inception")
+INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
+INCEPTION_URL = (
+    "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_FILE
+)
+
+
+def default_extractor(dataset_cfg) -> str:
+    """The dataset's own classifier for the MNIST family and digits, else InceptionV3."""
+    if has_labels(dataset_cfg) and describe(dataset_cfg) in CLASSIFIER_DEFAULT:
+        return "classifier"
+    return "inception"
+
+
+class ClassifierFeatures:
+    name = "classifier"
+
+    def __init__(self, net: classifier.DigitClassifier, info: dict):
+        self.net = net
+        self.info = {"name": self.name, "feature_dim": classifier.FEATURES, **info}
+
+    def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feats, probs = classifier.predict(self.net, images)
+        return feats.double().cpu(), probs.cpu()
+
+
+class InceptionFeatures:
+    name = "inception"
+
+    def __init__(self, weights: Path, device: torch.device, batch: int = 100):
+        from torchmetrics.image.fid import NoTrainInceptionV3
+
+        self.net = NoTrainInceptionV3(
+            name="inception-v3-compat",
+            features_list=["2048"],
+            feature_extractor_weights_path=str(weights),
+        ).to(device)
+        self.device = device
+        self.batch = batch
+        self.info = {"name": self.name, "feature_dim": 2048, "weights": str(weights)}
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, None]:
+        out = []
+        for i in range(0, images.shape[0], self.batch):
+            x = images[i : i + self.batch].to(self.device)
+            if x.shape[1] == 1:  # InceptionV3 reads RGB
+                x = x.expand(-1, 3, -1, -1)
+            out.append(self.net(x).double().cpu())
+        return torch.cat(out), None
+
+
+def inception_weights(given: str | None) -> Path:
+    """The weights file: given, or where torch.hub would have cached a download."""
+    from torchmetrics.utilities.imports import _TORCH_FIDELITY_AVAILABLE
+
+    if not _TORCH_FIDELITY_AVAILABLE:
+        raise UserError(
+            "extractor=inception needs the torch-fidelity package (pip install torch-fidelity) and "
+            f"its weights file {INCEPTION_FILE}; or use extractor=classifier"
+        )
+    hub = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+    path = Path(given).expanduser() if given else hub
+    if not path.is_file():
+        raise UserError(
+            f"extractor=inception needs InceptionV3 weights at {path}, and gantrain does not "
+            f"download them: fetch {INCEPTION_URL} on a machine with network and copy it to {hub} "
+            "(or pass inception_weights=PATH); or use extractor=classifier"
+        )
+    return path
+
+
+def make_extractor(
+    name: str,
+    dataset_cfg,
+    device: torch.device | str = "cpu",
+    recipe: classifier.Recipe | None = None,
+    inception_path: str | None = None,
+):
+    """Build the named extractor ("auto" picks default_extractor) on device."""
+    device = torch.device(device)
+    if name == "auto":
+        name = default_extractor(dataset_cfg)
+    if name == "classifier":
+        net, info = classifier.load_or_train(dataset_cfg, recipe, device)
+        return ClassifierFeatures(net, info)
+    if name == "inception":
+        return InceptionFeatures(inception_weights(inception_path), device)
+    raise UserError(f"extractor={name!r} is not known; choose one of {', '.join(EXTRACTORS)}")

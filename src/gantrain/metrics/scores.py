@@ -1,0 +1,144 @@
+"""FID and KID through torchmetrics, with mode coverage from the classifier's predictions.
+
+Each image passes through the feature extractor once; torchmetrics receives the features
+(through an identity "network") and does the statistics in float64. The reference features
+are computed once per Scorer, so scoring a model again during training costs only its samples.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import torch
+from torch import nn
+from torchmetrics.image.fid import FrechetInceptionDistance
+from torchmetrics.image.kid import KernelInceptionDistance
+
+from gantrain.errors import UserError
+from gantrain.metrics import classifier as clf
+from gantrain.metrics.data import describe, reference_images
+from gantrain.metrics.extractors import make_extractor
+
+PRESENT = 0.05  # a class counts as present when at least this share of samples falls in it
+
+
+class _Given(nn.Module):
+    """Identity 'feature network': the features arrive already extracted."""
+
+    def __init__(self, num_features: int):
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return features
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] -> uint8 in [0, 255] on the CPU, rounding as the PNG grids do."""
+    return images.detach().float().add(1).mul(127.5).add(0.5).clamp(0, 255).to(torch.uint8).cpu()
+
+
+@torch.no_grad()
+def sample_uint8(model, n: int, seed: int = 0, batch: int = 500) -> torch.Tensor:
+    """n samples as uint8 (n, C, H, W) from fixed noise (a CPU generator, so the same on every
+    device and untouched by training's RNG), in inference mode."""
+    device = next(model.parameters()).device
+    noise = torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(seed))
+    return torch.cat(
+        [
+            to_uint8(model.sample_from_noise(noise[i : i + batch].to(device)))
+            for i in range(0, n, batch)
+        ]
+    )
+
+
+def class_stats(probs: torch.Tensor) -> dict:
+    """Predicted-class histogram (shares summing to 1), classes present, mean confidence."""
+    k = probs.shape[1]
+    counts = torch.bincount(probs.argmax(1), minlength=k).double()
+    shares = counts / counts.sum()
+    return {
+        "classes_present": int((shares >= PRESENT).sum()),
+        "num_classes": k,
+        "class_histogram": [round(float(s), 4) for s in shares],
+        "mean_confidence": round(float(probs.max(1).values.double().mean()), 4),
+    }
+
+
+class Scorer:
+    """FID/KID of image sets (or of a model's samples) against fixed reference images."""
+
+    def __init__(self, extractor, real: torch.Tensor, kid_subsets: int = 100,
+                 kid_subset_size: int = 1000, seed: int = 0):  # fmt: skip
+        if real.dtype != torch.uint8 or real.dim() != 4 or real.shape[0] < 2:
+            raise UserError("the reference set must hold at least 2 images (uint8 N, C, H, W)")
+        self.extractor = extractor
+        self.seed = seed
+        self.kid_subsets = kid_subsets
+        self.kid_subset_size = kid_subset_size
+        self.real_shape = tuple(real.shape[1:])
+        features, _ = extractor(real)  # (N, D) float64
+        self.num_real = features.shape[0]
+        self.fid = FrechetInceptionDistance(feature=_Given(features.shape[1]),
+                                            reset_real_features=False)  # fmt: skip
+        self.fid.update(features, real=True)
+        with warnings.catch_warnings():  # KID warns that it keeps all features: intended
+            warnings.simplefilter("ignore")
+            self.kid = KernelInceptionDistance(feature=_Given(features.shape[1]),
+                                               subsets=kid_subsets, subset_size=kid_subset_size,
+                                               reset_real_features=False)  # fmt: skip
+        self.kid.update(features, real=True)
+        self.info = {"extractor": extractor.info, "reference_images": self.num_real}
+
+    def _kid(self, fake: torch.Tensor) -> tuple[float, float]:
+        self.kid.reset()  # keeps the reference features
+        self.kid.subset_size = min(self.kid_subset_size, self.num_real, fake.shape[0])
+        self.kid.update(fake, real=False)
+        # KID draws its subsets from the global RNG: fork it, for repeatable numbers and an
+        # undisturbed training stream
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            mean, std = self.kid.compute()
+        return float(mean), float(std)
+
+    def score_images(self, fake: torch.Tensor) -> dict:
+        """fake: uint8 (N, C, H, W), N >= 2. Returns fid, kid, kid_std, num_samples and, for the
+        classifier extractor, classes_present, class_histogram, mean_confidence."""
+        if fake.dtype != torch.uint8 or tuple(fake.shape[1:]) != self.real_shape:
+            raise UserError(f"samples must be uint8 (N, {', '.join(map(str, self.real_shape))}); "
+                            f"got {fake.dtype} {tuple(fake.shape)}")  # fmt: skip
+        if fake.shape[0] < 2:
+            raise UserError("FID and KID need at least 2 samples; raise num_samples")
+        features, probs = self.extractor(fake)
+        self.fid.reset()  # keeps the reference statistics (reset_real_features=False)
+        self.fid.update(features, real=False)
+        kid, kid_std = self._kid(features)
+        out = {"fid": float(self.fid.compute()), "kid": kid, "kid_std": kid_std,
+               "num_samples": int(fake.shape[0])}  # fmt: skip
+        if probs is not None:
+            out.update(class_stats(probs))
+        return out
+
+    def score_model(self, model, n_samples: int = 1000, seed: int = 0) -> dict:
+        """Scores n_samples drawn from fixed noise (seed); adds eval_s, the seconds it took."""
+        t0 = time.perf_counter()
+        out = self.score_images(sample_uint8(model, n_samples, seed))
+        out["eval_s"] = round(time.perf_counter() - t0, 3)
+        return out
+
+
+def make_scorer(dataset_cfg, device: torch.device | str = "cpu", extractor: str = "auto",
+                split: str = "test", recipe: clf.Recipe | None = None,
+                inception_path: str | None = None, kid_subsets: int = 100) -> Scorer:  # fmt: skip
+    """A Scorer against the dataset's split, with the named extractor ("auto": classifier for the
+    MNIST family, else inception). Build it once and call score_model at each evaluation."""
+    ext = make_extractor(extractor, dataset_cfg, device, recipe, inception_path)
+    scorer = Scorer(ext, reference_images(dataset_cfg, split), kid_subsets=kid_subsets)
+    scorer.info.update({"dataset": describe(dataset_cfg), "split": split})
+    return scorer
+
+
+def evaluate(model, real: torch.Tensor, n_samples: int, extractor, seed: int = 0) -> dict:
+    """One-off: model's n_samples against real uint8 images with a built extractor."""
+    return Scorer(extractor, real, seed=seed).score_model(model, n_samples, seed)

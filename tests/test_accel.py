@@ -1,0 +1,118 @@
+"""Speed settings: the CPU path is untouched, the CUDA choices are right, processes stay in step."""
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from gantrain.accel import Accelerator, amp_dtype
+
+
+def test_amp_dtype_choices():
+    assert amp_dtype("cuda", True, bf16_supported=True) == torch.bfloat16
+    assert amp_dtype("cuda", True, bf16_supported=False) == torch.float16
+    assert amp_dtype("cuda", False, bf16_supported=True) is None
+    assert amp_dtype("cpu", True, bf16_supported=True) is None
+    assert amp_dtype("mps", True, bf16_supported=True) is None
+
+
+def test_cpu_accelerator_is_plain_pytorch():
+    acc = Accelerator(torch.device("cpu"), amp=True, channels_last=True, compile=False)
+    assert acc.dtype is None and acc.scaler is None and not acc.channels_last
+    torch.manual_seed(0)
+    a = torch.nn.Linear(3, 1)
+    b = torch.nn.Linear(3, 1)
+    b.load_state_dict(a.state_dict())
+    oa, ob = torch.optim.SGD(a.parameters(), 0.1), torch.optim.SGD(b.parameters(), 0.1)
+    x = torch.randn(8, 3)
+    with acc.autocast():
+        acc.step(a(x).pow(2).mean(), oa)
+    ob.zero_grad()
+    b(x).pow(2).mean().backward()
+    ob.step()
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_compile_falls_back_with_a_warning(monkeypatch, caplog):
+    def broken(self, *a, **k):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(torch.nn.Module, "compile", broken)
+    acc = Accelerator(torch.device("cpu"), compile=True)
+    with caplog.at_level(logging.WARNING, logger="gantrain"):
+        net = acc.prepare(torch.nn.Linear(2, 2))
+    assert "running uncompiled" in caplog.text and not acc.compile
+    assert net(torch.ones(1, 2)).shape == (1, 2)
+
+
+def test_device_keys_do_not_change_cpu_results(mnist_root, tmp_path):
+    from helpers import tiny_train
+
+    base = ["trainer.rounds=3", "trainer.sample_at=[3]", "objective.critic.width=8"]
+    tiny_train([*base, "device.amp=true", "device.channels_last=true"], tmp_path / "a", mnist_root)
+    tiny_train(
+        [*base, "device.amp=false", "device.channels_last=false"], tmp_path / "b", mnist_root
+    )
+    png = "samples/round_000003.png"
+    assert (tmp_path / "a" / png).read_bytes() == (tmp_path / "b" / png).read_bytes()
+
+
+def _worker(rank: int, world: int, store: str, out: str):
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+    torch.manual_seed(rank)  # different initial weights and data on each rank
+    net = torch.nn.Linear(4, 1)
+    acc = Accelerator(torch.device("cpu"))
+    acc.prepare(net)  # rank 0's weights everywhere
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    for _ in range(3):
+        acc.step(net(torch.randn(5, 4)).pow(2).mean(), opt)
+    torch.save({k: v.clone() for k, v in net.state_dict().items()}, f"{out}/{rank}.pt")
+    dist.destroy_process_group()
+
+
+def test_processes_stay_in_step(tmp_path):
+    mp.spawn(_worker, args=(2, str(tmp_path / "store"), str(tmp_path)), nprocs=2, join=True)
+    a, b = torch.load(tmp_path / "0.pt"), torch.load(tmp_path / "1.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # and they did train: rank 0's weights moved away from its seeded start
+    torch.manual_seed(0)
+    start = torch.nn.Linear(4, 1).state_dict()
+    assert not torch.equal(start["weight"], a["weight"])
+
+
+def test_torchrun_two_gloo_processes_write_one_run_dir(mnist_root, tmp_path):
+    torchrun = Path(sys.executable).with_name("torchrun")
+    args = [
+        f"dataset.root={mnist_root}",
+        "device=cpu",
+        "device.threads=1",
+        "trainer.rounds=4",
+        "trainer.sample_at=[2,4]",
+        "trainer.batch_size=16",
+        "model.width=8",
+        "model.max_width=16",
+        "objective.critic.width=8",
+        "objective.critic.max_width=16",
+        "hydra.run.dir=run",
+    ]
+    import subprocess
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [str(torchrun), "--nproc_per_node=2", "-m", "gantrain", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    run = tmp_path / "run"
+    assert (run / "samples" / "round_000004.png").is_file()
+    assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["round"] == 4
+    assert "processes=2" in (run / "train.log").read_text()
