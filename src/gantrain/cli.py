@@ -37,6 +37,7 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     from gantrain.data import make_batches
     from gantrain.device import resolve_device, set_threads
     from gantrain.rng import seed_everything
+    from gantrain.training_eval import eval_rounds, make_evaluator
 
     trainer = build(cfg.trainer)  # validates rounds, batch size, milestones first
     seed = cfg.seed
@@ -90,6 +91,8 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
         workers=cfg.dataset.get("workers", 2),
     )
     log.info("dataset: %d images", len(batches))
+    eval_at = eval_rounds(cfg.eval.at, trainer.sample_at, trainer.rounds)
+    evaluate = make_evaluator(cfg.eval, cfg.dataset, device, eval_at) if writes else None
     try:
         summary = trainer.fit(
             model,
@@ -102,6 +105,8 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
             state,
             hparams=job["hparams"] if job else None,
             writes=writes,
+            evaluate=evaluate,
+            eval_at=eval_at,
         )
     finally:
         distributed.close()

@@ -83,12 +83,17 @@ class Trainer:
         state: dict | None = None,
         hparams: dict | None = None,
         writes: bool = True,
+        evaluate=None,
+        eval_at: list[int] = (),
     ) -> dict:
         """Train from round state["round"] + 1 (or 1) to self.rounds; returns the summary.
 
         writes: False on data-parallel ranks other than 0, which train but write nothing.
+        evaluate: model -> {fid, kid, ...}, called at the rounds in eval_at.
         """
         self.writes = writes
+        self.evaluate = evaluate if writes else None
+        self.eval_at = set(eval_at)
         self.model, self.objective, self.batches = model, objective, batches
         self.run_dir, self.config, self.device = run_dir, config, device
         self.ema = EMA(model, self.ema_decay) if self.ema_decay else None
@@ -101,6 +106,7 @@ class Trainer:
         )
         self.sums: dict[str, torch.Tensor] = {}
         self.count, self.last, self.rollbacks = 0, {}, 0
+        self.last_eval, self.eval_s = {}, 0.0
         start = self._restore(state) if state else 0
         if start and writes:
             prune_metrics(run_dir / "metrics.jsonl", start)
@@ -111,20 +117,22 @@ class Trainer:
             with StopRequests() as stop:
                 train_s = self._loop(start, stop)
             if hparams is not None:
-                self.monitor.hparams(hparams, self.last)
+                self.monitor.hparams(hparams, {**self.last, **self.last_eval})
         finally:
             self.monitor.close()
         if writes:
             self.pictures.evolution()
         done = self.rounds - start
+        step_s = train_s - self.eval_s  # rounds/s counts training, not evaluation
         summary = {
             "status": "done",
             "rounds": self.rounds,
             "resumed_from": start,
             "wall_s": round(train_s, 3),
-            "rounds_per_s": round(done / train_s, 3) if train_s > 0 else None,
+            "rounds_per_s": round(done / step_s, 3) if step_s > 0 else None,
+            "eval_s": round(self.eval_s, 3),
             "device": str(device),
-            "final": self.last,
+            "final": {**self.last, **self.last_eval},
         }
         if writes:
             write_json(run_dir / "summary.json", summary)
@@ -147,18 +155,22 @@ class Trainer:
                 self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
             self.count += 1
             self.monitor.advance()
-            log_now = rnd % self.log_every == 0 or rnd in milestones
+            log_now = rnd % self.log_every == 0 or rnd in milestones or rnd in self.eval_at
             if (check_each_round or log_now) and not self._finite(logs, rnd):
                 rnd = self._rollback()
                 continue
+            shown = self.ema.model if self.ema else self.model  # what pictures and scores see
+            if rnd in milestones and self.writes:
+                self.pictures.milestone(rnd, shown, self.noise, self.monitor)
             if log_now:
                 self.last = {k: float(v) / self.count for k, v in self.sums.items()}
-                self.monitor.scalars(rnd, self.last)
+                row = dict(self.last)
+                if rnd in self.eval_at and self.evaluate is not None:
+                    self.last_eval = self.evaluate(shown)
+                    self.eval_s += self.last_eval.get("eval_s", 0.0)
+                    row.update(self.last_eval)
+                self.monitor.scalars(rnd, row)
                 self.sums, self.count = {}, 0
-            if rnd in milestones and self.writes:
-                self.pictures.milestone(
-                    rnd, self.ema.model if self.ema else self.model, self.noise, self.monitor
-                )
             is_milestone = rnd in milestones and rnd in self.sample_at
             if rnd % self.checkpoint_every == 0 or rnd in milestones or stop.signum:
                 self._save(rnd, keep=is_milestone)

@@ -35,6 +35,7 @@ class Adversarial(Objective):
         beta: float = 1.0,
         scale: float = 0.1,
         learn_scale: bool = False,
+        reuse_fake: bool = False,
     ):
         if int(d_steps) < 1:
             raise UserError(f"objective.d_steps={d_steps} must be a positive integer, e.g. 1")
@@ -44,6 +45,7 @@ class Adversarial(Objective):
         self.g_loss = F.G_LOSSES[choose("objective.generator_loss", generator_loss, F.G_LOSSES)]
         self.space = choose("objective.space", space, SPACES)
         self.weight, self.recon_weight = weight, recon_weight
+        self.reuse_fake = bool(reuse_fake) and space == "data"
         self.recon = Reconstruction(likelihood, beta, scale, learn_scale)
         needs = {"generate"}
         if space == "code" or recon_weight > 0:
@@ -64,16 +66,19 @@ class Adversarial(Objective):
         return model.prior(x.shape[0]), model.encode(x)[0]
 
     def step(self, model: GenerativeModel, next_batch: NextBatch) -> dict[str, torch.Tensor]:
-        for _ in range(self.d_steps):  # k critic steps, each on a fresh minibatch
+        for i in range(self.d_steps):  # k critic steps, each on a fresh minibatch
             x = next_batch()
+            # reuse_fake keeps the last critic step's G(z) graph for the generator step
+            keep = self.reuse_fake and i == self.d_steps - 1
             with self.accel.autocast():
-                with torch.no_grad():
+                with torch.set_grad_enabled(keep):
                     real, fake = self._pair(model, x)
-                real_logits, fake_logits = self.critic(real), self.critic(fake)
+                real_logits, fake_logits = self.critic(real), self.critic(fake.detach())
                 loss_d = F.d_loss(real_logits.float(), fake_logits.float())
             self.accel.step(loss_d, self.critic_opt)
 
-        # one generator (encoder) step on fresh noise; code space reuses the last real batch
+        # one generator (encoder) step on fresh noise, or on the kept G(z) with reuse_fake;
+        # code space reuses the last real batch
         logs: dict[str, torch.Tensor] = {}
         with self.accel.autocast():
             loss_g = torch.zeros((), device=x.device)
@@ -81,7 +86,7 @@ class Adversarial(Objective):
                 rec, codes, logs = self.recon(model, x)
                 loss_g = loss_g + self.recon_weight * rec
             if self.space == "data":
-                fake = model.decode(model.prior(x.shape[0]))
+                fake = fake if self.reuse_fake else model.decode(model.prior(x.shape[0]))
             else:
                 fake = codes if self.recon_weight > 0 else model.encode(x)[0]
             adv = self.g_loss(self.critic(fake).float())
