@@ -24,6 +24,13 @@ CASES = {
     ),
     "unbuildable image size": (["dataset.image_size=30"], "dataset.image_size=30"),
     "cuda absent": (["device=cuda"], "device=cuda"),
+    "mps absent": (["device=mps"], "device=mps"),
+    "resume without a checkpoint": (["resume=/nonexistent/run"], "resume=/nonexistent/run"),
+    "unknown nan policy": (["trainer.nan_policy=ignore"], "trainer.nan_policy"),
+    "ema decay out of range": (["trainer.ema_decay=1.5"], "trainer.ema_decay=1.5"),
+    "zero threads": (["device.threads=0"], "device.threads=0"),
+    "bad eval rounds": (["eval.at=[0]"], "eval.at"),
+    "image folder without images": (["dataset=image_folder"], "dataset.root"),
 }
 
 
@@ -36,11 +43,13 @@ def test_user_error_is_one_clear_line(case, mnist_root, tmp_path):
     else:
         base.append("device=cpu")
     out = run_cli(base + args, tmp_path, timeout=120)
-    if case == "cuda absent":
+    if case in ("cuda absent", "mps absent"):
         import torch
 
-        if torch.cuda.is_available():
-            pytest.skip("a GPU is present")
+        from gantrain.device import _mps_available
+
+        if torch.cuda.is_available() if case == "cuda absent" else _mps_available():
+            pytest.skip("the device is present")
     assert out.returncode != 0
     assert "Traceback" not in out.stderr + out.stdout
     errors = [line for line in out.stderr.splitlines() if "error" in line.lower()]
@@ -77,3 +86,16 @@ def test_refusal_comes_before_data_is_loaded(tmp_path):
     assert out.returncode != 0
     assert "model=dcgan objective=mle" in out.stderr and "MNIST" not in out.stderr
     assert "implicit generator" in out.stderr
+
+
+def test_empty_image_folder(tmp_path):
+    (tmp_path / "photos" / "sub").mkdir(parents=True)
+    (tmp_path / "photos" / "notes.txt").write_text("no pictures here")
+    out = run_cli(
+        ["dataset=image_folder", f"dataset.root={tmp_path / 'photos'}", "device=cpu"],
+        tmp_path,
+        timeout=120,
+    )
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    line = out.stderr.strip().splitlines()[-1]
+    assert str(tmp_path / "photos") in line
