@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from helpers import digit_like, write_idx
 
 
@@ -18,3 +19,12 @@ def mnist_root(tmp_path_factory) -> Path:
         write_idx(raw / f"{prefix}-images-idx3-ubyte", images)
         write_idx(raw / f"{prefix}-labels-idx1-ubyte", labels)
     return root
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny nets run fastest on one thread, and tests may run beside each other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

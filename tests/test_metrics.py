@@ -56,15 +56,6 @@ def numpy_fid(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(ca + cb - 2 * root))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny nets run fastest on one thread (in-process training sets its own count)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def extractor(mnist_root):
     return make_extractor("classifier", mnist_cfg(mnist_root), "cpu", FAST)

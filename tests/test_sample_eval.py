@@ -18,15 +18,6 @@ CRITIC = ["objective.critic.width=8", "objective.critic.max_width=16"]
 FAST = ["classifier.steps=20", "classifier.batch_size=32", "kid_subsets=5"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny nets run fastest on one thread (in-process training sets its own count)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def dcgan_run(mnist_root, tmp_path_factory):
     run = tmp_path_factory.mktemp("dcgan")

@@ -19,6 +19,7 @@ SAMPLE_FROM = ("fitted", "prior")
 class AutoEncoder(GenerativeModel):
     provides = frozenset({"generate", "encode"})
     code_factor = 1  # encoder outputs per latent dimension
+    default_sample_from = "fitted"
 
     def __init__(
         self,
@@ -27,9 +28,10 @@ class AutoEncoder(GenerativeModel):
         latent_dim: int = 16,
         width: int = 64,
         max_width: int = 512,
-        sample_from: str = "fitted",
+        sample_from: str | None = None,
     ):
         super().__init__()
+        sample_from = sample_from or self.default_sample_from
         if sample_from not in SAMPLE_FROM:
             raise UserError(
                 f"model.sample_from={sample_from!r} is not known; choose one of {', '.join(SAMPLE_FROM)}"
@@ -71,16 +73,7 @@ class VAE(AutoEncoder):
     provides = frozenset({"generate", "encode", "posterior"})
     code_factor = 2  # mean and log-variance
 
-    def __init__(
-        self,
-        image_size: int,
-        channels: int,
-        latent_dim: int = 16,
-        width: int = 64,
-        max_width: int = 512,
-        sample_from: str = "prior",
-    ):
-        super().__init__(image_size, channels, latent_dim, width, max_width, sample_from)
+    default_sample_from = "prior"
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
         mu, logvar = self.encoder(x).chunk(2, dim=1)  # (B, latent) each
