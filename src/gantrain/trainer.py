@@ -16,7 +16,7 @@ from gantrain.models.base import GenerativeModel
 from gantrain.monitor import Monitor, NullMonitor
 from gantrain.objectives.base import Objective
 from gantrain.pictures import Pictures
-from gantrain.run_files import prune_metrics, write_json
+from gantrain.run_files import prune_metrics, read_json, write_json
 from gantrain.signals import Interrupted, StopRequests
 
 log = logging.getLogger("gantrain")
@@ -99,8 +99,8 @@ class Trainer:
         self.ema = EMA(model, self.ema_decay) if self.ema_decay else None
         # the noise bank and the fixed batch come from their own generator, not the global one
         g = torch.Generator().manual_seed(seed)
-        noise = state["noise"] if state else torch.randn(64, model.latent_dim, generator=g)
-        self.noise = noise.to(device)
+        bank = torch.randn(64, model.latent_dim, generator=g)  # drawn even on resume: g moves on
+        self.noise = (state["noise"] if state else bank).to(device)
         self.pictures = (
             Pictures(run_dir, batches, g, "encode" in model.provides) if writes else None
         )
@@ -108,6 +108,11 @@ class Trainer:
         self.count, self.last, self.rollbacks = 0, {}, 0
         self.last_eval, self.eval_s = {}, 0.0
         start = self._restore(state) if state else 0
+        if start >= self.rounds:
+            log.info(
+                "%s is already at round %d of %d; nothing to train", run_dir, start, self.rounds
+            )
+            return read_json(run_dir / "summary.json") or {"status": "done", "rounds": start}
         if start and writes:
             prune_metrics(run_dir / "metrics.jsonl", start)
         self.monitor = (
