@@ -6,21 +6,31 @@ import copy
 
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 
 class EMA:
     def __init__(self, model: nn.Module, decay: float):
         self.decay = float(decay)
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
-        self._src = [p for p in model.parameters()]
-        self._dst = [p for p in self.model.parameters()]
+        # float buffers (BatchNorm running statistics) are averaged like the weights: the raw
+        # model's statistics do not match averaged weights, and sampling in eval mode reads them
+        pairs = list(zip(self.model.parameters(), model.parameters()))
+        self._copied = []
+        for m_ema, m in zip(self.model.modules(), model.modules()):
+            for (name, a), b in zip(m_ema.named_buffers(recurse=False), m.buffers(recurse=False)):
+                if isinstance(m, _BatchNorm):  # other buffers (a fitted prior) are the EMA's own
+                    averaged = name in ("running_mean", "running_var")
+                    (pairs if averaged else self._copied).append((a, b))
+        self._dst = [a for a, _ in pairs]
+        self._src = [b for _, b in pairs]
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        # ema <- decay * ema + (1 - decay) * current; buffers (norm statistics) are copied
+        # ema <- decay * ema + (1 - decay) * current
         torch._foreach_lerp_(self._dst, self._src, 1.0 - self.decay)
-        for b_ema, b in zip(self.model.buffers(), model.buffers()):
-            b_ema.copy_(b)
+        for a, b in self._copied:
+            a.copy_(b)
 
     def state_dict(self) -> dict:
         return self.model.state_dict()

@@ -22,18 +22,23 @@ class Pictures:
         )
 
     @torch.no_grad()
-    def _codes(self, model: GenerativeModel) -> torch.Tensor:
+    def refit(self, model: GenerativeModel) -> None:
+        """Refit a fitted prior (AE) to the codes of training images; a no-op for other models."""
+        if self.recon_batch is None:
+            return
+        was = model.training
+        model.eval()
         n = min(len(self.batches), PRIOR_FIT_IMAGES)
         imgs = self.batches.fixed(n, torch.Generator().manual_seed(0)).float().div(127.5).sub(1.0)
-        return torch.cat([model.encode(imgs[i : i + 256])[0] for i in range(0, n, 256)])
+        model.refresh_prior(torch.cat([model.encode(imgs[i : i + 256])[0] for i in range(0, n, 256)]))
+        model.train(was)
 
     @torch.no_grad()
     def milestone(self, rnd: int, model: GenerativeModel, noise: torch.Tensor, monitor) -> None:
         was = model.training
         model.eval()
         try:
-            if self.recon_batch is not None:
-                model.refresh_prior(self._codes(model))
+            self.refit(model)
             path = self.run_dir / "samples" / f"round_{rnd:06d}.png"
             monitor.image("samples", rnd, images.save_grid(model.sample_from_noise(noise), path))
             if self.recon_batch is not None:

@@ -166,6 +166,8 @@ class Trainer:
                 continue
             shown = self.ema.model if self.ema else self.model  # what pictures and scores see
             if rnd in milestones and self.writes:
+                if shown is not self.model:  # the raw weights' prior too, for ema=false sampling
+                    self.pictures.refit(self.model)
                 self.pictures.milestone(rnd, shown, self.noise, self.monitor)
             if log_now:
                 self.last = {k: float(v) / self.count for k, v in self.sums.items()}

@@ -36,6 +36,7 @@ class Adversarial(Objective):
         scale: float = 0.1,
         learn_scale: bool = False,
         reuse_fake: bool = False,
+        real_label: float = 1.0,
     ):
         if int(d_steps) < 1:
             raise UserError(f"objective.d_steps={d_steps} must be a positive integer, e.g. 1")
@@ -46,6 +47,9 @@ class Adversarial(Objective):
         self.space = choose("objective.space", space, SPACES)
         self.weight, self.recon_weight = weight, recon_weight
         self.reuse_fake = bool(reuse_fake) and space == "data"
+        if not 0.5 < float(real_label) <= 1.0:
+            raise UserError(f"objective.real_label={real_label} must lie in (0.5, 1], e.g. 0.9")
+        self.real_label = float(real_label)
         self.recon = Reconstruction(likelihood, beta, scale, learn_scale)
         needs = {"generate"}
         if space == "code" or recon_weight > 0:
@@ -74,7 +78,7 @@ class Adversarial(Objective):
                 with torch.set_grad_enabled(keep):
                     real, fake = self._pair(model, x)
                 real_logits, fake_logits = self.critic(real), self.critic(fake.detach())
-                loss_d = F.d_loss(real_logits.float(), fake_logits.float())
+                loss_d = F.d_loss(real_logits.float(), fake_logits.float(), self.real_label)
             self.accel.step(loss_d, self.critic_opt)
 
         # one generator (encoder) step on fresh noise, or on the kept G(z) with reuse_fake;

@@ -10,9 +10,16 @@ import torch.nn.functional as F
 # ---- adversarial (Goodfellow et al. 2014), on critic logits l = logit D(x) ----
 
 
-def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """-[log D(x) + log(1 - D(G(z)))], batch mean; logits (B,) -> scalar."""
-    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_label: float = 1.0) -> torch.Tensor:
+    """-[log D(x) + log(1 - D(G(z)))], batch mean; logits (B,) -> scalar.
+
+    real_label < 1 is one-sided label smoothing (Salimans et al. 2016): real images are
+    labelled real_label, i.e. -[a log D(x) + (1 - a) log(1 - D(x))].
+    """
+    real = F.softplus(-real_logits).mean()
+    if real_label != 1.0:
+        real = real_label * real + (1 - real_label) * F.softplus(real_logits).mean()
+    return real + F.softplus(fake_logits).mean()
 
 
 def g_loss_non_saturating(fake_logits: torch.Tensor) -> torch.Tensor:
