@@ -102,7 +102,7 @@ def train_classifier(
 
 
 @torch.no_grad()
-def predict(net: DigitClassifier, images: torch.Tensor, batch: int = 250):
+def predict(net: DigitClassifier, images: torch.Tensor, batch: int = 100):
     """(features (N, 128) float32, probabilities (N, classes)) on the net's device."""
     net.eval()
     device = next(net.parameters()).device

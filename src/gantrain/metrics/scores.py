@@ -40,7 +40,7 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def sample_uint8(model, n: int, seed: int = 0, batch: int = 250) -> torch.Tensor:
+def sample_uint8(model, n: int, seed: int = 0, batch: int = 100) -> torch.Tensor:
     """n samples as uint8 (n, C, H, W) from fixed noise (a CPU generator, so the same on every
     device and untouched by training's RNG), in inference mode."""
     device = next(model.parameters()).device
