@@ -30,7 +30,9 @@ class Pictures:
         model.eval()
         n = min(len(self.batches), PRIOR_FIT_IMAGES)
         imgs = self.batches.fixed(n, torch.Generator().manual_seed(0)).float().div(127.5).sub(1.0)
-        model.refresh_prior(torch.cat([model.encode(imgs[i : i + 256])[0] for i in range(0, n, 256)]))
+        model.refresh_prior(
+            torch.cat([model.encode(imgs[i : i + 256])[0] for i in range(0, n, 256)])
+        )
         model.train(was)
 
     @torch.no_grad()

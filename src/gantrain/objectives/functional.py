@@ -10,7 +10,9 @@ import torch.nn.functional as F
 # ---- adversarial (Goodfellow et al. 2014), on critic logits l = logit D(x) ----
 
 
-def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_label: float = 1.0) -> torch.Tensor:
+def d_loss(
+    real_logits: torch.Tensor, fake_logits: torch.Tensor, real_label: float = 1.0
+) -> torch.Tensor:
     """-[log D(x) + log(1 - D(G(z)))], batch mean; logits (B,) -> scalar.
 
     real_label < 1 is one-sided label smoothing (Salimans et al. 2016): real images are
