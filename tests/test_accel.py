@@ -10,6 +10,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from gantrain.accel import Accelerator, amp_dtype
+from gantrain.distributed import close
 
 
 def test_amp_dtype_choices():
@@ -71,7 +72,7 @@ def _worker(rank: int, world: int, store: str, out: str):
     for _ in range(3):
         acc.step(net(torch.randn(5, 4)).pow(2).mean(), opt)
     torch.save({k: v.clone() for k, v in net.state_dict().items()}, f"{out}/{rank}.pt")
-    dist.destroy_process_group()
+    close()
 
 
 def test_processes_stay_in_step(tmp_path):

@@ -93,6 +93,7 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     log.info("dataset: %d images", len(batches))
     eval_at = eval_rounds(cfg.eval.at, trainer.sample_at, trainer.rounds)
     evaluate = make_evaluator(cfg.eval, cfg.dataset, device, eval_at) if writes else None
+    finished = False
     try:
         summary = trainer.fit(
             model,
@@ -108,8 +109,9 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
             evaluate=evaluate,
             eval_at=eval_at,
         )
+        finished = True
     finally:
-        distributed.close()
+        distributed.close(together=finished)
     log.info(
         "done: %d rounds at %.2f rounds/s; outputs in %s",
         summary["rounds"],

@@ -38,6 +38,11 @@ def init(device: torch.device) -> bool:
     return env_rank() == 0
 
 
-def close() -> None:
+def close(together: bool = True) -> None:
+    """Leave the group. After a clean finish the ranks wait for each other first: a rank that
+    tears gloo down while a peer still talks to it can abort the peer's process. After a failure
+    there is no waiting, since the peers may never arrive."""
     if dist.is_initialized():
+        if together:
+            dist.barrier()
         dist.destroy_process_group()
