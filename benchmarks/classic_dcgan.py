@@ -26,6 +26,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=500, help="training iterations (batches)")
     p.add_argument("--workers", type=int, default=2, help="DataLoader worker processes")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument(
+        "--image-size", type=int, default=28, help="Resize(N) first, as pytorch/examples does"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -58,7 +61,10 @@ def train(args, netG, netD, device) -> float:
     dataset = dset.MNIST(
         root=args.root,
         download=False,
-        transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))]),
+        transform=transforms.Compose(
+            ([transforms.Resize(args.image_size)] if args.image_size != 28 else [])
+            + [transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))]
+        ),
     )
     dataloader = torch.utils.data.DataLoader(
         dataset,
@@ -81,7 +87,7 @@ def train(args, netG, netD, device) -> float:
                 t0 = time.perf_counter()
             # (1) Update D: maximize log(D(x)) + log(1 - D(G(z)))
             netD.zero_grad()
-            real = data.to(device)  # (B, 1, 28, 28) in [-1, 1]
+            real = data.to(device)  # (B, 1, S, S) in [-1, 1]
             b = real.size(0)
             label = torch.full((b,), real_label, dtype=real.dtype, device=device)
             output = netD(real)
@@ -166,8 +172,8 @@ def main(argv=None) -> None:
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
 
-    netG = DCGAN(28, 1, latent_dim=100, width=128).to(device)
-    netD = Discriminator(28, 1).to(device)
+    netG = DCGAN(args.image_size, 1, latent_dim=100, width=128).to(device)
+    netD = Discriminator(args.image_size, 1).to(device)
     rss = common.PeakRSS(os.getpid())
     if args.no_rss:
         seconds = train(args, netG, netD, device)
@@ -182,6 +188,7 @@ def main(argv=None) -> None:
         workers=args.workers,
         threads=torch.get_num_threads(),
         device=str(device),
+        image_size=args.image_size,
         peak_rss_mb=None if args.no_rss else rss.peak_mb,
     )
     if device.type == "cuda":

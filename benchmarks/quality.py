@@ -38,6 +38,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="training seed of both")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="default: all cores")
     p.add_argument("--num-samples", type=int, default=1000)
+    p.add_argument("--device", default="cpu", help="trains and samples both here (cpu, cuda)")
     p.add_argument("--sample-seed", type=int, default=0, help="the fixed noise both sample from")
     p.add_argument("--work-dir", default=None, help="samples, logs, gantrain run (default: "
                    "outputs/benchmarks/quality-<date>/, git-ignored)")  # fmt: skip
@@ -83,7 +84,7 @@ def train_classic(args) -> dict:
                "--rounds", str(args.rounds), "--seed", str(args.seed), "--threads",
                str(args.threads), "--no-rss", "--out-samples", str(args.classic_samples),
                "--num-samples", str(args.num_samples), "--sample-seed", str(args.sample_seed),
-               "--time-json", str(timing)]  # fmt: skip
+               "--device", args.device, "--time-json", str(timing)]  # fmt: skip
         cmd += ["--eval-mode"] if args.classic_eval_mode else []
         peak = run(cmd, args.work_dir / "classic.log", args.threads)
         common.write_json(timing, {**json.loads(timing.read_text()), "peak_rss_mb": peak})
@@ -100,12 +101,12 @@ def train_gantrain(args) -> dict:
     peak = None
     run_dir = Path(args.gantrain_run or args.work_dir / "gantrain-run")
     if not args.gantrain_run:
-        cmd = [sys.executable, "-m", "gantrain", f"dataset.root={args.root}", "device=cpu",
+        cmd = [sys.executable, "-m", "gantrain", f"dataset.root={args.root}", f"device={args.device}",
                f"trainer.rounds={args.rounds}", f"seed={args.seed}",
                f"hydra.run.dir={run_dir}", *args.overrides]  # fmt: skip
         peak = run(cmd, args.work_dir / "gantrain.log", args.threads)
     samples = args.work_dir / "gantrain.npz"
-    cmd = [sys.executable, "-m", "gantrain.sample_cli", f"run_dir={run_dir}", "device=cpu",
+    cmd = [sys.executable, "-m", "gantrain.sample_cli", f"run_dir={run_dir}", f"device={args.device}",
            f"num_samples={args.num_samples}", f"seed={args.sample_seed}",
            f"out={samples}"]  # fmt: skip
     run(cmd, args.work_dir / "gantrain-sample.log", args.threads)
@@ -166,7 +167,8 @@ def report(args, results: dict, scores: dict, info: dict) -> str:
         f"**FID reduction, gantrain vs classic: {100 * cut:.1f}%** (issue 5 goal: at least 25%, "
         "all ten classes at >= 5%, no slower per round)",
         "",
-        f"- rounds: {args.rounds} each; training seed {args.seed}; threads {args.threads}; "
+        f"- rounds: {args.rounds} each on {args.device}; training seed {args.seed}; "
+        f"threads {args.threads}; "
         f"gantrain overrides: {over}",
         f"- protocol: {args.num_samples} samples from fixed noise (seed {args.sample_seed}) vs "
         f"{scores['protocol']['reference_images']} MNIST test digits; {ext.get('name')} "
@@ -175,7 +177,8 @@ def report(args, results: dict, scores: dict, info: dict) -> str:
         "- round time: classic excludes its first 10 rounds; gantrain's is summary.json "
         "rounds_per_s (its whole loop, grids and checkpoints included, not start-up)",
         f"- machine: {info['cpu']}; {info['cores']} cores; torch {info['torch']}; load average "
-        f"at start {', '.join(f'{x:.2f}' for x in info['load_avg_at_start'])}",
+        f"at start {', '.join(f'{x:.2f}' for x in info['load_avg_at_start'])}"
+        + (f"; GPU {info['gpu']}" if "gpu" in info else ""),
         f"- samples: {results['classic']['samples']}, {results['gantrain']['samples']}",
         f"- command: `python benchmarks/quality.py {' '.join(sys.argv[1:])}`",
         "",

@@ -41,6 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=1, help="runs per variant; the median is shown")
     p.add_argument("--workers", type=int, default=2, help="the classic loop's DataLoader workers")
     p.add_argument("--device", default="cpu", help="cpu or cuda, for every variant")
+    p.add_argument("--image-size", type=int, default=28, help="MNIST resized to N px (28, 64)")
     p.add_argument("--variants", default=None, help=f"comma list of {', '.join(ALL)}, or all")
     p.add_argument("--reuse-fake", action="store_true", help="floor and gantrain with reuse_fake")
     p.add_argument("--out", help="Markdown report (default results/speed-<date>.md; .json beside)")
@@ -67,18 +68,19 @@ def command(variant: str, args, work: Path, k: int) -> tuple[list[str], Path]:
                    "--no-rss"]  # fmt: skip
     out = work / f"{variant}-{k}.json"
     reuse = variant.endswith("-reuse")
+    overrides = [f"dataset.image_size={args.image_size}", *args.overrides]
     if variant == "classic":
         cmd = py + [str(HERE / "classic_dcgan.py"), *common_args, "--workers", str(args.workers)]
-        return cmd + ["--time-json", str(out)], out
+        return cmd + ["--image-size", str(args.image_size), "--time-json", str(out)], out
     if variant.startswith("floor"):
         cmd = py + [str(HERE / "floor.py"), *common_args, "--time-json", str(out)]
-        return cmd + (["--reuse-fake"] if reuse else []) + ["--", *args.overrides], out
+        return cmd + (["--reuse-fake"] if reuse else []) + ["--", *overrides], out
     run_dir = work / f"{variant}-{k}"
     n = args.rounds
     cmd = [py[0], "-m", "gantrain", f"dataset.root={args.root}", f"device={args.device}",
            f"trainer.rounds={n}", f"trainer.sample_at=[{n}]", f"trainer.log_every={n}",
            f"hydra.run.dir={run_dir}"]  # fmt: skip
-    cmd += (["objective.reuse_fake=true"] if reuse else []) + list(args.overrides)
+    cmd += (["objective.reuse_fake=true"] if reuse else []) + overrides
     return cmd, run_dir / "summary.json"
 
 
@@ -147,7 +149,8 @@ def report(args, rows: dict, info: dict) -> str:
         "",
         f"- rounds per run: {args.rounds}; runs per variant: {args.repeats} (median ms/round; "
         "peak RSS is the largest over runs, summed over each run's process tree)",
-        f"- threads: {args.threads} (OMP_NUM_THREADS); device: {args.device}; classic DataLoader "
+        f"- image size: {args.image_size} px; threads: {args.threads} (OMP_NUM_THREADS); "
+        f"device: {args.device}; classic DataLoader "
         f"workers: {args.workers}; gantrain/floor overrides: {over}",
         "- classic and floor time rounds 11..N; gantrain's summary.json rounds_per_s covers all "
         "N rounds of its loop (its one grid and checkpoint at round N included), not start-up",

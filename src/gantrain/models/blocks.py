@@ -69,20 +69,42 @@ class UpStack(nn.Module):
         return self.net(z.view(z.shape[0], self.latent_dim, 1, 1))
 
 
+NORMS = ("batch", "spectral", "none")
+
+
+def spectral_norm_all(module: nn.Module) -> None:
+    """Spectral normalisation (Miyato et al. 2018) on every conv and linear weight; call it
+    after the weights are initialised, since it re-parametrises them."""
+    for m in list(module.modules()):
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            nn.utils.parametrizations.spectral_norm(m)
+
+
 class DownStack(nn.Module):
-    """image (B, channels, S, S) -> features (B, out_features); no norm on the first layer."""
+    """image (B, channels, S, S) -> features (B, out_features); no norm on the first layer.
+    norm="batch" puts BatchNorm after the inner convs; "spectral" and "none" leave it out (the
+    caller applies spectral_norm_all once the weights are initialised)."""
 
     def __init__(
-        self, channels: int, image_size: int, width: int, max_width: int, out_features: int
+        self,
+        channels: int,
+        image_size: int,
+        width: int,
+        max_width: int,
+        out_features: int,
+        norm: str = "batch",
     ):
         super().__init__()
+        if norm not in NORMS:
+            raise UserError(f"norm={norm!r} is not known; choose one of {', '.join(NORMS)}")
         base, n = plan(image_size)
         w = widths(n, width, max_width)
+        batch = norm == "batch"
         layers: list[nn.Module] = [nn.Conv2d(channels, w[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
         for c_in, c_out in zip(w[:-1], w[1:]):
             layers += [
-                nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False),  # halves the side
-                nn.BatchNorm2d(c_out),
+                nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not batch),  # halves the side
+                *([nn.BatchNorm2d(c_out)] if batch else []),
                 nn.LeakyReLU(0.2, True),
             ]
         layers.append(nn.Conv2d(w[-1], out_features, base, 1, 0))  # (B, out, 1, 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from gantrain.models.base import GenerativeModel
-from gantrain.models.blocks import DownStack, UpStack, init_dcgan
+from gantrain.models.blocks import DownStack, UpStack, init_dcgan, spectral_norm_all
 
 
 class DCGAN(GenerativeModel):
@@ -29,11 +29,21 @@ class DCGAN(GenerativeModel):
 
 
 class Discriminator(DownStack):
-    """image (B, C, H, W) -> one real/fake logit per image (B,)."""
+    """image (B, C, H, W) -> one real/fake logit per image (B,). norm: batch (DCGAN), spectral
+    (SNGAN-style: spectral normalisation on every layer, no BatchNorm) or none."""
 
-    def __init__(self, image_size: int, channels: int, width: int = 64, max_width: int = 512):
-        super().__init__(channels, image_size, width, max_width, out_features=1)
+    def __init__(
+        self,
+        image_size: int,
+        channels: int,
+        width: int = 64,
+        max_width: int = 512,
+        norm: str = "batch",
+    ):
+        super().__init__(channels, image_size, width, max_width, out_features=1, norm=norm)
         init_dcgan(self)
+        if norm == "spectral":
+            spectral_norm_all(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x).squeeze(1)

@@ -18,6 +18,7 @@ from gantrain.objectives.base import NextBatch, Objective, choose
 from gantrain.objectives.reconstruction import Reconstruction
 
 SPACES = ("data", "code")
+LOSSES = ("bce", "hinge", "least_squares")
 
 
 class Adversarial(Objective):
@@ -37,6 +38,7 @@ class Adversarial(Objective):
         learn_scale: bool = False,
         reuse_fake: bool = False,
         real_label: float = 1.0,
+        loss: str = "bce",
     ):
         if int(d_steps) < 1:
             raise UserError(f"objective.d_steps={d_steps} must be a positive integer, e.g. 1")
@@ -50,6 +52,12 @@ class Adversarial(Objective):
         if not 0.5 < float(real_label) <= 1.0:
             raise UserError(f"objective.real_label={real_label} must lie in (0.5, 1], e.g. 0.9")
         self.real_label = float(real_label)
+        self.loss = choose("objective.loss", loss, LOSSES)
+        if self.loss == "hinge" and self.real_label != 1.0:
+            raise UserError(
+                f"objective.real_label={real_label} has no meaning for objective.loss=hinge: "
+                "leave it at 1.0, or use objective.loss=bce or least_squares"
+            )
         self.recon = Reconstruction(likelihood, beta, scale, learn_scale)
         needs = {"generate"}
         if space == "code" or recon_weight > 0:
@@ -78,7 +86,7 @@ class Adversarial(Objective):
                 with torch.set_grad_enabled(keep):
                     real, fake = self._pair(model, x)
                 real_logits, fake_logits = self.critic(real), self.critic(fake.detach())
-                loss_d = F.d_loss(real_logits.float(), fake_logits.float(), self.real_label)
+                loss_d = self._d_loss(real_logits.float(), fake_logits.float())
             self.accel.step(loss_d, self.critic_opt)
 
         # one generator (encoder) step on fresh noise, or on the kept G(z) with reuse_fake;
@@ -93,7 +101,7 @@ class Adversarial(Objective):
                 fake = fake if self.reuse_fake else model.decode(model.prior(x.shape[0]))
             else:
                 fake = codes if self.recon_weight > 0 else model.encode(x)[0]
-            adv = self.g_loss(self.critic(fake).float())
+            adv = self._g_loss(self.critic(fake).float())
             loss_g = loss_g + self.weight * adv
         self.accel.step(loss_g, self.opt)
         logs.update(
@@ -103,6 +111,20 @@ class Adversarial(Objective):
             d_fake=torch.sigmoid(fake_logits.detach()).mean(),
         )
         return logs
+
+    def _d_loss(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
+        if self.loss == "hinge":
+            return F.d_loss_hinge(real_out, fake_out)
+        if self.loss == "least_squares":
+            return F.d_loss_least_squares(real_out, fake_out, self.real_label)
+        return F.d_loss(real_out, fake_out, self.real_label)
+
+    def _g_loss(self, fake_out: torch.Tensor) -> torch.Tensor:
+        if self.loss == "hinge":
+            return F.g_loss_hinge(fake_out)
+        if self.loss == "least_squares":
+            return F.g_loss_least_squares(fake_out)
+        return self.g_loss(fake_out)
 
     def state_dict(self) -> dict:
         return {

@@ -36,6 +36,29 @@ def g_loss_minimax(fake_logits: torch.Tensor) -> torch.Tensor:
 
 G_LOSSES = {"non_saturating": g_loss_non_saturating, "minimax": g_loss_minimax}
 
+
+def d_loss_hinge(real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
+    """max(0, 1 - D(x)) + max(0, 1 + D(G(z))), batch means (Lim & Ye 2017; Miyato et al. 2018)."""
+    return F.relu(1 - real_out).mean() + F.relu(1 + fake_out).mean()
+
+
+def g_loss_hinge(fake_out: torch.Tensor) -> torch.Tensor:
+    """-D(G(z)), batch mean: the generator side of the hinge loss."""
+    return -fake_out.mean()
+
+
+def d_loss_least_squares(
+    real_out: torch.Tensor, fake_out: torch.Tensor, real_label: float = 1.0
+) -> torch.Tensor:
+    """((D(x) - a)^2 + D(G(z))^2) / 2, batch means (LSGAN, Mao et al. 2017; a = real_label)."""
+    return 0.5 * ((real_out - real_label).pow(2).mean() + fake_out.pow(2).mean())
+
+
+def g_loss_least_squares(fake_out: torch.Tensor) -> torch.Tensor:
+    """(D(G(z)) - 1)^2 / 2, batch mean."""
+    return 0.5 * (fake_out - 1).pow(2).mean()
+
+
 # ---- likelihoods of an image x in [-1, 1] given the decoder's pre-tanh map h ----
 
 
