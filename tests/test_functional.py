@@ -31,7 +31,21 @@ def test_losses_stable_for_extreme_logits():
         assert torch.isfinite(value)
 
 
-@pytest.mark.parametrize("loss", [F.g_loss_non_saturating, F.g_loss_minimax])
+def test_hinge_and_least_squares_of_known_outputs():
+    real, fake = torch.tensor([2.0, 0.5]), torch.tensor([-2.0, 0.0])
+    # hinge: mean(max(0, 1 - r)) + mean(max(0, 1 + f)) = (0 + 0.5)/2 + (0 + 1)/2
+    assert F.d_loss_hinge(real, fake).item() == pytest.approx(0.75)
+    assert F.g_loss_hinge(fake).item() == pytest.approx(1.0)
+    # least squares: ((r - a)^2 + f^2) / 2, batch means, a = 0.9
+    expected = 0.5 * (((2 - 0.9) ** 2 + (0.5 - 0.9) ** 2) / 2 + (4 + 0) / 2)
+    assert F.d_loss_least_squares(real, fake, 0.9).item() == pytest.approx(expected)
+    assert F.g_loss_least_squares(fake).item() == pytest.approx(0.5 * (9 + 1) / 2)
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [F.g_loss_non_saturating, F.g_loss_minimax, F.g_loss_hinge, F.g_loss_least_squares],
+)
 def test_generator_step_raises_the_critic_score(loss):
     # both generator losses must push D(G(z)) up: d loss / d logit < 0
     logit = torch.tensor([0.3], requires_grad=True)
@@ -39,10 +53,11 @@ def test_generator_step_raises_the_critic_score(loss):
     assert logit.grad.item() < 0
 
 
-def test_critic_step_separates_real_from_fake():
+@pytest.mark.parametrize("loss", [F.d_loss, F.d_loss_hinge, F.d_loss_least_squares])
+def test_critic_step_separates_real_from_fake(loss):
     real = torch.tensor([0.1], requires_grad=True)
     fake = torch.tensor([0.1], requires_grad=True)
-    F.d_loss(real, fake).backward()
+    loss(real, fake).backward()
     assert real.grad.item() < 0 < fake.grad.item()  # real logit goes up, fake goes down
 
 

@@ -67,3 +67,19 @@ def test_ae_samples_from_the_fitted_gaussian():
 
 def test_code_critic_shape():
     assert CodeCritic(5, hidden=7)(torch.randn(3, 5)).shape == (3,)
+
+
+def test_critic_norms():
+    x = torch.randn(4, 1, 28, 28)
+    batch, spectral = Discriminator(28, 1, norm="batch"), Discriminator(28, 1, norm="spectral")
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in batch.modules())
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in spectral.modules())
+    spectral.train()
+    for _ in range(30):  # power iterations converge on the largest singular value
+        spectral(x)
+    for m in spectral.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            sigma = torch.linalg.matrix_norm(m.weight.flatten(1), ord=2).item()
+            assert sigma == pytest.approx(1.0, rel=0.05)
+    with pytest.raises(UserError, match="norm='layer'"):
+        Discriminator(28, 1, norm="layer")

@@ -1,5 +1,7 @@
 """All eight model x objective pairs: they run, they learn on a fixed batch, pictures appear."""
 
+import copy
+
 import pytest
 import torch
 from helpers import compose_cfg, tiny_train, without_hydra
@@ -69,3 +71,30 @@ def test_vae_reports_elbo_in_nats(mnist_root, tmp_path):
     final = summary["final"]
     assert final["elbo"] == pytest.approx(-(final["nll"] + final["kl"]), rel=1e-4)
     assert final["elbo"] < 0
+
+
+def test_generator_step_leaves_the_critic_gradient_to_the_critic_loss(mnist_root):
+    """After a round the critic's gradient is its own loss's alone: the generator step's
+    backward passes through the critic without computing gradients for its weights."""
+    cfg = without_hydra(
+        compose_cfg([f"dataset.root={mnist_root}", "device=cpu", *_args("dcgan_adversarial")])
+    )
+    model, objective = build(cfg.model), build(cfg.objective)
+    objective.bind(model)
+    objective.critic_opt = torch.optim.SGD(objective.critic.parameters(), lr=0.0)  # no move
+    torch.manual_seed(0)
+    x = torch.rand(8, 1, 28, 28) * 2 - 1
+    state, start = torch.random.get_rng_state(), copy.deepcopy(model.state_dict())
+    objective.step(model, lambda: x)
+    got = [p.grad.clone() for p in objective.critic.parameters()]
+    # the same critic loss by hand, from the same generator and noise
+    model.load_state_dict(start)
+    torch.random.set_rng_state(state)
+    objective.critic.zero_grad()
+    with torch.no_grad():
+        fake = model.decode(model.prior(8))
+    from gantrain.objectives.functional import d_loss
+
+    d_loss(objective.critic(x), objective.critic(fake)).backward()
+    for g, p in zip(got, objective.critic.parameters()):
+        assert torch.allclose(g, p.grad, atol=1e-6)

@@ -90,19 +90,13 @@ class Adversarial(Objective):
             self.accel.step(loss_d, self.critic_opt)
 
         # one generator (encoder) step on fresh noise, or on the kept G(z) with reuse_fake;
-        # code space reuses the last real batch
-        logs: dict[str, torch.Tensor] = {}
-        with self.accel.autocast():
-            loss_g = torch.zeros((), device=x.device)
-            if self.recon_weight > 0:
-                rec, codes, logs = self.recon(model, x)
-                loss_g = loss_g + self.recon_weight * rec
-            if self.space == "data":
-                fake = fake if self.reuse_fake else model.decode(model.prior(x.shape[0]))
-            else:
-                fake = codes if self.recon_weight > 0 else model.encode(x)[0]
-            adv = self._g_loss(self.critic(fake).float())
-            loss_g = loss_g + self.weight * adv
+        # code space reuses the last real batch. The critic's weights get no gradient here:
+        # backward only needs its input gradient, and the next critic step starts from zero.
+        self.critic.requires_grad_(False)
+        try:
+            loss_g, adv, logs = self._generator_loss(model, x, fake if self.reuse_fake else None)
+        finally:
+            self.critic.requires_grad_(True)
         self.accel.step(loss_g, self.opt)
         logs.update(
             loss_d=loss_d.detach(),
@@ -111,6 +105,22 @@ class Adversarial(Objective):
             d_fake=torch.sigmoid(fake_logits.detach()).mean(),
         )
         return logs
+
+    def _generator_loss(self, model: GenerativeModel, x: torch.Tensor, fake):
+        """(total generator loss, its adversarial term, reconstruction logs)."""
+        logs: dict[str, torch.Tensor] = {}
+        with self.accel.autocast():
+            loss_g = torch.zeros((), device=x.device)
+            if self.recon_weight > 0:
+                rec, codes, logs = self.recon(model, x)
+                loss_g = loss_g + self.recon_weight * rec
+            if self.space == "data":
+                fake = fake if fake is not None else model.decode(model.prior(x.shape[0]))
+            else:
+                fake = codes if self.recon_weight > 0 else model.encode(x)[0]
+            adv = self._g_loss(self.critic(fake).float())
+            loss_g = loss_g + self.weight * adv
+        return loss_g, adv, logs
 
     def _d_loss(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
         if self.loss == "hinge":
