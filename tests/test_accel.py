@@ -117,3 +117,29 @@ def test_torchrun_two_gloo_processes_write_one_run_dir(mnist_root, tmp_path):
     assert (run / "samples" / "round_000004.png").is_file()
     assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["round"] == 4
     assert "processes=2" in (run / "train.log").read_text()
+
+
+def test_cuda_graphs_only_where_they_can_run(tmp_path):
+    from types import SimpleNamespace
+
+    from gantrain.data.batches import TensorBatches
+    from gantrain.graphs import can_graph
+
+    assert not Accelerator(torch.device("cpu"), graphs=True).graphs  # never on the CPU
+    images = torch.zeros(8, 1, 4, 4, dtype=torch.uint8)
+    in_memory = TensorBatches(images, 4, torch.device("cpu"))
+    cuda = dict(graphs=True, device=torch.device("cuda"), world=1, scaler=None, compile=False)
+    assert can_graph(SimpleNamespace(**cuda), in_memory)
+    for change in ({"world": 2}, {"scaler": object()}, {"compile": True}, {"graphs": False}):
+        assert not can_graph(SimpleNamespace(**{**cuda, **change}), in_memory), change
+    assert not can_graph(SimpleNamespace(**cuda), lambda: images)  # a stream: no indices
+    assert not can_graph(None, in_memory)
+
+
+def test_batches_gathered_by_index_match_the_stream():
+    from gantrain.data.batches import TensorBatches
+
+    images = torch.randint(0, 256, (20, 1, 4, 4), dtype=torch.uint8)
+    a, b = (TensorBatches(images, 6, torch.device("cpu"), seed=3) for _ in range(2))
+    for _ in range(5):  # across an epoch boundary
+        assert torch.equal(a(), b.gather(b.indices()))

@@ -31,6 +31,7 @@ class Accelerator:
         cudnn_benchmark: bool = True,
         compile: bool = False,
         deterministic: bool = False,
+        graphs: bool = True,
     ):
         self.device = device
         cuda = device.type == "cuda"
@@ -40,6 +41,7 @@ class Accelerator:
         self.scaler = torch.amp.GradScaler("cuda") if self.dtype == torch.float16 else None
         self.channels_last = cuda and channels_last
         self.compile = compile
+        self.graphs = cuda and graphs
         if cuda:
             torch.backends.cuda.matmul.allow_tf32 = tf32
             torch.backends.cudnn.allow_tf32 = tf32
@@ -49,13 +51,14 @@ class Accelerator:
     def describe(self) -> str:
         return (
             f"precision={self.dtype or torch.float32} channels_last={self.channels_last} "
-            f"compile={self.compile} processes={self.world}"
+            f"compile={self.compile} graphs={self.graphs} processes={self.world}"
         )
 
     def autocast(self):
         if self.dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.dtype)
+        # a captured graph must not hold on to autocast's cache of cast weights
+        return torch.autocast(self.device.type, dtype=self.dtype, cache_enabled=not self.graphs)
 
     def prepare(self, module: nn.Module, example: torch.Tensor | None = None) -> nn.Module:
         """Move to the device in the fast memory format; compile its submodules if asked."""

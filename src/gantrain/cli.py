@@ -61,7 +61,7 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     seed_everything(seed)
     speed = {
         k: cfg.device[k]
-        for k in ("amp", "tf32", "channels_last", "cudnn_benchmark", "compile")
+        for k in ("amp", "tf32", "channels_last", "cudnn_benchmark", "compile", "graphs")
         if k in cfg.device
     }
     accel = Accelerator(device, deterministic=trainer.deterministic, **speed)

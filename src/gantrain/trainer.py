@@ -12,6 +12,7 @@ import torch
 from gantrain import checkpoint, rng
 from gantrain.ema import EMA
 from gantrain.errors import UserError
+from gantrain.graphs import GraphedStep, can_graph, set_capturable
 from gantrain.models.base import GenerativeModel
 from gantrain.monitor import Monitor, NullMonitor
 from gantrain.objectives.base import Objective
@@ -108,6 +109,9 @@ class Trainer:
         self.count, self.last, self.rollbacks = 0, {}, 0
         self.last_eval, self.eval_s = {}, 0.0
         start = self._restore(state) if state else 0
+        self.step = self.objective.step
+        if can_graph(getattr(objective, "accel", None), batches):
+            self.step = GraphedStep(objective, model, batches, getattr(objective, "d_steps", 1))
         if start >= self.rounds:
             log.info(
                 "%s is already at round %d of %d; nothing to train", run_dir, start, self.rounds
@@ -153,7 +157,7 @@ class Trainer:
         rnd = start
         while rnd < self.rounds:
             rnd += 1
-            logs = self.objective.step(self.model, self.batches)
+            logs = self.step(self.model, self.batches)
             if self.ema is not None:
                 self.ema.update(self.model)
             for k, v in logs.items():  # running sums stay on the device: no sync per round
@@ -204,6 +208,8 @@ class Trainer:
         self.rollbacks += 1
         start = self._restore(checkpoint.load(self.run_dir / "checkpoints" / "last.pt"))
         self.objective.scale_lr(0.5**self.rollbacks)
+        if isinstance(self.step, GraphedStep):
+            self.step.reset()
         self.sums, self.count = {}, 0
         return start
 
@@ -235,6 +241,7 @@ class Trainer:
     def _restore(self, state: dict) -> int:
         self.model.load_state_dict(state["model"])
         self.objective.load_state_dict(state["objective"])
+        set_capturable(self.objective, False)  # a graph sets it again when it captures
         self.batches.load_state_dict(state["data"])
         if self.ema is not None:
             self.ema.load_state_dict(state.get("ema", self.model.state_dict()))

@@ -28,7 +28,8 @@ class TensorBatches:
     def __len__(self) -> int:
         return self.images.shape[0]
 
-    def _indices(self) -> torch.Tensor:
+    def indices(self) -> torch.Tensor:
+        """The next batch's indices (B,) on the host, in the run's shuffled order."""
         if self.pos + self.batch_size > self.order.numel():
             self.order = torch.randperm(len(self), generator=self.generator)
             self.pos = 0
@@ -42,10 +43,13 @@ class TensorBatches:
         idx = torch.randperm(len(self), generator=generator)[:n]
         return self.images[idx.to(self.device)]
 
+    def gather(self, idx: torch.Tensor) -> torch.Tensor:
+        """The images at idx (on the device) as float (B, C, H, W) in [-1, 1]."""
+        return self.images.index_select(0, idx).float().div_(127.5).sub_(1.0)
+
     def __call__(self) -> torch.Tensor:
         """The next batch as float (B, C, H, W) in [-1, 1] on the device."""
-        idx = self._indices().to(self.device, non_blocking=True)
-        return self.images.index_select(0, idx).float().div_(127.5).sub_(1.0)
+        return self.gather(self.indices().to(self.device, non_blocking=True))
 
     def state_dict(self) -> dict:
         return {"generator": self.generator.get_state(), "order": self.order, "pos": self.pos}

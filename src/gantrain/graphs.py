@@ -1,0 +1,106 @@
+"""One training round as a CUDA graph: the small nets of MNIST-sized GANs spend most of a round
+launching kernels, and replaying a captured round launches them all at once.
+
+The batch order stays the trainer's: each round the data source picks its indices on the host as
+usual, they are copied into a fixed index buffer, and the graph gathers and normalises the batch
+from the images already on the GPU. The first rounds run eagerly on a side stream (as capture
+needs) and a round that cannot be captured (an op that syncs with the host, say) switches the
+run back to eager rounds with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import torch
+
+log = logging.getLogger("gantrain")
+
+WARMUP_ROUNDS = 3
+
+
+def can_graph(accel, batches) -> bool:
+    """Graphs need CUDA, one process, no fp16 loss scaler and in-memory data with indices."""
+    return (
+        accel is not None
+        and accel.graphs
+        and accel.device.type == "cuda"
+        and accel.world == 1
+        and accel.scaler is None
+        and not accel.compile
+        and hasattr(batches, "indices")
+        and hasattr(batches, "gather")
+    )
+
+
+def set_capturable(objective, on: bool) -> None:
+    """Adam keeps its step count on the GPU and reads no host values when capturable; a
+    checkpoint loaded elsewhere (the CPU, eager rounds) must not carry the flag along."""
+    for opt in objective.optimizers():
+        for group in opt.param_groups:
+            if "capturable" in group:
+                group["capturable"] = on
+
+
+class GraphedStep:
+    """Calls like objective.step(model, batches) and returns the same logs."""
+
+    def __init__(self, objective, model, batches, d_steps: int = 1):
+        self.objective, self.model, self.batches = objective, model, batches
+        self.d_steps = d_steps  # batches a round draws
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.eager = False
+        self.calls = 0
+        self.idx = torch.zeros(d_steps * batches.batch_size, dtype=torch.long,
+                               device=batches.device)  # fmt: skip
+        self.stream = torch.cuda.Stream(device=batches.device)
+
+    def reset(self) -> None:
+        """Forget the capture: after the optimizers' state is replaced (a rollback)."""
+        self.graph, self.calls = None, 0
+
+    def _next_batch(self) -> Callable[[], torch.Tensor]:
+        k = iter(range(self.d_steps))
+        size = self.batches.batch_size
+
+        def next_batch() -> torch.Tensor:
+            i = next(k)
+            return self.batches.gather(self.idx[i * size : (i + 1) * size])
+
+        return next_batch
+
+    def __call__(self, model, batches) -> dict[str, torch.Tensor]:
+        if self.eager:
+            return self.objective.step(model, batches)
+        host = torch.cat([self.batches.indices() for _ in range(self.d_steps)])
+        self.idx.copy_(host, non_blocking=True)
+        if self.graph is not None:
+            self.graph.replay()
+            return self.logs
+        self.calls += 1
+        if self.calls <= WARMUP_ROUNDS:  # capture wants its kernels warmed up off the main stream
+            self.stream.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(self.stream):
+                logs = self.objective.step(model, self._next_batch())
+            torch.cuda.current_stream().wait_stream(self.stream)
+            return logs
+        return self._capture(model)
+
+    def _capture(self, model) -> dict[str, torch.Tensor]:
+        set_capturable(self.objective, True)
+        graph = torch.cuda.CUDAGraph()
+        try:
+            for opt in self.objective.optimizers():
+                opt.zero_grad(set_to_none=True)
+            with torch.cuda.graph(graph):
+                self.logs = self.objective.step(model, self._next_batch())
+        except Exception as err:  # an op that syncs or allocates on the host, ...
+            log.warning("this objective cannot run as a CUDA graph (%s); running eagerly", err)
+            self.eager = True
+            torch.cuda.synchronize()
+            return self.objective.step(model, self._next_batch())
+        self.graph = graph
+        log.info("training rounds run as one CUDA graph from round %d", WARMUP_ROUNDS + 1)
+        graph.replay()
+        return self.logs
