@@ -83,3 +83,22 @@ def test_critic_norms():
             assert sigma == pytest.approx(1.0, rel=0.05)
     with pytest.raises(UserError, match="norm='layer'"):
         Discriminator(28, 1, norm="layer")
+
+
+def test_sampling_with_batch_statistics_leaves_the_running_averages():
+    torch.manual_seed(0)
+    g = DCGAN(28, 1, width=8, max_width=16)
+    g.train()
+    g.decode(torch.randn(16, g.latent_dim))  # running averages move away from their start
+    before = {k: v.clone() for k, v in g.state_dict().items()}
+    z = torch.randn(10, g.latent_dim)
+    batch = g.sample_from_noise(z)
+    assert all(torch.equal(before[k], v) for k, v in g.state_dict().items())
+    assert g.training  # the mode it was in
+    assert torch.allclose(batch, g.decode(z), atol=1e-6)  # train-mode normalisation
+    g.sample_norm = "running"
+    running = g.sample_from_noise(z)
+    g.eval()
+    assert torch.allclose(running, g.decode(z), atol=1e-6) and not torch.allclose(running, batch)
+    with pytest.raises(UserError, match="model.sample_norm"):
+        DCGAN(28, 1, sample_norm="group")

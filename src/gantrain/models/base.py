@@ -11,10 +11,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+SAMPLE_NORMS = ("running", "batch")
+
 
 class GenerativeModel(nn.Module):
     provides: frozenset[str] = frozenset({"generate"})
     latent_dim: int
+    # how BatchNorm normalises when sampling: "running" (its running averages, inference mode) or
+    # "batch" (the statistics of the sampled batch itself, as the generator always sees in
+    # training; the running averages are left untouched)
+    sample_norm: str = "running"
 
     def prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Standard-normal draws (n, latent_dim) on the model's device."""
@@ -34,12 +40,20 @@ class GenerativeModel(nn.Module):
 
     @torch.no_grad()
     def sample_from_noise(self, noise: torch.Tensor) -> torch.Tensor:
-        """Images in [-1, 1] for fixed noise, with norm layers in inference mode."""
+        """Images in [-1, 1] for fixed noise; norm layers as sample_norm says."""
         was_training = self.training
-        self.eval()
+        batch = self.sample_norm == "batch"
+        norms = [m for m in self.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        kept = [(m.momentum, m.num_batches_tracked.clone()) for m in norms if batch]
+        self.train(batch)
         try:
+            for m in norms if batch else []:
+                m.momentum = 0.0  # batch statistics normalise; the running averages stay put
             return self.decode(self.latent_for(noise))
         finally:
+            for m, (momentum, tracked) in zip(norms, kept):
+                m.momentum = momentum
+                m.num_batches_tracked.copy_(tracked)
             self.train(was_training)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

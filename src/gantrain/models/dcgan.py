@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from gantrain.models.base import GenerativeModel
+from gantrain.models.base import SAMPLE_NORMS, GenerativeModel
 from gantrain.models.blocks import DownStack, UpStack, init_dcgan, spectral_norm_all
+from gantrain.objectives.base import choose
 
 
 class DCGAN(GenerativeModel):
@@ -18,9 +19,11 @@ class DCGAN(GenerativeModel):
         latent_dim: int = 100,
         width: int = 128,
         max_width: int = 512,
+        sample_norm: str = "batch",
     ):
         super().__init__()
         self.latent_dim = latent_dim
+        self.sample_norm = choose("model.sample_norm", sample_norm, SAMPLE_NORMS)
         self.generator = UpStack(latent_dim, channels, image_size, width, max_width)
         init_dcgan(self)
 

@@ -50,7 +50,8 @@ class MMD(SingleOptimizerObjective):
         if self.kernel == "rbf":
             scales = self.bandwidths
             if self.median_heuristic:
-                scales = F.median_bandwidth(d2) * torch.tensor(self.bandwidths, device=d2.device)
+                median = F.median_bandwidth(d2)
+                scales = torch.stack([median * b for b in self.bandwidths])
             k = F.rbf_kernel(d2, scales)
         else:  # C = 2 * d * sigma^2 for each sigma^2 in bandwidths (unit-variance prior: d * 2)
             k = F.imq_kernel(d2, [2.0 * x.shape[1] * s for s in self.bandwidths])
