@@ -47,7 +47,10 @@ def build_step(args):
     from gantrain.config import build, conf_dir
     from gantrain.device import resolve_device
     from gantrain.ema import EMA
+    from gantrain.host_memory import keep_freed_memory
     from gantrain.rng import seed_everything
+
+    keep_freed_memory()  # as gantrain does: the floor is its step, allocator included
 
     overrides = [f"dataset.root={args.root}", f"device={args.device}", f"seed={args.seed}"]
     overrides += ["objective.reuse_fake=true"] if args.reuse_fake else []

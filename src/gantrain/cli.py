@@ -29,6 +29,9 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     names: the chosen group options, e.g. {"model": "dcgan", "objective": "adversarial"}.
     job: for sweep jobs, {"num": n, "parallel": jobs at once, "hparams": {key: value}}.
     """
+    from gantrain.host_memory import keep_freed_memory
+
+    keep_freed_memory()  # before the first large allocation
     # heavy imports here so that --help and config errors answer fast
     import torch
 

@@ -141,6 +141,11 @@ class Trainer:
             "rounds_per_s": round(done / step_s, 3) if step_s > 0 else None,
             "eval_s": round(self.eval_s, 3),
             "device": str(device),
+            **(
+                {"peak_gpu_mb": round(torch.cuda.max_memory_allocated(device) / 2**20, 1)}
+                if device.type == "cuda"
+                else {}
+            ),
             "final": {**self.last, **self.last_eval},
         }
         if writes:
