@@ -1,8 +1,9 @@
 """The classic recipe: a plain DCGAN loop written the way pytorch/examples' dcgan/main.py is.
 
 torchvision MNIST + ToTensor + Normalize((0.5,), (0.5,)) through a shuffling DataLoader
-(batch 64, 2 workers, drop_last), gantrain's default nets (DCGAN(28, 1): latent 100, width 128;
-Discriminator(28, 1)), BCE-with-logits, Adam(2e-4, betas (0.5, 0.999)) for both, no EMA.
+(batch 64, 2 workers, drop_last), the classic DCGAN nets scaled to 28 px (gantrain's
+DCGAN(28, 1): latent 100, width 128; Discriminator(28, 1, width=64); --g-width, --d-width),
+BCE-with-logits, Adam(2e-4, betas (0.5, 0.999)) for both, no EMA.
 Per iteration, in pytorch/examples' order: D on real, fake = G(noise), D on fake.detach(),
 D step; then G on D(fake) with real labels, G step. One iteration = one gantrain round.
 
@@ -29,6 +30,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--image-size", type=int, default=28, help="Resize(N) first, as pytorch/examples does"
     )
+    p.add_argument("--g-width", type=int, default=128, help="generator width (model.width)")
+    p.add_argument("--d-width", type=int, default=64, help="critic width (objective.critic.width)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -172,8 +175,8 @@ def main(argv=None) -> None:
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
 
-    netG = DCGAN(args.image_size, 1, latent_dim=100, width=128).to(device)
-    netD = Discriminator(args.image_size, 1).to(device)
+    netG = DCGAN(args.image_size, 1, latent_dim=100, width=args.g_width).to(device)
+    netD = Discriminator(args.image_size, 1, width=args.d_width).to(device)
     rss = common.PeakRSS(os.getpid())
     if args.no_rss:
         seconds = train(args, netG, netD, device)
@@ -189,6 +192,8 @@ def main(argv=None) -> None:
         threads=torch.get_num_threads(),
         device=str(device),
         image_size=args.image_size,
+        g_width=args.g_width,
+        d_width=args.d_width,
         peak_rss_mb=None if args.no_rss else rss.peak_mb,
     )
     if device.type == "cuda":

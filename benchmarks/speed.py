@@ -71,7 +71,10 @@ def command(variant: str, args, work: Path, k: int) -> tuple[list[str], Path]:
     overrides = [f"dataset.image_size={args.image_size}", *args.overrides]
     if variant == "classic":
         cmd = py + [str(HERE / "classic_dcgan.py"), *common_args, "--workers", str(args.workers)]
-        return cmd + ["--image-size", str(args.image_size), "--time-json", str(out)], out
+        g_width, d_width = net_widths(overrides)
+        cmd += ["--image-size", str(args.image_size), "--g-width", str(g_width),
+                "--d-width", str(d_width)]  # fmt: skip
+        return cmd + ["--time-json", str(out)], out
     if variant.startswith("floor"):
         cmd = py + [str(HERE / "floor.py"), *common_args, "--time-json", str(out)]
         return cmd + (["--reuse-fake"] if reuse else []) + ["--", *overrides], out
@@ -82,6 +85,18 @@ def command(variant: str, args, work: Path, k: int) -> tuple[list[str], Path]:
            f"hydra.run.dir={run_dir}"]  # fmt: skip
     cmd += (["objective.reuse_fake=true"] if reuse else []) + overrides
     return cmd, run_dir / "summary.json"
+
+
+def net_widths(overrides: list[str]) -> tuple[int, int]:
+    """The generator and critic widths gantrain builds with these overrides: the classic loop
+    trains the same nets, so that the comparison is of everything around them."""
+    from hydra import compose, initialize_config_dir
+
+    from gantrain.config import conf_dir
+
+    with initialize_config_dir(str(conf_dir()), version_base=None):
+        cfg = compose("train", overrides=overrides)
+    return int(cfg.model.width), int(cfg.objective.critic.width)
 
 
 def run_one(variant: str, args, work: Path, k: int) -> dict:

@@ -110,7 +110,10 @@ def test_eval_writes_numbers_with_their_protocol(dcgan_run, mnist_root, monkeypa
     code, out, _ = call(eval_cli, args, monkeypatch, capsys)
     assert code == 0 and "FID" in out and "eval.json" in out
     record = json.loads((dcgan_run / "eval.json").read_text())
-    assert record["num_samples"] == 30 and record["round"] == 3 and record["weights"] == "raw"
+    # the DCGAN default keeps an EMA of the generator, and evaluation uses it
+    assert (
+        record["num_samples"] == 30 and record["round"] == 3 and record["weights"] == "ema"
+    )  # the DCGAN default keeps an EMA
     assert record["reference"] == {"dataset": "mnist", "split": "test", "num_images": 64}
     assert record["extractor"]["name"] == "classifier"
     assert 0 <= record["extractor"]["test_accuracy"] <= 1

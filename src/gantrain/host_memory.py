@@ -16,17 +16,32 @@ import sys
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
 
 
+def _libc():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+
+
 def keep_freed_memory() -> bool:
     """True where glibc took the settings; False elsewhere (macOS, musl, Windows)."""
-    if not sys.platform.startswith("linux"):
-        return False
+    libc = _libc()
     try:
-        libc = ctypes.CDLL("libc.so.6")
         settings = (
             (M_MMAP_THRESHOLD, 32 << 20),
             (M_TRIM_THRESHOLD, 1 << 30),
             (M_TOP_PAD, 64 << 20),
         )
         return all(libc.mallopt(key, value) == 1 for key, value in settings)
-    except (OSError, AttributeError):
+    except AttributeError:  # None, or a libc without mallopt
         return False
+
+
+def release_freed_memory() -> None:
+    """Hand the memory kept for training rounds back before a one-off phase (an evaluation)
+    that needs its own, so that the two do not add up in the peak."""
+    libc = _libc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)

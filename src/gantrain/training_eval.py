@@ -36,6 +36,7 @@ def make_evaluator(eval_cfg, dataset_cfg, device: torch.device, rounds: list[int
     """
     if not rounds:
         return None
+    from gantrain.host_memory import release_freed_memory
     from gantrain.metrics import make_scorer
     from gantrain.metrics.classifier import Recipe
 
@@ -49,6 +50,7 @@ def make_evaluator(eval_cfg, dataset_cfg, device: torch.device, rounds: list[int
     log.info("evaluating at rounds %s: %d samples, %s", rounds, eval_cfg.num_samples, scorer.info)
 
     def evaluate(model: torch.nn.Module) -> dict:
+        release_freed_memory()
         scores = scorer.score_model(model, eval_cfg.num_samples, eval_cfg.seed)
         return {k: v for k, v in scores.items() if isinstance(v, int | float)}
 
