@@ -59,12 +59,7 @@ def build_step(args):
         cfg = compose("train", overrides=overrides)
     device = resolve_device(cfg.device.type)
     seed_everything(args.seed)
-    speed = {
-        k: cfg.device[k]
-        for k in ("amp", "tf32", "channels_last", "cudnn_benchmark", "compile")
-        if k in cfg.device
-    }
-    accel = Accelerator(device, **speed)
+    accel = Accelerator.from_config(device, cfg.device)
     model = build(cfg.model)
     objective = build(cfg.objective)
     accel.prepare(model)

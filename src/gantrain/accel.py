@@ -21,6 +21,10 @@ def amp_dtype(device_type: str, amp: bool, bf16_supported: bool) -> torch.dtype 
     return torch.bfloat16 if bf16_supported else torch.float16
 
 
+# the device.* config keys that reach the Accelerator
+SETTINGS = ("amp", "tf32", "channels_last", "cudnn_benchmark", "compile", "graphs")
+
+
 class Accelerator:
     def __init__(
         self,
@@ -47,6 +51,12 @@ class Accelerator:
             torch.backends.cudnn.allow_tf32 = tf32
             torch.backends.cudnn.benchmark = cudnn_benchmark and not deterministic
         self.world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+    @classmethod
+    def from_config(cls, device: torch.device, device_cfg, deterministic: bool = False):
+        """From the composed device group; keys it lacks keep their defaults."""
+        return cls(device, deterministic=deterministic,
+                   **{k: device_cfg[k] for k in SETTINGS if k in device_cfg})  # fmt: skip
 
     def describe(self) -> str:
         return (

@@ -62,12 +62,7 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     if trainer.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     seed_everything(seed)
-    speed = {
-        k: cfg.device[k]
-        for k in ("amp", "tf32", "channels_last", "cudnn_benchmark", "compile", "graphs")
-        if k in cfg.device
-    }
-    accel = Accelerator(device, deterministic=trainer.deterministic, **speed)
+    accel = Accelerator.from_config(device, cfg.device, trainer.deterministic)
 
     model = build(cfg.model)
     objective = build(cfg.objective)

@@ -46,8 +46,8 @@ def set_capturable(objective, on: bool) -> None:
 class GraphedStep:
     """Calls like objective.step(model, batches) and returns the same logs."""
 
-    def __init__(self, objective, model, batches, d_steps: int = 1):
-        self.objective, self.model, self.batches = objective, model, batches
+    def __init__(self, objective, batches, d_steps: int = 1):
+        self.objective, self.batches = objective, batches
         self.d_steps = d_steps  # batches a round draws
         self.graph: torch.cuda.CUDAGraph | None = None
         self.eager = False

@@ -111,7 +111,7 @@ class Trainer:
         start = self._restore(state) if state else 0
         self.step = self.objective.step
         if can_graph(getattr(objective, "accel", None), batches):
-            self.step = GraphedStep(objective, model, batches, getattr(objective, "d_steps", 1))
+            self.step = GraphedStep(objective, batches, getattr(objective, "d_steps", 1))
         if start >= self.rounds:
             log.info(
                 "%s is already at round %d of %d; nothing to train", run_dir, start, self.rounds

@@ -43,15 +43,18 @@ class GenerativeModel(nn.Module):
         """Images in [-1, 1] for fixed noise; norm layers as sample_norm says."""
         was_training = self.training
         batch = self.sample_norm == "batch"
-        norms = [m for m in self.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-        kept = [(m.momentum, m.num_batches_tracked.clone()) for m in norms if batch]
+        # with batch statistics, the norm layers must not fold the samples into their averages
+        frozen = [
+            m for m in self.modules() if batch and isinstance(m, nn.modules.batchnorm._BatchNorm)
+        ]
+        kept = [(m.momentum, m.num_batches_tracked.clone()) for m in frozen]
         self.train(batch)
         try:
-            for m in norms if batch else []:
-                m.momentum = 0.0  # batch statistics normalise; the running averages stay put
+            for m in frozen:
+                m.momentum = 0.0
             return self.decode(self.latent_for(noise))
         finally:
-            for m, (momentum, tracked) in zip(norms, kept):
+            for m, (momentum, tracked) in zip(frozen, kept):
                 m.momentum = momentum
                 m.num_batches_tracked.copy_(tracked)
             self.train(was_training)

@@ -95,8 +95,6 @@ class DownStack(nn.Module):
         norm: str = "batch",
     ):
         super().__init__()
-        if norm not in NORMS:
-            raise UserError(f"norm={norm!r} is not known; choose one of {', '.join(NORMS)}")
         base, n = plan(image_size)
         w = widths(n, width, max_width)
         batch = norm == "batch"

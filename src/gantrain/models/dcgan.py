@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from gantrain.models.base import SAMPLE_NORMS, GenerativeModel
-from gantrain.models.blocks import DownStack, UpStack, init_dcgan, spectral_norm_all
+from gantrain.models.blocks import NORMS, DownStack, UpStack, init_dcgan, spectral_norm_all
 from gantrain.objectives.base import choose
 
 
@@ -43,6 +43,7 @@ class Discriminator(DownStack):
         max_width: int = 512,
         norm: str = "batch",
     ):
+        norm = choose("objective.critic.norm", norm, NORMS)
         super().__init__(channels, image_size, width, max_width, out_features=1, norm=norm)
         init_dcgan(self)
         if norm == "spectral":
