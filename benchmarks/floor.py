@@ -43,12 +43,12 @@ def build_step(args):
     images: float (N, C, H, W) in [-1, 1] on the device."""
     from hydra import compose, initialize_config_dir
 
-    from gantrain.accel import Accelerator
     from gantrain.config import build, conf_dir
-    from gantrain.device import resolve_device
-    from gantrain.ema import EMA
-    from gantrain.host_memory import keep_freed_memory
-    from gantrain.rng import seed_everything
+    from gantrain.hardware.accel import Accelerator
+    from gantrain.hardware.device import resolve_device
+    from gantrain.hardware.host_memory import keep_freed_memory
+    from gantrain.training.ema import EMA
+    from gantrain.training.rng import seed_everything
 
     keep_freed_memory()  # as gantrain does: the floor is its step, allocator included
 

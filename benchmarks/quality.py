@@ -106,7 +106,7 @@ def train_gantrain(args) -> dict:
                f"hydra.run.dir={run_dir}", *args.overrides]  # fmt: skip
         peak = run(cmd, args.work_dir / "gantrain.log", args.threads)
     samples = args.work_dir / "gantrain.npz"
-    cmd = [sys.executable, "-m", "gantrain.sample_cli", f"run_dir={run_dir}", f"device={args.device}",
+    cmd = [sys.executable, "-m", "gantrain.commands.sample", f"run_dir={run_dir}", f"device={args.device}",
            f"num_samples={args.num_samples}", f"seed={args.sample_seed}",
            f"out={samples}"]  # fmt: skip
     run(cmd, args.work_dir / "gantrain-sample.log", args.threads)

@@ -68,17 +68,8 @@ TINY = [
 
 
 def tiny_train(overrides: list[str], run_dir: Path, mnist_root: Path) -> dict:
-    """Train in-process with tiny nets; returns summary.json's content."""
-    from hydra.core.hydra_config import HydraConfig
-
-    from gantrain.cli import train
-
-    cfg = compose_cfg([f"dataset.root={mnist_root}", *TINY, *overrides])
-    names = names_of(cfg)
-    HydraConfig.instance().set_config(cfg)  # resolvers such as ${hydra:...} stay usable
-    cfg = without_hydra(cfg)
-    torch.set_num_threads(1)
-    return train(cfg, run_dir, names)
+    """Train in-process with tiny nets on the tiny MNIST; returns summary.json's content."""
+    return tiny_train_on([f"dataset.root={mnist_root}", *overrides], run_dir)
 
 
 def run_cli(args: list[str], cwd: Path, script: str = "gantrain", timeout: int = 300):
@@ -199,14 +190,16 @@ def write_celeba(root: Path, splits: tuple[int, ...] = (6, 2, 2)) -> None:
 
 
 def tiny_train_on(overrides: list[str], run_dir: Path) -> dict:
-    """tiny_train for any dataset: the overrides choose it (and its root, where it has one)."""
+    """Train in-process with tiny nets, the config checked as gantrain checks it; the overrides
+    choose the dataset (and its root, where it has one)."""
     from hydra.core.hydra_config import HydraConfig
 
-    from gantrain.cli import train
+    from gantrain.commands.train import schema, train
 
     cfg = compose_cfg([*TINY, *overrides])
     names = names_of(cfg)
-    HydraConfig.instance().set_config(cfg)
+    HydraConfig.instance().set_config(cfg)  # resolvers such as ${hydra:...} stay usable
     cfg = without_hydra(cfg)
+    schema().check(cfg)
     torch.set_num_threads(1)
     return train(cfg, run_dir, names)

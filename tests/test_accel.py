@@ -9,8 +9,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from gantrain.accel import Accelerator, amp_dtype
-from gantrain.distributed import close
+from gantrain.hardware.accel import Accelerator, amp_dtype
+from gantrain.hardware.distributed import close
 
 
 def test_amp_dtype_choices():
@@ -123,7 +123,7 @@ def test_cuda_graphs_only_where_they_can_run(tmp_path):
     from types import SimpleNamespace
 
     from gantrain.data.batches import TensorBatches
-    from gantrain.graphs import can_graph
+    from gantrain.hardware.graphs import can_graph
 
     assert not Accelerator(torch.device("cpu"), graphs=True).graphs  # never on the CPU
     images = torch.zeros(8, 1, 4, 4, dtype=torch.uint8)

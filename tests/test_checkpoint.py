@@ -5,8 +5,8 @@ import pickle
 import pytest
 import torch
 
-from gantrain import checkpoint
 from gantrain.errors import UserError
+from gantrain.training import checkpoint
 
 
 class Boom:

@@ -46,7 +46,7 @@ def test_user_error_is_one_clear_line(case, mnist_root, tmp_path):
     if case in ("cuda absent", "mps absent"):
         import torch
 
-        from gantrain.device import _mps_available
+        from gantrain.hardware.device import _mps_available
 
         if torch.cuda.is_available() if case == "cuda absent" else _mps_available():
             pytest.skip("the device is present")

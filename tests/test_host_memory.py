@@ -8,7 +8,7 @@ import pytest
 SCRIPT = """
 import resource, sys
 import torch
-from gantrain.host_memory import keep_freed_memory
+from gantrain.hardware.host_memory import keep_freed_memory
 from gantrain.models.dcgan import DCGAN
 if sys.argv[1] == "keep":
     assert keep_freed_memory()

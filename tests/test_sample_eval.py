@@ -12,7 +12,9 @@ import torch
 from helpers import run_cli, tiny_train
 from PIL import Image
 
-from gantrain import checkpoint, eval_cli, sample_cli
+from gantrain.commands import evaluate as eval_cli
+from gantrain.commands import sample as sample_cli
+from gantrain.training import checkpoint
 
 CRITIC = ["objective.critic.width=8", "objective.critic.max_width=16"]
 FAST = ["classifier.steps=20", "classifier.batch_size=32", "kid_subsets=5"]

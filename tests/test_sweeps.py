@@ -79,7 +79,7 @@ def test_failed_job_is_recorded_and_the_sweep_goes_on(mnist_root, tmp_path):
     out = run_cli(
         [
             "-m",
-            "trainer.batch_size=16,0",
+            "trainer.batch_size=16,1000",  # the second is larger than the data: found at run time
             f"dataset.root={mnist_root}",
             *[a for a in TINY if not a.startswith("trainer.batch_size")],
             "hydra.sweep.dir=sw",
@@ -89,7 +89,20 @@ def test_failed_job_is_recorded_and_the_sweep_goes_on(mnist_root, tmp_path):
     assert out.returncode != 0
     assert json.loads((tmp_path / "sw" / "0" / "summary.json").read_text())["status"] == "done"
     failed = json.loads((tmp_path / "sw" / "1" / "summary.json").read_text())
-    assert failed["status"] == "failed" and "trainer.batch_size=0" in failed["error"]
+    assert failed["status"] == "failed" and "trainer.batch_size=1000" in failed["error"]
+
+
+def test_a_bad_value_in_any_job_stops_the_sweep_before_it_starts(mnist_root, tmp_path):
+    out = run_cli(
+        ["-m", "trainer.batch_size=16,0", f"dataset.root={mnist_root}", "device=cpu",
+         "hydra.sweep.dir=sw"],
+        tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == [
+        "gantrain: error: trainer.batch_size=0 must be a positive integer, e.g. 64"
+    ]
+    assert not (tmp_path / "sw").exists()
 
 
 def test_report_refuses_a_non_sweep_dir(tmp_path):

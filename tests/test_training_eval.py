@@ -4,10 +4,11 @@ import json
 
 import pytest
 import torch
-from helpers import tiny_train
+from helpers import compose_cfg, tiny_train, without_hydra
 
+from gantrain.commands.train import schema
 from gantrain.errors import UserError
-from gantrain.training_eval import eval_rounds
+from gantrain.training.evaluation import EvalSettings
 
 FAST_EVAL = [
     "eval.num_samples=24",
@@ -19,15 +20,15 @@ FAST_EVAL = [
 
 
 def test_default_rounds_are_milestones_from_1000():
-    assert eval_rounds(None, [100, 1000, 2000, 5000], 2000) == [1000, 2000]
-    assert eval_rounds([], [100, 1000], 5000) == []
-    assert eval_rounds([5, 3, 9], [100], 6) == [3, 5]
+    assert EvalSettings(at=None).rounds([100, 1000, 2000, 5000], 2000) == [1000, 2000]
+    assert EvalSettings(at=[]).rounds([100, 1000], 5000) == []
+    assert EvalSettings(at=[5, 3, 9]).rounds([100], 6) == [3, 5]
 
 
-@pytest.mark.parametrize("bad", [[0], [1, "x"], 5, [1.5]])
+@pytest.mark.parametrize("bad", ["[0]", "[1,x]", "5", "[1.5]"])
 def test_bad_eval_rounds(bad):
     with pytest.raises(UserError, match="eval.at"):
-        eval_rounds(bad, [], 10)
+        schema().check(without_hydra(compose_cfg([f"eval.at={bad}"])))
 
 
 def test_fid_is_logged_at_the_eval_rounds(mnist_root, tmp_path):

@@ -1,3 +1,3 @@
-from gantrain.cli import main
+from gantrain.commands.train import main
 
 main()

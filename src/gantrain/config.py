@@ -9,8 +9,6 @@ from hydra.utils import instantiate
 
 from gantrain.errors import UserError
 
-USER_GROUPS = ("model", "objective", "dataset", "device", "trainer", "experiment")
-
 
 def conf_dir() -> Path:
     """The wheel carries conf/ inside the package; an editable install reads the repository's."""
@@ -65,32 +63,6 @@ def split_args(args: list[str]) -> tuple[list[str], list[str]]:
 
 def options(group: str) -> list[str]:
     return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
-
-
-def check_group_choices(args: list[str]) -> None:
-    """Refuse `model=nope` in one line before Hydra prints its multi-line search path."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parser = OverridesParser.create()
-    for arg in args:
-        if arg.startswith("-") or "=" not in arg:
-            continue
-        try:
-            (override,) = parser.parse_overrides([arg])
-        except Exception:
-            continue  # Hydra reports syntax errors itself
-        key = override.key_or_group.lstrip("+~")
-        if key not in USER_GROUPS or override.value() is None:
-            continue
-        values = (
-            list(override.sweep_string_iterator())
-            if override.is_sweep_override()
-            else [override.get_value_element_as_str()]
-        )
-        allowed = options(key)
-        for value in values:
-            if value not in allowed and value != "null":
-                raise UserError(f"{key}={value} is not known; choose one of: {', '.join(allowed)}")
 
 
 def build(node, **kwargs):

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from gantrain.data.torchvision_sets import check_channels, resize, to_channels
+from gantrain.data.pixels import resize, to_channels
+from gantrain.kinds import Channels, ImageSize
 
 
-def load(image_size: int = 32, channels: int = 1) -> torch.Tensor:
+def load(image_size: ImageSize = 32, channels: Channels = 1) -> torch.Tensor:
     """The digits as uint8 (1797, channels, image_size, image_size): white ink on black, as MNIST."""
     from sklearn.datasets import load_digits  # heavy; only this dataset needs it
 
-    check_channels(channels, "digits")
     ink = load_digits().images  # (1797, 8, 8) float, 0 (paper) .. 16 (ink)
     images = torch.from_numpy(np.rint(ink * (255 / 16)).astype(np.uint8)).unsqueeze(1)
     return resize(to_channels(images, channels), image_size)

@@ -13,8 +13,9 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from gantrain.data.torchvision_sets import check_channels
 from gantrain.errors import UserError
+from gantrain.kinds import Channels, Count, ImageSize
+from gantrain.kinds import Path as PathText
 
 log = logging.getLogger(__name__)
 EXTENSIONS = (".png", ".jpg", ".jpeg")
@@ -122,19 +123,11 @@ def _check_headers(files: ImageFiles) -> tuple[ImageFiles, list[Path]]:
     return ImageFiles(good, files.image_size, files.channels), bad
 
 
-def _count(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise UserError(f"dataset.{name}={value!r} must be an integer >= {low}")
-    return value
-
-
 def hold_or_stream(files: ImageFiles, in_memory_max: int, workers: int, what: str):
     """uint8 (N, C, S, S) when len(files) <= in_memory_max, else an ImageFiles to stream.
 
     Unreadable files are dropped with one warning that counts them; none readable is an error.
     """
-    in_memory_max = _count("in_memory_max", in_memory_max, 0)
-    workers = _count("workers", workers, 0)
     held = len(files) <= in_memory_max
     if held:
         log.info("decoding %d images from %s into memory", len(files), what)
@@ -166,11 +159,11 @@ def find_images(root: Path) -> list[Path]:
 
 
 def load(
-    root: str | None,
-    image_size: int = 64,
-    channels: int = 3,
-    in_memory_max: int = 50000,
-    workers: int = 2,
+    root: PathText | None,
+    image_size: ImageSize = 64,
+    channels: Channels = 3,
+    in_memory_max: Count = 50000,
+    workers: Count = 2,
 ):
     """The images under root as uint8 (N, channels, image_size, image_size), or a Dataset of
     uint8 (channels, image_size, image_size) when there are more than in_memory_max."""
@@ -179,7 +172,6 @@ def load(
             "dataset.root is not set: dataset=image_folder needs dataset.root=/path/to/images "
             "(a folder tree of PNG or JPEG files)"
         )
-    check_channels(channels, "image_folder")
     base = Path(str(root)).expanduser().resolve()
     if not base.is_dir():
         shown = root if str(base) == str(root) else f"{root} ({base})"

@@ -60,8 +60,6 @@ class StreamBatches:
                 f"trainer.batch_size={batch_size} exceeds the {n} images in the dataset; "
                 "choose a smaller batch"
             )
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-            raise UserError(f"dataset.workers={workers!r} must be an integer >= 0")
         self.dataset = dataset
         self.batch_size = batch_size
         self.device = torch.device(device)

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torchvision import datasets
 
+from gantrain.data.pixels import resize, to_channels
 from gantrain.errors import UserError
+from gantrain.kinds import Channels, Choice, Flag, ImageSize
+from gantrain.kinds import Path as PathText
 
 log = logging.getLogger(__name__)
 DOWNLOAD_TIMEOUT_S = 30
@@ -74,6 +76,8 @@ SOURCES = {
     ),
 }
 
+Name = Choice(*(n for n in SOURCES if n != "celeba"))
+
 
 def _missing_hint(src: Source, where: Path) -> str:
     missing = [f for f in src.files if not (where / f.rstrip("/")).exists()]
@@ -124,36 +128,6 @@ def open_dataset(name: str, root: Path, download: bool, make: Callable[[bool], o
         socket.setdefaulttimeout(old)
 
 
-def resize(images: torch.Tensor, image_size: int) -> torch.Tensor:
-    """uint8 (N, C, h, w) -> uint8 (N, C, S, S) by bilinear resampling, only when sizes differ."""
-    if images.shape[-1] == image_size and images.shape[-2] == image_size:
-        return images
-    out = F.interpolate(
-        images.float(),
-        size=(image_size, image_size),
-        mode="bilinear",
-        antialias=True,
-        align_corners=False,
-    )
-    return out.round().clamp(0, 255).to(torch.uint8)
-
-
-def check_channels(channels: int, name: str) -> None:
-    if isinstance(channels, bool) or channels not in (1, 3):
-        raise UserError(f"dataset.channels={channels!r} is not possible for {name}: use 1 or 3")
-
-
-def to_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
-    """uint8 (N, 1|3, H, W) -> uint8 (N, channels, H, W); RGB to grey by ITU-R 601 luma, as PIL."""
-    if images.shape[1] == channels:
-        return images
-    if channels == 3:
-        return images.expand(-1, 3, -1, -1).contiguous()
-    weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
-    grey = (images.float() * weights).sum(1, keepdim=True)
-    return grey.round().clamp(0, 255).to(torch.uint8)
-
-
 def _as_nchw(name: str, ds) -> torch.Tensor:
     data = ds.data
     if name == "cifar10":
@@ -162,47 +136,15 @@ def _as_nchw(name: str, ds) -> torch.Tensor:
 
 
 def load(
-    name: str,
-    root: str,
-    image_size: int = 28,
-    channels: int = 1,
-    download: bool = True,
-    train: bool = True,
+    name: Name,
+    root: PathText,
+    image_size: ImageSize = 28,
+    channels: Channels = 1,
+    download: Flag = True,
+    train: Flag = True,
 ) -> torch.Tensor:
     """Images of one split as uint8 (N, channels, image_size, image_size)."""
-    known = [n for n in SOURCES if n != "celeba"]
-    if name not in known:
-        raise UserError(f"dataset.name={name!r} is not known; choose one of {', '.join(known)}")
-    check_channels(channels, name)
     cls = SOURCES[name].cls
     base = Path(root).expanduser().resolve()
     ds = open_dataset(name, base, download, lambda dl: cls(str(base), train=train, download=dl))
     return resize(to_channels(_as_nchw(name, ds), channels), image_size)
-
-
-def load_celeba(
-    root: str,
-    image_size: int = 64,
-    channels: int = 3,
-    download: bool = True,
-    split: str = "train",
-    in_memory_max: int = 50000,
-    workers: int = 2,
-):
-    """CelebA's aligned faces, shorter side resized to image_size and centre-cropped: a uint8
-    tensor when at most in_memory_max images, else a Dataset that streams them."""
-    from gantrain.data.image_folder import ImageFiles, hold_or_stream
-
-    check_channels(channels, "celeba")
-    if split not in ("train", "valid", "test", "all"):
-        raise UserError(f"dataset.split={split!r} is not known; choose train, valid, test or all")
-    base = Path(root).expanduser().resolve()
-    ds = open_dataset(
-        "celeba",
-        base,
-        download,
-        lambda dl: datasets.CelebA(str(base), split=split, target_type=[], download=dl),
-    )
-    folder = base / "celeba" / "img_align_celeba"
-    files = ImageFiles([folder / f for f in ds.filename], image_size, channels)
-    return hold_or_stream(files, in_memory_max, workers, f"celeba ({split}) in {folder}")

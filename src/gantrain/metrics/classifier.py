@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gantrain.errors import UserError
+from gantrain.kinds import Integer, PositiveFloat, PositiveInt
 from gantrain.metrics.data import as_dict, content_hash, describe, labelled_split
 
 log = logging.getLogger("gantrain")
@@ -30,11 +31,13 @@ FEATURES = 128
 
 @dataclass(frozen=True)
 class Recipe:
-    steps: int = 1000
-    batch_size: int = 64
-    lr: float = 3e-3
-    width: int = 16
-    seed: int = 0
+    """How the feature classifier trains (eval.classifier.*); a change trains another."""
+
+    steps: PositiveInt = 1000
+    batch_size: PositiveInt = 64
+    lr: PositiveFloat = 3e-3
+    width: PositiveInt = 16
+    seed: Integer = 0
 
 
 class DigitClassifier(nn.Module):

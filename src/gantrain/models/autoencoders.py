@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import torch
 
-from gantrain.errors import UserError
+from gantrain.kinds import Channels, Choice, ImageSize, PositiveInt
 from gantrain.models.base import GenerativeModel
 from gantrain.models.blocks import DownStack, UpStack, init_dcgan
 
-SAMPLE_FROM = ("fitted", "prior")
+# fitted: a Gaussian fitted to training codes; prior: N(0, I); null: the model's own default
+SampleFrom = Choice("fitted", "prior")
 
 
 class AutoEncoder(GenerativeModel):
@@ -23,19 +24,15 @@ class AutoEncoder(GenerativeModel):
 
     def __init__(
         self,
-        image_size: int,
-        channels: int,
-        latent_dim: int = 16,
-        width: int = 64,
-        max_width: int = 512,
-        sample_from: str | None = None,
+        image_size: ImageSize,
+        channels: Channels,
+        latent_dim: PositiveInt = 16,
+        width: PositiveInt = 64,
+        max_width: PositiveInt = 512,
+        sample_from: SampleFrom | None = None,
     ):
         super().__init__()
         sample_from = sample_from or self.default_sample_from
-        if sample_from not in SAMPLE_FROM:
-            raise UserError(
-                f"model.sample_from={sample_from!r} is not known; choose one of {', '.join(SAMPLE_FROM)}"
-            )
         self.latent_dim = latent_dim
         self.sample_from = sample_from
         self.encoder = DownStack(

@@ -11,7 +11,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-SAMPLE_NORMS = ("running", "batch")
+from gantrain.kinds import Choice
+
+SampleNorm = Choice("running", "batch")
 
 
 class GenerativeModel(nn.Module):

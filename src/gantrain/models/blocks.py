@@ -9,21 +9,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gantrain.errors import UserError
+from gantrain.kinds import Choice, side_plan
 
 
 def plan(image_size: int) -> tuple[int, int]:
     """(base, n) with image_size = base * 2**n, 4 <= base <= 7 and n >= 1."""
-    size, n = int(image_size), 0
-    while size % 2 == 0 and size // 2 >= 4:
-        size //= 2
-        n += 1
-    if n < 1 or size > 7:
-        raise UserError(
-            f"dataset.image_size={image_size} cannot be built: use a side of 4..7 times a power "
-            "of two, e.g. 16, 28, 32 or 64"
-        )
-    return size, n
+    found = side_plan(int(image_size))
+    if found is None:  # the schema's ImageSize refuses such sides before anything is built
+        raise ValueError(f"image_size={image_size} is not 4..7 times a power of two")
+    return found
 
 
 def widths(n: int, width: int, max_width: int) -> list[int]:
@@ -69,7 +63,7 @@ class UpStack(nn.Module):
         return self.net(z.view(z.shape[0], self.latent_dim, 1, 1))
 
 
-NORMS = ("batch", "spectral", "none")
+CriticNorm = Choice("batch", "spectral", "none")
 
 
 def spectral_norm_all(module: nn.Module) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gantrain.kinds import Count, PositiveInt
+
 
 class CodeCritic(nn.Module):
     """codes (B, latent) -> one prior-vs-encoded logit per code (B,)."""
 
-    def __init__(self, latent_dim: int, hidden: int = 512, layers: int = 2):
+    def __init__(self, latent_dim: PositiveInt, hidden: PositiveInt = 512, layers: Count = 2):
         super().__init__()
         dims = [latent_dim] + [hidden] * layers
         net: list[nn.Module] = []

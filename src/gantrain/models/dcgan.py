@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from gantrain.models.base import SAMPLE_NORMS, GenerativeModel
-from gantrain.models.blocks import NORMS, DownStack, UpStack, init_dcgan, spectral_norm_all
-from gantrain.objectives.base import choose
+from gantrain.kinds import Channels, ImageSize, PositiveInt
+from gantrain.models.base import GenerativeModel, SampleNorm
+from gantrain.models.blocks import CriticNorm, DownStack, UpStack, init_dcgan, spectral_norm_all
 
 
 class DCGAN(GenerativeModel):
@@ -14,16 +14,16 @@ class DCGAN(GenerativeModel):
 
     def __init__(
         self,
-        image_size: int,
-        channels: int,
-        latent_dim: int = 100,
-        width: int = 128,
-        max_width: int = 512,
-        sample_norm: str = "batch",
+        image_size: ImageSize,
+        channels: Channels,
+        latent_dim: PositiveInt = 100,
+        width: PositiveInt = 128,
+        max_width: PositiveInt = 512,
+        sample_norm: SampleNorm = "batch",
     ):
         super().__init__()
         self.latent_dim = latent_dim
-        self.sample_norm = choose("model.sample_norm", sample_norm, SAMPLE_NORMS)
+        self.sample_norm = sample_norm
         self.generator = UpStack(latent_dim, channels, image_size, width, max_width)
         init_dcgan(self)
 
@@ -37,13 +37,12 @@ class Discriminator(DownStack):
 
     def __init__(
         self,
-        image_size: int,
-        channels: int,
-        width: int = 64,
-        max_width: int = 512,
-        norm: str = "batch",
+        image_size: ImageSize,
+        channels: Channels,
+        width: PositiveInt = 64,
+        max_width: PositiveInt = 512,
+        norm: CriticNorm = "batch",
     ):
-        norm = choose("objective.critic.norm", norm, NORMS)
         super().__init__(channels, image_size, width, max_width, out_features=1, norm=norm)
         init_dcgan(self)
         if norm == "spectral":

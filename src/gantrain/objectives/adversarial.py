@@ -7,52 +7,56 @@ Models that encode also get the reconstruction term when recon_weight > 0.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
+from annotated_types import Gt, Le
 from torch import nn
 
-from gantrain.accel import Accelerator
 from gantrain.errors import UserError
+from gantrain.hardware.accel import Accelerator
+from gantrain.kinds import Choice, Flag, NonNegativeFloat, PositiveFloat, PositiveInt, Says
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives import functional as F
-from gantrain.objectives.base import NextBatch, Objective, choose
-from gantrain.objectives.reconstruction import Reconstruction
+from gantrain.objectives.base import NextBatch, Objective
+from gantrain.objectives.optimizers import OptimizerFactory
+from gantrain.objectives.reconstruction import Likelihood, Reconstruction
 
-SPACES = ("data", "code")
-LOSSES = ("bce", "hinge", "least_squares")
+Space = Choice("data", "code")
+Loss = Choice("bce", "hinge", "least_squares")
+GeneratorLoss = Choice(*F.G_LOSSES)
+# the critic's target for real images: 1, or below it for one-sided label smoothing
+RealLabel = Annotated[float, Gt(0.5), Le(1.0), Says("a number above 0.5 and at most 1, e.g. 0.9")]
 
 
 class Adversarial(Objective):
     def __init__(
         self,
         critic: nn.Module,
-        optimizer,
-        critic_optimizer,
-        d_steps: int = 1,
-        generator_loss: str = "non_saturating",
-        space: str = "data",
-        weight: float = 1.0,
-        recon_weight: float = 0.0,
-        likelihood: str = "bernoulli",
-        beta: float = 1.0,
-        scale: float = 0.1,
-        learn_scale: bool = False,
-        reuse_fake: bool = False,
-        real_label: float = 1.0,
-        loss: str = "bce",
+        optimizer: OptimizerFactory,
+        critic_optimizer: OptimizerFactory,
+        d_steps: PositiveInt = 1,
+        generator_loss: GeneratorLoss = "non_saturating",
+        space: Space = "data",
+        weight: NonNegativeFloat = 1.0,
+        recon_weight: NonNegativeFloat = 0.0,
+        likelihood: Likelihood = "bernoulli",
+        beta: NonNegativeFloat = 1.0,
+        scale: PositiveFloat = 0.1,
+        learn_scale: Flag = False,
+        reuse_fake: Flag = False,
+        real_label: RealLabel = 1.0,
+        loss: Loss = "bce",
     ):
-        if int(d_steps) < 1:
-            raise UserError(f"objective.d_steps={d_steps} must be a positive integer, e.g. 1")
         self.critic = critic
         self.make_optimizer, self.make_critic_optimizer = optimizer, critic_optimizer
-        self.d_steps = int(d_steps)
-        self.g_loss = F.G_LOSSES[choose("objective.generator_loss", generator_loss, F.G_LOSSES)]
-        self.space = choose("objective.space", space, SPACES)
+        self.d_steps = d_steps
+        self.g_loss = F.G_LOSSES[generator_loss]
+        self.space = space
         self.weight, self.recon_weight = weight, recon_weight
-        self.reuse_fake = bool(reuse_fake) and space == "data"
-        if not 0.5 < float(real_label) <= 1.0:
-            raise UserError(f"objective.real_label={real_label} must lie in (0.5, 1], e.g. 0.9")
+        self.reuse_fake = reuse_fake and space == "data"
         self.real_label = float(real_label)
-        self.loss = choose("objective.loss", loss, LOSSES)
+        self.loss = loss
         if self.loss == "hinge" and self.real_label != 1.0:
             raise UserError(
                 f"objective.real_label={real_label} has no meaning for objective.loss=hinge: "

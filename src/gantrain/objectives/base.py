@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import torch
 
-from gantrain.accel import Accelerator
 from gantrain.errors import UserError
+from gantrain.hardware.accel import Accelerator
 from gantrain.models.base import GenerativeModel
 
 NextBatch = Callable[[], torch.Tensor]  # () -> real images (B, C, H, W) in [-1, 1]
@@ -57,9 +57,3 @@ class Objective:
 
     def load_state_dict(self, state: dict) -> None:
         raise NotImplementedError
-
-
-def choose(name: str, value: str, options) -> str:
-    if value not in options:
-        raise UserError(f"{name}={value!r} is not known; choose one of {', '.join(options)}")
-    return value

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import torch
 
+from gantrain.kinds import Flag, NonNegativeFloat, PositiveFloat
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives.base import NextBatch
+from gantrain.objectives.optimizers import OptimizerFactory
+from gantrain.objectives.reconstruction import Likelihood
 from gantrain.objectives.single import SingleOptimizerObjective
 
 
@@ -14,11 +17,11 @@ class MaximumLikelihood(SingleOptimizerObjective):
 
     def __init__(
         self,
-        optimizer,
-        likelihood: str = "bernoulli",
-        beta: float = 1.0,
-        scale: float = 0.1,
-        learn_scale: bool = False,
+        optimizer: OptimizerFactory,
+        likelihood: Likelihood = "bernoulli",
+        beta: NonNegativeFloat = 1.0,
+        scale: PositiveFloat = 0.1,
+        learn_scale: Flag = False,
     ):
         super().__init__(optimizer, likelihood, beta, scale, learn_scale)
 

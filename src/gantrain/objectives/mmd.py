@@ -9,34 +9,36 @@ from __future__ import annotations
 
 import torch
 
+from gantrain.kinds import Choice, Flag, NonNegativeFloat, PositiveFloat, PositiveFloats
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives import functional as F
-from gantrain.objectives.base import NextBatch, choose
+from gantrain.objectives.base import NextBatch
+from gantrain.objectives.optimizers import OptimizerFactory
+from gantrain.objectives.reconstruction import Likelihood
 from gantrain.objectives.single import SingleOptimizerObjective
 
-KERNELS = ("rbf", "imq")
-SPACES = ("data", "code")
+Kernel = Choice("rbf", "imq")
+Space = Choice("data", "code")
 
 
 class MMD(SingleOptimizerObjective):
     def __init__(
         self,
-        optimizer,
-        space: str = "code",
-        kernel: str = "imq",
-        bandwidths=(1.0,),
-        median_heuristic: bool = False,
-        unbiased: bool = True,
-        weight: float = 1.0,
-        recon_weight: float = 1.0,
-        likelihood: str = "bernoulli",
-        beta: float = 0.0,
-        scale: float = 0.1,
-        learn_scale: bool = False,
+        optimizer: OptimizerFactory,
+        space: Space = "code",
+        kernel: Kernel = "imq",
+        bandwidths: PositiveFloats = (1.0,),
+        median_heuristic: Flag = False,
+        unbiased: Flag = True,
+        weight: NonNegativeFloat = 1.0,
+        recon_weight: NonNegativeFloat = 1.0,
+        likelihood: Likelihood = "bernoulli",
+        beta: NonNegativeFloat = 0.0,
+        scale: PositiveFloat = 0.1,
+        learn_scale: Flag = False,
     ):
         super().__init__(optimizer, likelihood, beta, scale, learn_scale)
-        self.space = choose("objective.space", space, SPACES)
-        self.kernel = choose("objective.kernel", kernel, KERNELS)
+        self.space, self.kernel = space, kernel
         self.bandwidths = [float(b) for b in bandwidths]
         self.median_heuristic, self.unbiased = median_heuristic, unbiased
         self.weight, self.recon_weight = weight, recon_weight

@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from gantrain.kinds import Choice, Flag, NonNegativeFloat, PositiveFloat
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives import functional as F
-from gantrain.objectives.base import choose
 
-LIKELIHOODS = ("bernoulli", "gaussian")
+Likelihood = Choice("bernoulli", "gaussian")
 
 
 class Reconstruction(nn.Module):
@@ -20,13 +20,13 @@ class Reconstruction(nn.Module):
 
     def __init__(
         self,
-        likelihood: str = "bernoulli",
-        beta: float = 1.0,
-        scale: float = 0.1,
-        learn_scale: bool = False,
+        likelihood: Likelihood = "bernoulli",
+        beta: NonNegativeFloat = 1.0,
+        scale: PositiveFloat = 0.1,
+        learn_scale: Flag = False,
     ):
         super().__init__()
-        self.likelihood = choose("objective.likelihood", likelihood, LIKELIHOODS)
+        self.likelihood = likelihood
         self.beta = beta
         log_scale = torch.tensor(float(scale)).log()
         if learn_scale:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from gantrain.accel import Accelerator
+from gantrain.hardware.accel import Accelerator
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives.base import Objective
+from gantrain.objectives.optimizers import OptimizerFactory
 from gantrain.objectives.reconstruction import Reconstruction
 
 
 class SingleOptimizerObjective(Objective):
-    def __init__(self, optimizer, likelihood: str, beta: float, scale: float, learn_scale: bool):
+    def __init__(self, optimizer: OptimizerFactory, likelihood, beta, scale, learn_scale):
         self.make_optimizer = optimizer
         self.recon = Reconstruction(likelihood, beta, scale, learn_scale)
 

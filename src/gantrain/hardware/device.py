@@ -8,10 +8,9 @@ import os
 import torch
 
 from gantrain.errors import UserError
+from gantrain.kinds import DeviceKind, PositiveInt
 
 log = logging.getLogger(__name__)
-
-CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
 def _mps_available() -> bool:
@@ -19,22 +18,19 @@ def _mps_available() -> bool:
     return bool(mps is not None and mps.is_available())
 
 
-def set_threads(threads: int | None, parallel_jobs: int = 1) -> None:
+def set_threads(threads: PositiveInt | None = None, parallel_jobs: int = 1) -> None:
     """torch's CPU threads: as asked, or the cores shared out between parallel sweep jobs
     (two 2-thread jobs on 2 cores run several times slower than one after the other)."""
     if threads is None and parallel_jobs == 1 and os.environ.get("OMP_NUM_THREADS"):
         return  # the environment already chose (torch reads OMP_NUM_THREADS at start)
     if threads is None:
         threads = max(1, (os.cpu_count() or 1) // max(1, parallel_jobs))
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise UserError(f"device.threads={threads!r} must be a positive integer or null")
     torch.set_num_threads(threads)
 
 
-def resolve_device(kind: str, job_num: int | None = None) -> torch.device:
+def resolve_device(type: DeviceKind = "auto", job_num: int | None = None) -> torch.device:  # noqa: A002 (the device.type key)
     """job_num: a sweep job's number; on k GPUs, job n uses GPU n mod k."""
-    if kind not in CHOICES:
-        raise UserError(f"device={kind!r} is not known; choose one of {', '.join(CHOICES)}")
+    kind = type
     if kind == "auto":
         if torch.cuda.is_available():
             kind = "cuda"

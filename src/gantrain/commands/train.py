@@ -12,15 +12,49 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from gantrain import distributed
-from gantrain.config import build, check_group_choices, conf_dir, split_args
+from gantrain.config import build, conf_dir, split_args
 from gantrain.errors import UserError, report
-from gantrain.resume import RunRefused, prior_state, record_config, resume_argv
-from gantrain.run_files import write_json
-from gantrain.signals import Interrupted
+from gantrain.hardware import distributed
+from gantrain.kinds import Flag, Integer, Node
+from gantrain.kinds import Path as PathText
+from gantrain.record.run_files import write_json
+from gantrain.training.resume import RunRefused, prior_state, record_config, resume_argv
+from gantrain.training.signals import Interrupted
 
 log = logging.getLogger("gantrain")
 _failed: list[str] = []  # jobs of this process that failed (a sweep goes on, then exits non-zero)
+
+
+def train_keys(
+    model: Node,
+    objective: Node,
+    dataset: Node,
+    device: Node,
+    trainer: Node,
+    eval: Node,  # noqa: A002 (the eval.* keys)
+    seed: Integer = 0,
+    resume: PathText | None = None,
+    resume_force: Flag = False,
+):
+    """The top level of gantrain's config: the groups, the seed and resuming."""
+
+
+def schema():
+    """gantrain's schema: each config node's keys are the parameters of what it builds."""
+    from gantrain.hardware.accel import Accelerator
+    from gantrain.hardware.device import resolve_device, set_threads
+    from gantrain.metrics.classifier import Recipe
+    from gantrain.objectives.optimizers import STAND_INS
+    from gantrain.schema import Schema
+    from gantrain.training.evaluation import EvalSettings
+
+    sections = {
+        "": (train_keys,),
+        "device": (resolve_device, set_threads, Accelerator),
+        "eval": (EvalSettings,),
+        "eval.classifier": (Recipe,),
+    }
+    return Schema(sections, stand_ins=STAND_INS)
 
 
 def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) -> dict:
@@ -29,23 +63,22 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     names: the chosen group options, e.g. {"model": "dcgan", "objective": "adversarial"}.
     job: for sweep jobs, {"num": n, "parallel": jobs at once, "hparams": {key: value}}.
     """
-    from gantrain.host_memory import keep_freed_memory
+    from gantrain.hardware.host_memory import keep_freed_memory
 
     keep_freed_memory()  # before the first large allocation
     # heavy imports here so that --help and config errors answer fast
     import torch
 
-    from gantrain import distributed
-    from gantrain.accel import Accelerator
     from gantrain.data import make_batches
-    from gantrain.device import resolve_device, set_threads
-    from gantrain.rng import seed_everything
-    from gantrain.training_eval import eval_rounds, make_evaluator
+    from gantrain.hardware import distributed
+    from gantrain.hardware.accel import Accelerator
+    from gantrain.hardware.device import resolve_device, set_threads
+    from gantrain.metrics.classifier import Recipe
+    from gantrain.training.evaluation import EvalSettings, make_evaluator
+    from gantrain.training.rng import seed_everything
 
-    trainer = build(cfg.trainer)  # validates rounds, batch size, milestones first
+    trainer = build(cfg.trainer)
     seed = cfg.seed
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise UserError(f"seed={seed!r} must be an integer")
     device = resolve_device(cfg.device.type, job_num=job["num"] if job else None)
     set_threads(cfg.device.get("threads"), parallel_jobs=job["parallel"] if job else 1)
     config = OmegaConf.to_container(cfg, resolve=True)
@@ -89,8 +122,10 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
         workers=cfg.dataset.get("workers", 2),
     )
     log.info("dataset: %d images", len(batches))
-    eval_at = eval_rounds(cfg.eval.at, trainer.sample_at, trainer.rounds)
-    evaluate = make_evaluator(cfg.eval, cfg.dataset, device, eval_at) if writes else None
+    settings = OmegaConf.to_container(cfg.eval, resolve=True)
+    settings = EvalSettings(**{**settings, "classifier": Recipe(**settings["classifier"])})
+    eval_at = settings.rounds(trainer.sample_at, trainer.rounds)
+    evaluate = make_evaluator(settings, cfg.dataset, device, eval_at) if writes else None
     finished = False
     try:
         summary = trainer.fit(
@@ -147,6 +182,7 @@ def _hydra_train(cfg: DictConfig) -> float | None:
     run_dir = Path(hc.runtime.output_dir)
     job = _job(hc)
     try:
+        schema().check(cfg)  # a sweep job composed by another sweeper is checked here
         return _sweep_value(train(cfg, run_dir, dict(hc.runtime.choices), job))
     except Interrupted as stop:
         _record(run_dir, "interrupted", str(stop))
@@ -188,7 +224,7 @@ def _sweep_dir(args: list[str]) -> tuple[list[str], Path | None]:
 
 
 def _sweep_failed(sweep: Path | None) -> bool:
-    from gantrain.run_files import read_json
+    from gantrain.record.run_files import read_json
 
     if _failed:
         return True
@@ -199,9 +235,11 @@ def _sweep_failed(sweep: Path | None) -> bool:
 
 
 def main() -> None:
+    from gantrain.commands.command_line import check_command_line
+
     try:
         args = resume_argv(sys.argv[1:])
-        check_group_choices(args)
+        check_command_line(args, schema())
     except UserError as err:
         report(err)
         sys.exit(2)

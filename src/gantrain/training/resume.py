@@ -8,10 +8,10 @@ from pathlib import Path
 
 import yaml
 
-from gantrain import checkpoint
 from gantrain.config import split_args
 from gantrain.errors import UserError
-from gantrain.run_files import read_json
+from gantrain.record.run_files import read_json
+from gantrain.training import checkpoint
 
 log = logging.getLogger("gantrain")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from gantrain.errors import UserError, report
-from gantrain.run_files import read_json
+from gantrain.record.run_files import read_json
 
 METRICS = ("fid", "kid", "loss_d", "loss_g", "loss", "nll", "mmd", "elbo")
 

@@ -2,58 +2,60 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import OmegaConf
 
+from gantrain.commands.arguments import parse_args, run_help
+from gantrain.commands.runs import load_run
 from gantrain.errors import UserError, report
-from gantrain.sample_cli import check, load_run, parse_args, run_help
+from gantrain.kinds import DeviceKind, Flag, Integer, Overrides, PositiveInt
+from gantrain.kinds import Path as PathText
+from gantrain.metrics.classifier import Recipe
+from gantrain.metrics.protocol import Extractor, SampleCount, Split
+from gantrain.record.run_files import write_json
+from gantrain.schema import Schema
 
 log = logging.getLogger("gantrain")
-EXTRACTOR_CHOICES = ("auto", "classifier", "inception")
 
 
-def _out_path(cfg: DictConfig) -> Path:
-    if cfg.out is not None:
-        return Path(str(cfg.out)).expanduser()
-    if cfg.run_dir is not None:
-        return Path(str(cfg.run_dir)) / "eval.json"
-    return Path(str(cfg.checkpoint)).with_suffix(".eval.json")
+def _out_path(out: str | None, run_dir: str | None, checkpoint: str | None) -> Path:
+    if out is not None:
+        return Path(out).expanduser()
+    if run_dir is not None:
+        return Path(run_dir) / "eval.json"
+    return Path(str(checkpoint)).with_suffix(".eval.json")
 
 
-def write_json(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def evaluate_run(cfg: DictConfig) -> dict:
-    """Score a run's checkpoint as cfg (conf/eval.yaml) says; returns the eval.json record."""
-    from gantrain.device import resolve_device
+def evaluate_run(
+    run_dir: PathText | None = None,
+    checkpoint: PathText | None = None,
+    num_samples: SampleCount = 1000,
+    extractor: Extractor = "auto",
+    split: Split = "test",
+    ema: Flag = True,
+    seed: Integer = 0,
+    device: DeviceKind = "auto",
+    kid_subsets: PositiveInt = 100,
+    inception_weights: PathText | None = None,
+    classifier: Recipe | None = None,
+    out: PathText | None = None,
+    dataset: Overrides | None = None,
+) -> dict:
+    """Score a run's checkpoint as conf/eval.yaml describes each key; returns the eval.json
+    record (out: where main writes it)."""
+    from gantrain.hardware.device import resolve_device
     from gantrain.metrics import make_scorer
-    from gantrain.metrics.classifier import Recipe
 
     t0 = time.perf_counter()
-    n, seed = check(cfg, "num_samples", "pos_int"), check(cfg, "seed", "int")
-    if n < 2:
-        raise UserError(f"num_samples={n} is too few: FID and KID need at least 2 samples")
-    split = check(cfg, "split", "choice", ("test", "train"))
-    extractor = check(cfg, "extractor", "choice", EXTRACTOR_CHOICES)
-    subsets = check(cfg, "kid_subsets", "pos_int")
-    recipe = Recipe(
-        steps=check(cfg, "classifier.steps", "pos_int"),
-        batch_size=check(cfg, "classifier.batch_size", "pos_int"),
-    )
-    inception = check(cfg, "inception_weights", "path")
-    device = resolve_device(str(cfg.device))
-    run = load_run(cfg, device)
-    scorer = make_scorer(run.dataset, device, extractor, split, recipe, inception, subsets)
+    n, subsets = num_samples, kid_subsets
+    device = resolve_device(device)
+    run = load_run(run_dir, checkpoint, ema, dataset or {}, device)
+    scorer = make_scorer(run.dataset, device, extractor, split, classifier or Recipe(),
+                         inception_weights, subsets)  # fmt: skip
     scores = scorer.score_model(run.model, n, seed)
     info = {k: v for k, v in scorer.info["extractor"].items() if k != "trained"}
     return {
@@ -99,9 +101,12 @@ def main() -> None:
         return
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        cfg = parse_args(args, "eval")
-        record = evaluate_run(cfg)
-        out = _out_path(cfg)
+        schema = Schema({"": (evaluate_run,), "classifier": (Recipe,)})
+        keys = OmegaConf.to_container(parse_args(args, "eval", schema), resolve=True)
+        keys["classifier"] = Recipe(**keys["classifier"])
+        record = evaluate_run(**keys)
+        out = _out_path(keys["out"], keys["run_dir"], keys["checkpoint"])
+        out.parent.mkdir(parents=True, exist_ok=True)
         write_json(out, record)
     except UserError as err:
         report(err, prog="gantrain-eval")

@@ -11,6 +11,11 @@ import torch
 from gantrain.errors import UserError
 
 FORMAT = 1
+# classes and functions that moved: a checkpoint's saved config names them by their old homes
+MOVED = {
+    "gantrain.trainer.Trainer": "gantrain.training.trainer.Trainer",
+    "gantrain.data.torchvision_sets.load_celeba": "gantrain.data.celeba.load",
+}
 
 
 def _fsync_dir(path: Path) -> None:
@@ -55,4 +60,17 @@ def load(path: Path) -> dict:
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserError(f"{path} is not a gantrain checkpoint (format {FORMAT} expected)")
+    if isinstance(payload.get("config"), dict):
+        payload["config"] = _current_targets(payload["config"])
     return payload
+
+
+def _current_targets(node):
+    """The saved config with each moved _target_ at its present home."""
+    if isinstance(node, dict):
+        return {
+            k: MOVED.get(v, v) if k == "_target_" else _current_targets(v) for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_current_targets(v) for v in node]
+    return node

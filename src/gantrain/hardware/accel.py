@@ -11,6 +11,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from gantrain.kinds import Flag
+
 log = logging.getLogger("gantrain")
 
 
@@ -29,13 +31,13 @@ class Accelerator:
     def __init__(
         self,
         device: torch.device,
-        amp: bool = True,
-        tf32: bool = True,
-        channels_last: bool = True,
-        cudnn_benchmark: bool = True,
-        compile: bool = False,
-        deterministic: bool = False,
-        graphs: bool = True,
+        amp: Flag = True,
+        tf32: Flag = True,
+        channels_last: Flag = True,
+        cudnn_benchmark: Flag = True,
+        compile: Flag = False,
+        deterministic: Flag = False,
+        graphs: Flag = True,
     ):
         self.device = device
         cuda = device.type == "cuda"

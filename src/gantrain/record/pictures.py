@@ -6,8 +6,8 @@ from pathlib import Path
 
 import torch
 
-from gantrain import images
 from gantrain.models.base import GenerativeModel
+from gantrain.record import images
 
 PRIOR_FIT_IMAGES = 2048  # training codes used to refit a fitted prior at each milestone
 

@@ -1,0 +1,60 @@
+"""A trained run rebuilt from its checkpoint: what gantrain-sample and gantrain-eval start from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from omegaconf import OmegaConf
+
+from gantrain.errors import UserError
+from gantrain.schema import Schema
+
+
+@dataclass
+class Run:
+    model: torch.nn.Module  # on the device, in eval mode
+    payload: dict  # the checkpoint
+    checkpoint: Path
+    dataset: dict  # the run's dataset config with the command line's dataset.* overrides
+    weights: str  # "ema" or "raw"
+
+
+def load_run(
+    run_dir: str | None,
+    ckpt: str | None,
+    ema: bool,
+    dataset_overrides: dict,
+    device: torch.device,
+) -> Run:
+    """Rebuild a run's model from its checkpoint (run_dir= or checkpoint=), EMA weights if any;
+    the dataset config is the run's with dataset_overrides on top, checked against its loader."""
+    from gantrain.config import build
+    from gantrain.training import checkpoint
+
+    if ckpt is None:
+        if run_dir is None:
+            raise UserError("give run_dir=RUN (a gantrain run directory) or checkpoint=PATH")
+        if not Path(run_dir).is_dir():
+            raise UserError(f"run_dir={run_dir} is not a directory; give a gantrain run directory")
+        ckpt = Path(run_dir) / "checkpoints" / "last.pt"
+    payload = checkpoint.load(Path(ckpt))
+    config = payload.get("config")
+    if not isinstance(config, dict) or "model" not in config:
+        raise UserError(f"{ckpt} holds no config to rebuild its model from")
+    model = build(OmegaConf.create(config["model"]))
+    use_ema = ema and bool(payload.get("ema"))
+    try:
+        model.load_state_dict(payload["model"])
+        if use_ema:
+            model.load_state_dict(payload["ema"])
+    except (RuntimeError, KeyError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise UserError(
+            f"{ckpt}: the weights do not fit the model of its config ({first})"
+        ) from None
+    dataset = {**config.get("dataset", {}), **dataset_overrides}
+    Schema({}).check(OmegaConf.create(dataset), path="dataset")
+    weights = "ema" if use_ema else "raw"
+    return Run(model.to(device).eval(), payload, Path(ckpt), dataset, weights)

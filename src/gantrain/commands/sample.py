@@ -1,0 +1,157 @@
+"""`gantrain-sample`: images from a trained run as .npz, a PNG grid or a folder of PNGs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+
+from gantrain.commands.arguments import parse_args, run_help
+from gantrain.commands.runs import load_run
+from gantrain.errors import UserError, report
+from gantrain.kinds import Choice, DeviceKind, Flag, Integer, Overrides, PositiveInt
+from gantrain.kinds import Path as PathText
+from gantrain.schema import Schema
+
+log = logging.getLogger("gantrain")
+# samples: draws from the prior; interpolate: paths between latent pairs; reconstruct: AE/VAE
+Mode = Choice("samples", "interpolate", "reconstruct")
+
+
+def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical paths (n, steps, d) between rows of a and b: for Gaussian noise, every point
+    keeps the norm typical of a draw, where the straight line passes through low-norm codes."""
+    an, bn = a / a.norm(dim=1, keepdim=True), b / b.norm(dim=1, keepdim=True)
+    omega = torch.acos((an * bn).sum(1).clamp(-1 + 1e-7, 1 - 1e-7))[:, None, None]  # (n, 1, 1)
+    t = t[None, :, None]
+    return (
+        torch.sin((1 - t) * omega) * a[:, None] + torch.sin(t * omega) * b[:, None]
+    ) / torch.sin(omega)
+
+
+@torch.no_grad()
+def interpolations(model, pairs: int, steps: int, seed: int) -> torch.Tensor:
+    """uint8 (pairs * 2 * steps, C, H, W): per pair a straight row, then a spherical row."""
+    from gantrain.metrics.scores import to_uint8
+
+    g = torch.Generator().manual_seed(seed)
+    a, b = torch.randn(2, pairs, model.latent_dim, generator=g)
+    t = torch.linspace(0, 1, steps)
+    lerp = a[:, None] + t[None, :, None] * (b - a)[:, None]  # (pairs, steps, d)
+    paths = torch.stack([lerp, _slerp(a, b, t)], 1).reshape(-1, model.latent_dim)
+    device = next(model.parameters()).device
+    return torch.cat(
+        [
+            to_uint8(model.sample_from_noise(paths[i : i + 500].to(device)))
+            for i in range(0, len(paths), 500)
+        ]
+    )
+
+
+@torch.no_grad()
+def reconstructions(model, dataset: dict, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(inputs, reconstructions), uint8 (n, C, H, W) each, of n random test images."""
+    from gantrain.metrics.data import reference_images
+    from gantrain.metrics.scores import to_uint8
+
+    if "encode" not in model.provides:
+        raise UserError(
+            f"mode=reconstruct needs a model that encodes (ae, vae); this run's model is "
+            f"{type(model).__name__}, which only generates: use mode=samples or mode=interpolate"
+        )
+    real = reference_images(dataset, "test")
+    real = real[torch.randperm(real.shape[0], generator=torch.Generator().manual_seed(seed))[:n]]
+    device = next(model.parameters()).device
+    x = real.to(device).float().div(127.5).sub(1.0)
+    return real, to_uint8(model.decode(model.encode(x)[0]))
+
+
+def write_images(out: Path, images: torch.Tensor, per_row: int, extra: dict | None = None) -> None:
+    """uint8 (N, C, H, W) to out.npz (key images, plus extra arrays), out.png (one grid, per_row
+    images a row) or the directory out (000000.png, ...)."""
+    from torchvision.utils import make_grid
+
+    from gantrain.record.images import save_image_atomic, to_pil
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npz":
+        arrays = {"images": images.numpy(), **{k: v.numpy() for k, v in (extra or {}).items()}}
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=out.name, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, **arrays)
+        os.replace(tmp, out)
+    elif out.suffix == ".png":
+        save_image_atomic(to_pil(make_grid(images.float() / 255, nrow=per_row)), out)
+    else:
+        from PIL import Image
+
+        out.mkdir(parents=True, exist_ok=True)
+        arr = images.permute(0, 2, 3, 1).numpy()  # (N, H, W, C)
+        for i, img in enumerate(arr):
+            pic = Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img)
+            save_image_atomic(pic, out / f"{i:06d}.png")
+
+
+def sample(
+    run_dir: PathText | None = None,
+    checkpoint: PathText | None = None,
+    mode: Mode = "samples",
+    num_samples: PositiveInt = 64,
+    out: PathText | None = None,
+    steps: PositiveInt = 10,
+    ema: Flag = True,
+    seed: Integer = 0,
+    device: DeviceKind = "auto",
+    dataset: Overrides | None = None,
+) -> Path:
+    """Draw from a run as conf/sample.yaml describes each key; returns where it wrote."""
+    from gantrain.hardware.device import resolve_device
+    from gantrain.metrics.scores import sample_uint8
+    from gantrain.record.images import interleave_rows
+
+    if out is None:
+        raise UserError("give out=PATH.npz, out=PATH.png or out=DIRECTORY")
+    out = Path(out).expanduser()
+    if out.suffix not in ("", ".npz", ".png"):
+        raise UserError(f"out={out} must end in .npz or .png, or name a directory (no extension)")
+    run = load_run(run_dir, checkpoint, ema, dataset or {}, resolve_device(device))
+    model, n = run.model, num_samples
+    log.info("sampling %s with the %s weights", mode, run.weights)
+    if mode == "samples":
+        write_images(out, sample_uint8(model, n, seed), per_row=max(1, round(n**0.5)))
+    elif mode == "interpolate":
+        write_images(out, interpolations(model, n, steps, seed), per_row=steps)
+    else:
+        inputs, recon = reconstructions(model, run.dataset, n, seed)
+        if out.suffix == ".png":  # rows of inputs above rows of their reconstructions
+            write_images(out, interleave_rows(inputs, recon), per_row=8)
+        elif out.suffix == ".npz":
+            write_images(out, recon, per_row=8, extra={"inputs": inputs})
+        else:  # reconstructions named like their inputs in out/inputs
+            write_images(out, recon, per_row=8)
+            write_images(out / "inputs", inputs, per_row=8)
+    return out
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if run_help(args, "sample"):
+        return
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        cfg = parse_args(args, "sample", Schema({"": (sample,)}))
+        out = sample(**OmegaConf.to_container(cfg, resolve=True))
+    except UserError as err:
+        report(err, prog="gantrain-sample")
+        sys.exit(2)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

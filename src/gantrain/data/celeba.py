@@ -1,0 +1,37 @@
+"""CelebA's aligned faces through torchvision: held or streamed by size, like an image folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torchvision import datasets
+
+from gantrain.data.image_folder import ImageFiles, hold_or_stream
+from gantrain.data.torchvision_sets import open_dataset
+from gantrain.kinds import Channels, Choice, Count, Flag, ImageSize
+from gantrain.kinds import Path as PathText
+
+Split = Choice("train", "valid", "test", "all")
+
+
+def load(
+    root: PathText,
+    image_size: ImageSize = 64,
+    channels: Channels = 3,
+    download: Flag = True,
+    split: Split = "train",
+    in_memory_max: Count = 50000,
+    workers: Count = 2,
+):
+    """CelebA's aligned faces, shorter side resized to image_size and centre-cropped: a uint8
+    tensor when at most in_memory_max images, else a Dataset that streams them."""
+    base = Path(root).expanduser().resolve()
+    ds = open_dataset(
+        "celeba",
+        base,
+        download,
+        lambda dl: datasets.CelebA(str(base), split=split, target_type=[], download=dl),
+    )
+    folder = base / "celeba" / "img_align_celeba"
+    files = ImageFiles([folder / f for f in ds.filename], image_size, channels)
+    return hold_or_stream(files, in_memory_max, workers, f"celeba ({split}) in {folder}")

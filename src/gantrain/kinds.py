@@ -1,0 +1,82 @@
+"""Kinds of config value: a Python type with its range or choices, and the words an error uses.
+
+Constructors annotate their parameters with these; the schema (schema.py) reads the annotations
+and checks every key of a composed config with pydantic in strict mode (no "3" for 3, no true
+for 1). Ranges are annotated_types constraints, so tools can read them back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge, Gt, Len, Lt
+from pydantic import AfterValidator, BeforeValidator
+
+
+@dataclass(frozen=True)
+class Says:
+    """What a kind is, in the words of an error message: 'a positive integer'."""
+
+    words: str
+
+
+def _refuse_bool(value):
+    # Literal[1, 3] would take true as 1: a yes/no is never a choice among numbers or names
+    if isinstance(value, bool):
+        raise ValueError("true/false is not one of the choices")
+    return value
+
+
+def Choice(*options) -> Any:  # noqa: N802 (reads as a type in annotations)
+    """One of the given values, e.g. Choice("bce", "hinge")."""
+    listed = ", ".join(str(o) for o in options)
+    return Annotated[Literal[options], BeforeValidator(_refuse_bool), Says(f"one of {listed}")]
+
+
+PositiveInt = Annotated[int, Gt(0), Says("a positive integer")]
+Count = Annotated[int, Ge(0), Says("an integer >= 0")]
+Integer = Annotated[int, Says("an integer")]
+PositiveFloat = Annotated[float, Gt(0), Says("a positive number")]
+NonNegativeFloat = Annotated[float, Ge(0), Says("a number >= 0")]
+Number = Annotated[float, Says("a number")]
+OpenUnit = Annotated[float, Gt(0), Lt(1), Says("a number between 0 and 1, both excluded")]
+Beta = Annotated[float, Ge(0), Lt(1), Says("a number from 0 up to (not including) 1")]
+Betas = Annotated[list[Beta], Len(2, 2), Says("two numbers in [0, 1), e.g. [0.5, 0.999]")]
+Flag = Annotated[bool, Says("true or false")]
+Text = Annotated[str, Says("a text")]
+Path = Annotated[str, Says("a path")]
+Rounds = Annotated[list[PositiveInt], Says("a list of positive integers, e.g. [100, 1000]")]
+PositiveFloats = Annotated[
+    list[PositiveFloat], Len(1), Says("a non-empty list of positive numbers, e.g. [1.0, 2.0]")
+]
+Channels = Choice(1, 3)
+DeviceKind = Choice("auto", "cpu", "cuda", "mps")
+# a config node with its own _target_ or section (model, objective.critic, eval.classifier, ...)
+Node = Annotated[dict, Says("a config node (key.subkey=value)")]
+# a dict of keys checked later against a config that is not known yet (a run's dataset)
+Overrides = Annotated[dict, Says("keys given as dataset.KEY=VALUE, e.g. dataset.root=/data")]
+
+
+def side_plan(size: int) -> tuple[int, int] | None:
+    """(base, n) with size = base * 2**n, 4 <= base <= 7 and n >= 1; None if there is none."""
+    base, n = size, 0
+    while base % 2 == 0 and base // 2 >= 4:
+        base //= 2
+        n += 1
+    return (base, n) if n >= 1 and 4 <= base <= 7 else None
+
+
+def _buildable(size: int) -> int:
+    if side_plan(size) is None:
+        raise ValueError("not a side the conv stacks can build")
+    return size
+
+
+# the conv stacks halve the side down to 4..7 pixels: 16, 28, 32, 64, 128, ...
+ImageSize = Annotated[
+    int,
+    Gt(0),
+    AfterValidator(_buildable),
+    Says("a side of 4..7 times a power of two, e.g. 16, 28, 32 or 64"),
+]

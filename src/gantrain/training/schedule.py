@@ -1,0 +1,35 @@
+"""Which rounds get a grid, a log row, an evaluation or a checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Schedule:
+    rounds: int
+    sample_at: list[int]  # sorted, the grid milestones asked for
+    checkpoint_every: int
+    log_every: int
+    eval_at: frozenset[int] = frozenset()
+
+    @property
+    def milestones(self) -> set[int]:
+        """Grid rounds: the asked milestones up to rounds, and the last round always."""
+        return {r for r in self.sample_at if r <= self.rounds} | {self.rounds}
+
+    def pictures(self, rnd: int) -> bool:
+        return rnd in self.milestones
+
+    def logs(self, rnd: int) -> bool:
+        return rnd % self.log_every == 0 or rnd in self.milestones or rnd in self.eval_at
+
+    def evaluates(self, rnd: int) -> bool:
+        return rnd in self.eval_at
+
+    def checkpoints(self, rnd: int) -> bool:
+        return rnd % self.checkpoint_every == 0 or rnd in self.milestones
+
+    def keeps(self, rnd: int) -> bool:
+        """A milestone checkpoint (round_*.pt) is kept beside last.pt at the asked milestones."""
+        return rnd in self.sample_at and rnd <= self.rounds

@@ -1,0 +1,176 @@
+"""The loop: one round after another, with the pictures, logs, scores and checkpoints the
+schedule asks for, until the last round or a stop."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import torch
+
+from gantrain.hardware.graphs import GraphedStep, can_graph
+from gantrain.kinds import Count, Flag, OpenUnit, PositiveInt, Rounds
+from gantrain.models.base import GenerativeModel
+from gantrain.objectives.base import Objective
+from gantrain.record.monitor import Monitor, NullMonitor
+from gantrain.record.pictures import Pictures
+from gantrain.record.run_files import prune_metrics, read_json, write_json
+from gantrain.training import checkpoint
+from gantrain.training.ema import EMA
+from gantrain.training.nan_policy import NanGuard, NanPolicy
+from gantrain.training.schedule import Schedule
+from gantrain.training.signals import Interrupted, StopRequests
+from gantrain.training.state import TrainState
+
+log = logging.getLogger("gantrain")
+
+
+class Trainer:
+    """The loop's settings (conf/trainer/): the schema checks them against these annotations."""
+
+    def __init__(
+        self,
+        rounds: PositiveInt = 50000,
+        batch_size: PositiveInt = 64,
+        sample_at: Rounds = (100, 1000),
+        checkpoint_every: PositiveInt = 1000,
+        keep_checkpoints: Count = 2,
+        log_every: PositiveInt = 50,
+        progress: Flag | None = None,
+        ema_decay: OpenUnit | None = None,
+        nan_policy: NanPolicy = "stop",
+        deterministic: Flag = False,
+    ):
+        self.rounds, self.batch_size = rounds, batch_size
+        self.checkpoint_every, self.keep_checkpoints = checkpoint_every, keep_checkpoints
+        self.log_every = log_every
+        self.sample_at = sorted(set(sample_at))
+        self.progress, self.ema_decay, self.nan_policy = progress, ema_decay, nan_policy
+        self.deterministic = bool(deterministic)
+
+    def fit(
+        self,
+        model: GenerativeModel,
+        objective: Objective,
+        batches,
+        run_dir: Path,
+        config: dict,
+        seed: int,
+        device: torch.device,
+        state: dict | None = None,
+        hparams: dict | None = None,
+        writes: bool = True,
+        evaluate=None,
+        eval_at: list[int] = (),
+    ) -> dict:
+        """Train from round state["round"] + 1 (or 1) to self.rounds; returns the summary.
+
+        writes: False on data-parallel ranks other than 0, which train but write nothing.
+        evaluate: model -> {fid, kid, ...}, called at the rounds in eval_at.
+        """
+        self.writes, self.run_dir, self.device = writes, run_dir, device
+        self.evaluate = evaluate if writes else None
+        self.schedule = Schedule(self.rounds, self.sample_at, self.checkpoint_every,
+                                 self.log_every, frozenset(eval_at))  # fmt: skip
+        # the noise bank and the fixed batch come from their own generator, not the global one
+        g = torch.Generator().manual_seed(seed)
+        bank = torch.randn(64, model.latent_dim, generator=g)  # drawn even on resume: g moves on
+        noise = (state["noise"] if state else bank).to(device)
+        ema = EMA(model, self.ema_decay) if self.ema_decay else None
+        self.state = TrainState(model, objective, batches, ema, noise, config, device)
+        self.pictures = (
+            Pictures(run_dir, batches, g, "encode" in model.provides) if writes else None
+        )
+        self.guard = NanGuard(self.nan_policy, run_dir / "checkpoints" / "last.pt")
+        self.last, self.last_eval, self.eval_s = {}, {}, 0.0
+        start = self.state.restore(state) if state else 0
+        self.step = objective.step
+        if can_graph(getattr(objective, "accel", None), batches):
+            self.step = GraphedStep(objective, batches, getattr(objective, "d_steps", 1))
+        if start >= self.rounds:
+            log.info(
+                "%s is already at round %d of %d; nothing to train", run_dir, start, self.rounds
+            )
+            return read_json(run_dir / "summary.json") or {"status": "done", "rounds": start}
+        if start and writes:
+            prune_metrics(run_dir / "metrics.jsonl", start)
+        self.monitor = (
+            Monitor(run_dir, self.rounds, start, self.progress) if writes else NullMonitor()
+        )
+        try:
+            with StopRequests() as stop:
+                train_s = self._loop(start, stop)
+            if hparams is not None:
+                self.monitor.hparams(hparams, {**self.last, **self.last_eval})
+        finally:
+            self.monitor.close()
+        if writes:
+            self.pictures.evolution()
+        summary = self._summary(start, train_s)
+        if writes:
+            write_json(run_dir / "summary.json", summary)
+        return summary
+
+    def _loop(self, start: int, stop: StopRequests) -> float:
+        st, when = self.state, self.schedule
+        check_each_round = self.device.type == "cpu"  # a per-round sync is free on the CPU only
+        t0 = time.perf_counter()
+        st.model.train()
+        rnd = start
+        while rnd < self.rounds:
+            rnd += 1
+            logs = self.step(st.model, st.batches)
+            if st.ema is not None:
+                st.ema.update(st.model)
+            st.add(logs)
+            self.monitor.advance()
+            if (check_each_round or when.logs(rnd)) and not self.guard.finite(logs, rnd):
+                rnd = self._rollback()
+                continue
+            shown = st.ema.model if st.ema else st.model  # what pictures and scores see
+            if when.pictures(rnd) and self.writes:
+                if shown is not st.model:  # the raw weights' prior too, for ema=false sampling
+                    self.pictures.refit(st.model)
+                self.pictures.milestone(rnd, shown, st.noise, self.monitor)
+            if when.logs(rnd):
+                self.last = st.means()
+                row = dict(self.last)
+                if when.evaluates(rnd) and self.evaluate is not None:
+                    self.last_eval = self.evaluate(shown)
+                    self.eval_s += self.last_eval.get("eval_s", 0.0)
+                    row.update(self.last_eval)
+                self.monitor.scalars(rnd, row)
+            if (when.checkpoints(rnd) or stop.signum) and self.writes:
+                st.save(rnd, self.run_dir / "checkpoints", when.keeps(rnd), self.keep_checkpoints)
+            if stop.signum:
+                raise Interrupted(stop.signum, rnd)
+        return time.perf_counter() - t0
+
+    def _rollback(self) -> int:
+        """Back to last.pt with the learning rates halved once more; returns its round."""
+        start = self.state.restore(checkpoint.load(self.guard.last))
+        self.state.objective.scale_lr(self.guard.lr_factor())
+        if isinstance(self.step, GraphedStep):
+            self.step.reset()
+        self.state.sums, self.state.count = {}, 0
+        return start
+
+    def _summary(self, start: int, train_s: float) -> dict:
+        step_s = train_s - self.eval_s  # rounds/s counts training, not evaluation
+        device = self.device
+        return {
+            "status": "done",
+            "rounds": self.rounds,
+            "resumed_from": start,
+            "wall_s": round(train_s, 3),
+            "rounds_per_s": round((self.rounds - start) / step_s, 3) if step_s > 0 else None,
+            "eval_s": round(self.eval_s, 3),
+            "device": str(device),
+            **(
+                {"peak_gpu_mb": round(torch.cuda.max_memory_allocated(device) / 2**20, 1)}
+                if device.type == "cuda"
+                else {}
+            ),
+            "final": {**self.last, **self.last_eval},
+        }
