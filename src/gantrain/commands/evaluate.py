@@ -95,14 +95,18 @@ def summary_line(r: dict) -> str:
     return line + f"; {r['eval_s']:.1f} s"
 
 
+def schema() -> Schema:
+    """gantrain-eval's keys are evaluate_run()'s parameters; classifier.* are a Recipe's."""
+    return Schema({"": (evaluate_run,), "classifier": (Recipe,)})
+
+
 def main() -> None:
     args = sys.argv[1:]
     if run_help(args, "eval"):
         return
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        schema = Schema({"": (evaluate_run,), "classifier": (Recipe,)})
-        keys = OmegaConf.to_container(parse_args(args, "eval", schema), resolve=True)
+        keys = OmegaConf.to_container(parse_args(args, "eval", schema()), resolve=True)
         keys["classifier"] = Recipe(**keys["classifier"])
         record = evaluate_run(**keys)
         out = _out_path(keys["out"], keys["run_dir"], keys["checkpoint"])

@@ -139,13 +139,18 @@ def sample(
     return out
 
 
+def schema() -> Schema:
+    """gantrain-sample's keys are sample()'s parameters."""
+    return Schema({"": (sample,)})
+
+
 def main() -> None:
     args = sys.argv[1:]
     if run_help(args, "sample"):
         return
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        cfg = parse_args(args, "sample", Schema({"": (sample,)}))
+        cfg = parse_args(args, "sample", schema())
         out = sample(**OmegaConf.to_container(cfg, resolve=True))
     except UserError as err:
         report(err, prog="gantrain-sample")

@@ -77,3 +77,26 @@ def test_other_torch_files_are_refused(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(UserError, match="no checkpoint"):
         checkpoint.load(tmp_path / "nope.pt")
+
+
+def test_checkpoints_written_before_the_layout_move_still_sample_and_resume(mnist_root, tmp_path):
+    from helpers import TINY, run_cli, tiny_train
+
+    run = tmp_path / "run"
+    tiny_train(["trainer.rounds=2", "trainer.sample_at=[2]"], run, mnist_root)
+    last = run / "checkpoints" / "last.pt"
+    old = torch.load(last, weights_only=True)
+    old["config"]["trainer"]["_target_"] = "gantrain.trainer.Trainer"  # its home until 0.1
+    torch.save(old, last)
+    assert checkpoint.load(last)["config"]["trainer"]["_target_"] == (
+        "gantrain.training.trainer.Trainer"
+    )
+    out = run_cli([f"run_dir={run}", "num_samples=4", "out=s.npz"], tmp_path, "gantrain-sample")
+    assert out.returncode == 0 and (tmp_path / "s.npz").is_file(), out.stderr
+    # the run's own overrides are what resume reads; the moved class is no config change
+    (run / ".hydra").mkdir(exist_ok=True)
+    overrides = [f"dataset.root={mnist_root}", *TINY, "trainer.sample_at=[2]"]
+    (run / ".hydra" / "overrides.yaml").write_text("\n".join(f"- {o}" for o in overrides))
+    out = run_cli([f"resume={run}", "trainer.rounds=3"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert checkpoint.load(last)["round"] == 3

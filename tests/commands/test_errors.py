@@ -58,6 +58,56 @@ def test_user_error_is_one_clear_line(case, mnist_root, tmp_path):
     assert not list(tmp_path.rglob("last.pt"))
 
 
+# the schema's refusals, end to end: before Hydra writes anything, exit 2, one line
+BEFORE_ANYTHING_RUNS = {
+    "lr not a number": (
+        ["objective.optimizer.lr=fast"],
+        "objective.optimizer.lr='fast' must be a positive number, e.g. 0.0006",
+    ),
+    "negative lr": (["objective.optimizer.lr=-1"], "objective.optimizer.lr=-1 must be a positive"),
+    "zero latent size": (["model.latent_dim=0"], "model.latent_dim=0 must be a positive integer"),
+    "zero width": (["model.width=0"], "model.width=0 must be a positive integer"),
+    "no bandwidths": (
+        ["objective=mmd", "objective.bandwidths=[]"],
+        "objective.bandwidths=[] must be a non-empty list of positive numbers",
+    ),
+    "zero eval samples": (["eval.num_samples=0"], "eval.num_samples=0 must be a positive integer"),
+    "betas out of range": (
+        ["objective.optimizer.betas=[2,3]"],
+        "objective.optimizer.betas=[2, 3] must be two numbers in [0, 1)",
+    ),
+    "negative KL weight": (
+        ["model=vae", "objective=mle", "objective.beta=-1"],
+        "objective.beta=-1 must be a number >= 0",
+    ),
+    "negative critic width": (
+        ["objective.critic.width=-3"],
+        "objective.critic.width=-3 must be a positive integer",
+    ),
+    "misspelt key": (
+        ["trainer.roundz=3"],
+        "trainer.roundz is not a key; did you mean trainer.rounds",
+    ),
+    "a key nothing reads": (["+trainer.roundz=3"], "trainer.roundz is not a key gantrain reads"),
+    "sweep and --cfg": (
+        ["-m", "seed=0,1", "--cfg", "job"],
+        "--multirun and --cfg cannot be combined",
+    ),
+    "unknown flag": (["--colour"], "unrecognized arguments: --colour"),
+    "bad value in one sweep job": (["-m", "seed=0,x"], "seed='x' must be an integer"),
+}
+
+
+@pytest.mark.parametrize("case", list(BEFORE_ANYTHING_RUNS))
+def test_schema_refusals_come_before_anything_is_written(case, mnist_root, tmp_path):
+    args, expected = BEFORE_ANYTHING_RUNS[case]
+    out = run_cli([f"dataset.root={mnist_root}", "device=cpu", *args], tmp_path, timeout=120)
+    assert out.returncode == 2 and out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gantrain: error: " + expected), out.stderr
+    assert list(tmp_path.iterdir()) == []  # no outputs/ folder, not even Hydra's files
+
+
 def test_mnist_missing_offline_says_where_and_how(tmp_path):
     out = run_cli(
         [f"dataset.root={tmp_path / 'nowhere'}", "dataset.download=false", "device=cpu"],
