@@ -48,24 +48,6 @@ def parse_args(args: list[str], name: str, schema: Schema) -> DictConfig:
     return cfg
 
 
-def check(cfg: DictConfig, key: str, kind: str, choices: tuple = ()):
-    """The value of a (dotted) key when it is of kind (pos_int, int, bool, choice, path); else a
-    UserError naming the key."""
-    value = OmegaConf.select(cfg, key)
-    ok = {
-        "pos_int": isinstance(value, int) and not isinstance(value, bool) and value > 0,
-        "int": isinstance(value, int) and not isinstance(value, bool),
-        "bool": isinstance(value, bool),
-        "choice": value in choices,
-        "path": value is None or isinstance(value, str),
-    }[kind]
-    if not ok:
-        want = {"pos_int": "a positive integer", "int": "an integer", "bool": "true or false",
-                "choice": "one of " + ", ".join(map(str, choices)), "path": "a path"}[kind]  # fmt: skip
-        raise UserError(f"{key}={value!r} must be {want}")
-    return value
-
-
 def run_help(args: list[str], name: str) -> bool:
     if {"-h", "--help"} & set(args):
         print((conf_dir() / f"{name}.yaml").read_text(encoding="utf-8"), end="")
