@@ -26,6 +26,10 @@ CASES = {
     "cuda absent": (["device=cuda"], "device=cuda"),
     "mps absent": (["device=mps"], "device=mps"),
     "resume without a checkpoint": (["resume=/nonexistent/run"], "resume=/nonexistent/run"),
+    "gradient penalty with BatchNorm": (
+        ["objective.gradient_penalty=10"],
+        "objective.gradient_penalty=10",
+    ),
     "unknown nan policy": (["trainer.nan_policy=ignore"], "trainer.nan_policy"),
     "ema decay out of range": (["trainer.ema_decay=1.5"], "trainer.ema_decay=1.5"),
     "zero threads": (["device.threads=0"], "device.threads=0"),

@@ -119,7 +119,7 @@ def test_torchrun_two_gloo_processes_write_one_run_dir(mnist_root, tmp_path):
     assert "processes=2" in (run / "train.log").read_text()
 
 
-def test_cuda_graphs_only_where_they_can_run(tmp_path):
+def test_cuda_graphs_only_where_they_can_run(tmp_path, caplog):
     from types import SimpleNamespace
 
     from gantrain.data.batches import TensorBatches
@@ -129,11 +129,18 @@ def test_cuda_graphs_only_where_they_can_run(tmp_path):
     images = torch.zeros(8, 1, 4, 4, dtype=torch.uint8)
     in_memory = TensorBatches(images, 4, torch.device("cpu"))
     cuda = dict(graphs=True, device=torch.device("cuda"), world=1, scaler=None, compile=False)
-    assert can_graph(SimpleNamespace(**cuda), in_memory)
+    objective = SimpleNamespace(accel=SimpleNamespace(**cuda), graph_safe=True)
+    assert can_graph(objective, in_memory)
     for change in ({"world": 2}, {"scaler": object()}, {"compile": True}, {"graphs": False}):
-        assert not can_graph(SimpleNamespace(**{**cuda, **change}), in_memory), change
-    assert not can_graph(SimpleNamespace(**cuda), lambda: images)  # a stream: no indices
-    assert not can_graph(None, in_memory)
+        changed = SimpleNamespace(accel=SimpleNamespace(**{**cuda, **change}))
+        assert not can_graph(changed, in_memory), change
+    assert not can_graph(objective, lambda: images)  # a stream: no indices
+    assert not can_graph(SimpleNamespace(), in_memory)
+    # lazy R1 runs on some rounds only: eager rounds, and the log says why
+    objective.graph_safe = False
+    with caplog.at_level(logging.WARNING, logger="gantrain"):
+        assert not can_graph(objective, in_memory)
+    assert "objective.r1_every=1 keeps the graph" in caplog.text
 
 
 def test_batches_gathered_by_index_match_the_stream():

@@ -42,9 +42,52 @@ def test_hinge_and_least_squares_of_known_outputs():
     assert F.g_loss_least_squares(fake).item() == pytest.approx(0.5 * (9 + 1) / 2)
 
 
+def test_wasserstein_losses_of_known_scores():
+    real, fake = torch.tensor([2.0, 0.5]), torch.tensor([-2.0, 0.0])
+    # critic: E[D(G(z))] - E[D(x)] = -1 - 1.25; generator: -E[D(G(z))] = 1
+    assert F.d_loss_wasserstein(real, fake).item() == pytest.approx(-2.25)
+    assert F.g_loss_wasserstein(fake).item() == pytest.approx(1.0)
+
+
+def _linear_critic(w: torch.Tensor):
+    return lambda x: x.flatten(1) @ w  # D(x) = w . x, whose input gradient is w everywhere
+
+
+def test_gradient_penalty_and_r1_of_a_linear_critic():
+    w = torch.tensor([3.0, 4.0, 0.0, 0.0])  # |w| = 5
+    x = torch.randn(6, 1, 2, 2)
+    grads = F.input_gradients(_linear_critic(w), x)
+    assert grads.shape == x.shape and torch.allclose(grads.flatten(1), w.expand(6, 4))
+    assert F.gradient_penalty(grads).item() == pytest.approx((5 - 1) ** 2)  # (|w| - 1)^2
+    assert F.r1_penalty(grads).item() == pytest.approx(0.5 * 25)  # |w|^2 / 2
+
+
+def test_penalties_train_the_critic_towards_their_targets():
+    w = torch.tensor([3.0, 4.0], requires_grad=True)
+    x = torch.randn(8, 2)
+    F.gradient_penalty(F.input_gradients(_linear_critic(w), x)).backward()
+    # d/dw (|w| - 1)^2 = 2 (|w| - 1) w / |w|: the penalty shrinks w towards unit norm
+    assert torch.allclose(w.grad, 2 * 4 * torch.tensor([3.0, 4.0]) / 5)
+    w.grad = None
+    F.r1_penalty(F.input_gradients(_linear_critic(w), x)).backward()
+    assert torch.allclose(w.grad, torch.tensor([3.0, 4.0]))  # d/dw |w|^2 / 2 = w
+
+
+def test_interpolates_lie_between_real_and_fake():
+    real, fake = torch.ones(3, 1, 2, 2), torch.zeros(3, 1, 2, 2)
+    mixed = F.interpolates(real, fake, torch.tensor([0.0, 0.25, 1.0]))
+    assert mixed[:, 0, 0, 0].tolist() == [0.0, 0.25, 1.0]
+
+
 @pytest.mark.parametrize(
     "loss",
-    [F.g_loss_non_saturating, F.g_loss_minimax, F.g_loss_hinge, F.g_loss_least_squares],
+    [
+        F.g_loss_non_saturating,
+        F.g_loss_minimax,
+        F.g_loss_hinge,
+        F.g_loss_least_squares,
+        F.g_loss_wasserstein,
+    ],
 )
 def test_generator_step_raises_the_critic_score(loss):
     # both generator losses must push D(G(z)) up: d loss / d logit < 0
@@ -53,7 +96,9 @@ def test_generator_step_raises_the_critic_score(loss):
     assert logit.grad.item() < 0
 
 
-@pytest.mark.parametrize("loss", [F.d_loss, F.d_loss_hinge, F.d_loss_least_squares])
+@pytest.mark.parametrize(
+    "loss", [F.d_loss, F.d_loss_hinge, F.d_loss_least_squares, F.d_loss_wasserstein]
+)
 def test_critic_step_separates_real_from_fake(loss):
     real = torch.tensor([0.1], requires_grad=True)
     fake = torch.tensor([0.1], requires_grad=True)

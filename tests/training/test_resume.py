@@ -120,6 +120,16 @@ def test_sigkill_resume_identity_for_a_vae_gan(mnist_root, tmp_path):
     _assert_same_run(tmp_path / "a", tmp_path / "b", ("samples", "reconstructions"))
 
 
+def test_sigkill_resume_identity_for_wgan_gp_with_lazy_r1(mnist_root, tmp_path):
+    # the interpolation draws, the penalties' step count and the lazy schedule come back exactly
+    extra = ["objective.loss=wasserstein", "objective.gradient_penalty=10", "objective.d_steps=2",
+             "objective.critic.norm=layer", "objective.r1=1", "objective.r1_every=3"]  # fmt: skip
+    out = run_cli(_args(mnist_root, tmp_path / "a", extra=extra), tmp_path)
+    assert out.returncode == 0, out.stderr
+    _kill_and_resume(_args(mnist_root, tmp_path / "b", extra=extra), tmp_path / "b", tmp_path, 8)
+    _assert_same_run(tmp_path / "a", tmp_path / "b")
+
+
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_finishes_the_round_and_checkpoints(sig, code, mnist_root, tmp_path):
     run = tmp_path / "run"

@@ -20,9 +20,11 @@ log = logging.getLogger("gantrain")
 WARMUP_ROUNDS = 3
 
 
-def can_graph(accel, batches) -> bool:
-    """Graphs need CUDA, one process, no fp16 loss scaler and in-memory data with indices."""
-    return (
+def can_graph(objective, batches) -> bool:
+    """Graphs need CUDA, one process, no fp16 loss scaler, in-memory data with indices, and an
+    objective whose every round runs the same kernels (graph_safe)."""
+    accel = getattr(objective, "accel", None)
+    usable = (
         accel is not None
         and accel.graphs
         and accel.device.type == "cuda"
@@ -32,6 +34,14 @@ def can_graph(accel, batches) -> bool:
         and hasattr(batches, "indices")
         and hasattr(batches, "gather")
     )
+    if usable and not getattr(objective, "graph_safe", True):
+        log.warning(
+            "%s differs from round to round (lazy R1: objective.r1_every > 1), so rounds run "
+            "eagerly, not as one CUDA graph; objective.r1_every=1 keeps the graph",
+            type(objective).__name__,
+        )
+        return False
+    return usable
 
 
 def set_capturable(objective, on: bool) -> None:

@@ -63,7 +63,9 @@ class UpStack(nn.Module):
         return self.net(z.view(z.shape[0], self.latent_dim, 1, 1))
 
 
-CriticNorm = Choice("batch", "spectral", "none")
+# batch: BatchNorm (DCGAN); layer: GroupNorm(1), per sample, for gradient penalties;
+# spectral: spectral normalisation on every layer (SNGAN); none
+CriticNorm = Choice("batch", "layer", "spectral", "none")
 
 
 def spectral_norm_all(module: nn.Module) -> None:
@@ -76,7 +78,8 @@ def spectral_norm_all(module: nn.Module) -> None:
 
 class DownStack(nn.Module):
     """image (B, channels, S, S) -> features (B, out_features); no norm on the first layer.
-    norm="batch" puts BatchNorm after the inner convs; "spectral" and "none" leave it out (the
+    norm="batch" puts BatchNorm after the inner convs, "layer" GroupNorm with one group (each
+    sample normalised over its own channels and pixels); "spectral" and "none" leave it out (the
     caller applies spectral_norm_all once the weights are initialised)."""
 
     def __init__(
@@ -91,12 +94,12 @@ class DownStack(nn.Module):
         super().__init__()
         base, n = plan(image_size)
         w = widths(n, width, max_width)
-        batch = norm == "batch"
+        norms = {"batch": nn.BatchNorm2d, "layer": lambda c: nn.GroupNorm(1, c)}
         layers: list[nn.Module] = [nn.Conv2d(channels, w[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
         for c_in, c_out in zip(w[:-1], w[1:]):
             layers += [
-                nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not batch),  # halves the side
-                *([nn.BatchNorm2d(c_out)] if batch else []),
+                nn.Conv2d(c_in, c_out, 4, 2, 1, bias=norm not in norms),  # halves the side
+                *([norms[norm](c_out)] if norm in norms else []),
                 nn.LeakyReLU(0.2, True),
             ]
         layers.append(nn.Conv2d(w[-1], out_features, base, 1, 0))  # (B, out, 1, 1)

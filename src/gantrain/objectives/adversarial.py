@@ -2,11 +2,13 @@
 
 data space: the critic tells real images from decode(z), z ~ p(z)          (DCGAN, VAE-GAN)
 code space: the critic tells prior draws z ~ p(z) from codes encode(x)      (adversarial AE)
-Models that encode also get the reconstruction term when recon_weight > 0.
+Models that encode also get the reconstruction term when recon_weight > 0, and any loss may
+take the critic penalties (gradient penalty, R1) of penalties.py.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import torch
@@ -20,10 +22,21 @@ from gantrain.models.base import GenerativeModel
 from gantrain.objectives import functional as F
 from gantrain.objectives.base import NextBatch, Objective
 from gantrain.objectives.optimizers import OptimizerFactory
+from gantrain.objectives.penalties import CriticPenalties
 from gantrain.objectives.reconstruction import Likelihood, Reconstruction
 
+log = logging.getLogger("gantrain")
+
 Space = Choice("data", "code")
-Loss = Choice("bce", "hinge", "least_squares")
+# bce and least_squares score with labels; hinge and wasserstein with raw scores
+LOSSES = {
+    "bce": (F.d_loss, None),
+    "least_squares": (F.d_loss_least_squares, F.g_loss_least_squares),
+    "hinge": (F.d_loss_hinge, F.g_loss_hinge),
+    "wasserstein": (F.d_loss_wasserstein, F.g_loss_wasserstein),
+}
+LABELLED = ("bce", "least_squares")
+Loss = Choice(*LOSSES)
 GeneratorLoss = Choice(*F.G_LOSSES)
 # the critic's target for real images: 1, or below it for one-sided label smoothing
 RealLabel = Annotated[float, Gt(0.5), Le(1.0), Says("a number above 0.5 and at most 1, e.g. 0.9")]
@@ -47,6 +60,9 @@ class Adversarial(Objective):
         reuse_fake: Flag = False,
         real_label: RealLabel = 1.0,
         loss: Loss = "bce",
+        gradient_penalty: NonNegativeFloat = 0.0,
+        r1: NonNegativeFloat = 0.0,
+        r1_every: PositiveInt = 1,
     ):
         self.critic = critic
         self.make_optimizer, self.make_critic_optimizer = optimizer, critic_optimizer
@@ -57,11 +73,20 @@ class Adversarial(Objective):
         self.reuse_fake = reuse_fake and space == "data"
         self.real_label = float(real_label)
         self.loss = loss
-        if self.loss == "hinge" and self.real_label != 1.0:
+        if loss not in LABELLED and self.real_label != 1.0:
+            log.info("objective.loss=%s scores without labels: objective.real_label=%s is "
+                     "not used", loss, real_label)  # fmt: skip
+        if gradient_penalty > 0 and any(
+            isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules()
+        ):
             raise UserError(
-                f"objective.real_label={real_label} has no meaning for objective.loss=hinge: "
-                "leave it at 1.0, or use objective.loss=bce or least_squares"
+                f"objective.gradient_penalty={gradient_penalty} needs a critic that scores each "
+                "sample on its own, and BatchNorm (objective.critic.norm=batch) mixes the samples "
+                "of a batch, so the per-sample gradient is not what the penalty constrains: use "
+                "objective.critic.norm=layer"
             )
+        self.penalties = CriticPenalties(gradient_penalty, r1, r1_every)
+        self.graph_safe = not self.penalties.varies_by_round
         self.recon = Reconstruction(likelihood, beta, scale, learn_scale)
         needs = {"generate"}
         if space == "code" or recon_weight > 0:
@@ -72,6 +97,7 @@ class Adversarial(Objective):
         accel = self._accel(model, accel)
         accel.prepare(self.critic)
         accel.prepare(self.recon)
+        accel.prepare(self.penalties)
         self.opt = self.make_optimizer(list(model.parameters()) + list(self.recon.parameters()))
         self.critic_opt = self.make_critic_optimizer(self.critic.parameters())
 
@@ -91,6 +117,10 @@ class Adversarial(Objective):
                     real, fake = self._pair(model, x)
                 real_logits, fake_logits = self.critic(real), self.critic(fake.detach())
                 loss_d = self._d_loss(real_logits.float(), fake_logits.float())
+            penalty_logs = {}
+            if self.penalties.on:
+                penalty, penalty_logs = self.penalties(self.critic, real, fake)
+                loss_d = loss_d + penalty
             self.accel.step(loss_d, self.critic_opt)
 
         # one generator (encoder) step on fresh noise, or on the kept G(z) with reuse_fake;
@@ -102,12 +132,14 @@ class Adversarial(Objective):
         finally:
             self.critic.requires_grad_(True)
         self.accel.step(loss_g, self.opt)
-        logs.update(
-            loss_d=loss_d.detach(),
-            loss_g=adv.detach(),
-            d_real=torch.sigmoid(real_logits.detach()).mean(),
-            d_fake=torch.sigmoid(fake_logits.detach()).mean(),
-        )
+        logs.update(penalty_logs, loss_d=loss_d.detach(), loss_g=adv.detach())
+        real_out, fake_out = real_logits.detach().float(), fake_logits.detach().float()
+        if self.loss == "wasserstein":  # the critic's estimate of the distance, not a probability
+            logs["wasserstein"] = real_out.mean() - fake_out.mean()
+        else:
+            logs.update(
+                d_real=torch.sigmoid(real_out).mean(), d_fake=torch.sigmoid(fake_out).mean()
+            )
         return logs
 
     def _generator_loss(self, model: GenerativeModel, x: torch.Tensor, fake):
@@ -127,23 +159,19 @@ class Adversarial(Objective):
         return loss_g, adv, logs
 
     def _d_loss(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
-        if self.loss == "hinge":
-            return F.d_loss_hinge(real_out, fake_out)
-        if self.loss == "least_squares":
-            return F.d_loss_least_squares(real_out, fake_out, self.real_label)
-        return F.d_loss(real_out, fake_out, self.real_label)
+        d_loss = LOSSES[self.loss][0]
+        if self.loss in LABELLED:
+            return d_loss(real_out, fake_out, self.real_label)
+        return d_loss(real_out, fake_out)
 
     def _g_loss(self, fake_out: torch.Tensor) -> torch.Tensor:
-        if self.loss == "hinge":
-            return F.g_loss_hinge(fake_out)
-        if self.loss == "least_squares":
-            return F.g_loss_least_squares(fake_out)
-        return self.g_loss(fake_out)
+        return (LOSSES[self.loss][1] or self.g_loss)(fake_out)
 
     def state_dict(self) -> dict:
         return {
             "critic": self.critic.state_dict(),
             "recon": self.recon.state_dict(),
+            "penalties": self.penalties.state_dict(),
             "optimizer": self.opt.state_dict(),
             "critic_optimizer": self.critic_opt.state_dict(),
             "accel": self.accel.state_dict(),
@@ -152,6 +180,8 @@ class Adversarial(Objective):
     def load_state_dict(self, state: dict) -> None:
         self.critic.load_state_dict(state["critic"])
         self.recon.load_state_dict(state["recon"])
+        if "penalties" in state:  # checkpoints from before the penalties have none
+            self.penalties.load_state_dict(state["penalties"])
         self.opt.load_state_dict(state["optimizer"])
         self.critic_opt.load_state_dict(state["critic_optimizer"])
         self.accel.load_state_dict(state.get("accel", {}))

@@ -59,6 +59,47 @@ def g_loss_least_squares(fake_out: torch.Tensor) -> torch.Tensor:
     return 0.5 * (fake_out - 1).pow(2).mean()
 
 
+def d_loss_wasserstein(real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
+    """E[D(G(z))] - E[D(x)] on raw critic scores (Arjovsky et al. 2017): the critic maximises
+    the Wasserstein estimate E[D(x)] - E[D(G(z))]."""
+    return fake_out.mean() - real_out.mean()
+
+
+def g_loss_wasserstein(fake_out: torch.Tensor) -> torch.Tensor:
+    """-E[D(G(z))]: the generator raises the critic's score of its samples."""
+    return -fake_out.mean()
+
+
+# ---- penalties on the critic's gradient with respect to its input ----
+
+
+def input_gradients(critic, x: torch.Tensor) -> torch.Tensor:
+    """dD(x_i)/dx_i for each sample, (B, ...) like x, kept in the graph (create_graph) so that a
+    penalty on them trains the critic. Per sample, because D(x_i) depends on x_i alone for a
+    critic without batch-coupling layers."""
+    x = x.detach().requires_grad_(True)
+    out = critic(x)
+    (grads,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+    return grads
+
+
+def interpolates(real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """eps * real + (1 - eps) * fake, eps (B,) uniform in [0, 1]: points on the lines between
+    real and generated samples (Gulrajani et al. 2017)."""
+    eps = eps.view(-1, *([1] * (real.dim() - 1)))
+    return eps * real + (1 - eps) * fake
+
+
+def gradient_penalty(grads: torch.Tensor) -> torch.Tensor:
+    """E[(||grad||_2 - 1)^2], the WGAN-GP penalty without its weight; grads (B, ...) -> scalar."""
+    return (grads.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+def r1_penalty(grads: torch.Tensor) -> torch.Tensor:
+    """E[||grad||^2] / 2 on real data (Mescheder et al. 2018), without gamma; (B, ...) -> scalar."""
+    return 0.5 * grads.flatten(1).pow(2).sum(1).mean()
+
+
 # ---- likelihoods of an image x in [-1, 1] given the decoder's pre-tanh map h ----
 
 

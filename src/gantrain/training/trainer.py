@@ -86,7 +86,7 @@ class Trainer:
         self.last, self.last_eval, self.eval_s = {}, {}, 0.0
         start = self.state.restore(state) if state else 0
         self.step = objective.step
-        if can_graph(getattr(objective, "accel", None), batches):
+        if can_graph(objective, batches):
             self.step = GraphedStep(objective, batches, getattr(objective, "d_steps", 1))
         if start >= self.rounds:
             log.info(

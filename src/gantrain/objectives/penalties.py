@@ -1,0 +1,74 @@
+"""Penalties on the critic's input gradient, added to its loss: the WGAN-GP gradient penalty on
+interpolates between real and generated samples (Gulrajani et al. 2017) and the zero-centred R1
+penalty on real samples (Mescheder et al. 2018), applied lazily every N critic steps with its
+weight scaled by N (Karras et al. 2020, StyleGAN2)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+from gantrain.objectives import functional as F
+
+
+class CriticPenalties(nn.Module):
+    """gradient_penalty (lambda) and r1 (gamma); 0 turns either off. Computed in float32 with
+    autocast off: the double backward of a penalty loses its small differences in half
+    precision."""
+
+    def __init__(self, gradient_penalty: float = 0.0, r1: float = 0.0, r1_every: int = 1):
+        super().__init__()
+        self.gp_weight, self.r1_weight, self.r1_every = gradient_penalty, r1, r1_every
+        # critic steps taken, for the lazy R1 schedule; in the checkpoint, so resume is exact
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+        # the last lazy R1 value and gradient norm, logged every round so that a log window's
+        # mean counts each round
+        self.register_buffer("last_r1", torch.zeros(()))
+        self.register_buffer("last_norm", torch.zeros(()))
+        self.steps_host = 0  # the same count on the host: reading the buffer would sync
+
+    @property
+    def on(self) -> bool:
+        return self.gp_weight > 0 or self.r1_weight > 0
+
+    @property
+    def varies_by_round(self) -> bool:
+        """Lazy R1 runs on some critic steps only: one captured round cannot stand for all."""
+        return self.r1_weight > 0 and self.r1_every > 1
+
+    def forward(self, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor):
+        """(penalty to add to the critic's loss, logs) for one critic step."""
+        logs: dict[str, torch.Tensor] = {}
+        total = torch.zeros((), device=real.device)
+        no_autocast = (
+            torch.autocast(real.device.type, enabled=False)
+            if real.device.type in ("cuda", "cpu")
+            else contextlib.nullcontext()
+        )
+        with no_autocast:
+            real, fake = real.detach().float(), fake.detach().float()
+            if self.gp_weight > 0:
+                eps = torch.rand(real.shape[0], device=real.device)
+                grads = F.input_gradients(critic, F.interpolates(real, fake, eps))
+                gp = F.gradient_penalty(grads)
+                total = total + self.gp_weight * gp
+                logs["gradient_penalty"] = gp.detach()
+                logs["critic_grad_norm"] = grads.detach().flatten(1).norm(dim=1).mean()
+            if self.r1_weight > 0:
+                if self.steps_host % self.r1_every == 0:
+                    grads = F.input_gradients(critic, real)
+                    r1 = F.r1_penalty(grads)
+                    total = total + self.r1_weight * self.r1_every * r1
+                    self.last_r1.copy_(r1.detach())
+                    self.last_norm.copy_(grads.detach().flatten(1).norm(dim=1).mean())
+                logs["r1_penalty"] = self.last_r1.clone()
+                logs.setdefault("critic_grad_norm", self.last_norm.clone())
+        self.steps_host += 1
+        self.steps += 1
+        return total, logs
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self.steps_host = int(self.steps)
