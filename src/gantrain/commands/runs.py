@@ -39,7 +39,16 @@ def load_run(
         if not Path(run_dir).is_dir():
             raise UserError(f"run_dir={run_dir} is not a directory; give a gantrain run directory")
         ckpt = Path(run_dir) / "checkpoints" / "last.pt"
-    payload = checkpoint.load(Path(ckpt))
+    try:
+        payload = checkpoint.load(Path(ckpt))
+    except UserError as err:
+        others = checkpoint.describe_intact(Path(ckpt).parent, skip=(Path(ckpt).name,))
+        if others == "none":
+            raise
+        raise UserError(
+            f"{err}; intact checkpoints beside it: {others} - give one with "
+            f"checkpoint={Path(ckpt).parent}/NAME"
+        ) from None
     config = payload.get("config")
     if not isinstance(config, dict) or "model" not in config:
         raise UserError(f"{ckpt} holds no config to rebuild its model from")

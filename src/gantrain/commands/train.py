@@ -13,7 +13,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from gantrain.config import build, conf_dir, split_args
-from gantrain.errors import UserError, report
+from gantrain.errors import UserError, WriteFailed, report
 from gantrain.hardware import distributed
 from gantrain.kinds import Flag, Integer, Node
 from gantrain.kinds import Path as PathText
@@ -188,20 +188,48 @@ def _hydra_train(cfg: DictConfig) -> float | None:
         _record(run_dir, "interrupted", str(stop))
         log.warning("%s; continue with: gantrain resume=%s", stop, run_dir)
         sys.exit(stop.exit_code)
-    except UserError as err:
-        report(err)
-        if not isinstance(err, RunRefused):  # a refused start leaves the run's files alone
-            _record(run_dir, "failed", str(err))
+    except Exception as err:
+        user = _user_error(err, run_dir)
+        if user is None:  # a bug: one sweep job's crash must not end the others
+            if job is None:
+                raise
+            log.exception("job %s crashed", run_dir)
+            _record(run_dir, "failed", f"{type(err).__name__}: {err}")
+            _failed.append(str(err))
+            return float("inf")
+        report(user)
+        if not isinstance(user, RunRefused):  # a refused start leaves the run's files alone
+            _record(run_dir, "failed", str(user))
         if job is None:
             sys.exit(2)
-        _failed.append(str(err))
-    except Exception as err:  # a bug: one sweep job's crash must not end the others
-        if job is None:
-            raise
-        log.exception("job %s crashed", run_dir)
-        _record(run_dir, "failed", f"{type(err).__name__}: {err}")
-        _failed.append(str(err))
+        _failed.append(str(user))
     return float("inf")
+
+
+def _user_error(err: Exception, run_dir: Path) -> UserError | None:
+    """The one-line form of a mistake or fault the user can act on; None for a bug."""
+    from gantrain.data.stream import worker_death, worker_died
+
+    if isinstance(err, WriteFailed):
+        return _after_write_failure(err, run_dir)
+    if isinstance(err, UserError):
+        return err
+    if isinstance(err, RuntimeError) and worker_died(err):  # may surface mid-step
+        return worker_death(err)
+    return None
+
+
+def _after_write_failure(err: WriteFailed, run_dir: Path) -> UserError:
+    """A full disk: what was kept, and how to go on once there is room."""
+    from gantrain.training.checkpoint import describe_intact
+
+    kept = describe_intact(run_dir / "checkpoints")
+    if kept == "none":
+        return UserError(f"{err}; no checkpoint was written yet: free some space and start again")
+    return UserError(
+        f"{err}; intact checkpoints: {kept}; free some space, then continue with: "
+        f"gantrain resume={run_dir}"
+    )
 
 
 def _record(run_dir: Path, status: str, error: str) -> None:
@@ -235,6 +263,8 @@ def _sweep_failed(sweep: Path | None) -> bool:
 
 
 def main() -> None:
+    # a log file on a full disk must not print a traceback for every line that follows
+    logging.raiseExceptions = False
     from gantrain.commands.command_line import check_command_line
 
     try:

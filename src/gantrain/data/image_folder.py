@@ -53,6 +53,7 @@ class ImageFiles(Dataset):
         self.paths = list(paths)
         self.image_size = image_size
         self.channels = channels
+        self.skipped = 0  # per process: each DataLoader worker counts what it skipped
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -73,7 +74,13 @@ class ImageFiles(Dataset):
             image = self.read(j)
             if image is not None:
                 return image
-            log.warning("skipping unreadable image %s", self.paths[j])
+            self.skipped += 1
+            log.warning(
+                "skipping %s: deleted or unreadable since the run started (%d skipped in this "
+                "process); another image stands in for it",
+                self.paths[j],
+                self.skipped,
+            )
         raise UserError(f"none of the {len(self)} images could be decoded, e.g. {self.paths[i]}")
 
 

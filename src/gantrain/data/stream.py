@@ -23,6 +23,25 @@ PREFETCH_PER_WORKER = 4  # batches each worker decodes ahead of the step
 FIXED_CACHE = 2  # fixed() image sets kept: the trainer asks for the same one or two each milestone
 
 
+def worker_died(err: BaseException) -> bool:
+    """Whether err is how a DataLoader reports a worker the system killed: in words from its
+    SIGCHLD handler, or as a broken pipe mid-batch."""
+    text = str(err)
+    return isinstance(err, ConnectionError | EOFError) or (
+        "DataLoader worker" in text and ("killed" in text or "exited" in text)
+    )
+
+
+def worker_death(err: BaseException, workers: int | None = None) -> UserError:
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    fewer = f"fewer processes than {workers}" if workers else "fewer processes"
+    return UserError(
+        f"a DataLoader worker died ({first}), most often killed by the system for lack of "
+        f"memory: give dataset.workers {fewer} (dataset.workers=0 decodes in the training "
+        "process)"
+    )
+
+
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     """The permutation of range(n) for one epoch, a function of (seed, epoch) only."""
     # SeedSequence mixes the pair, so (seed 0, epoch 1) and (seed 1, epoch 0) differ
@@ -95,12 +114,33 @@ class StreamBatches:
             if self._it is None:
                 self.sampler.epoch, self.sampler.start = self.epoch, self.pos * self.batch_size
                 self._it = iter(self._loader)
-            batch = next(self._it, None)
+            batch = self._fetch()
             if batch is not None:
                 self.pos += 1
                 return batch  # (B, C, H, W) uint8
             self._it = None
             self.epoch, self.pos = self.epoch + 1, 0
+
+    def _fetch(self) -> torch.Tensor | None:
+        try:
+            return next(self._it, None)
+        except (RuntimeError, ConnectionError, EOFError) as err:
+            if self.workers == 0 or not worker_died(err):
+                raise
+            self._stop_workers()
+            raise worker_death(err, self.workers) from None
+
+    def _stop_workers(self) -> None:
+        """Shut the iterator's workers down; torch then stops watching their pids, so the death
+        is reported once, here, not again from its SIGCHLD handler at a random later moment."""
+        for _ in range(3):
+            try:
+                if self._it is not None:
+                    self._it._shutdown_workers()
+                break
+            except RuntimeError:  # the SIGCHLD handler's report of the same death
+                continue
+        self._it = None
 
     def __call__(self) -> torch.Tensor:
         """The next batch as float (B, C, H, W) in [-1, 1] on the device."""

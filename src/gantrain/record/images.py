@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 from PIL import Image, ImageDraw, ImageFont
 from torchvision.utils import make_grid
+
+from gantrain.record.run_files import atomic
 
 
 def to_grid(images: torch.Tensor) -> torch.Tensor:
@@ -22,9 +23,8 @@ def to_pil(grid: torch.Tensor) -> Image.Image:
 
 def save_image_atomic(image: Image.Image, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    image.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic(path, "the picture") as tmp:
+        image.save(tmp, format="PNG")
 
 
 def save_grid(images: torch.Tensor, path: Path) -> torch.Tensor:

@@ -6,12 +6,15 @@ import json
 import logging
 import sys
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
+
+from gantrain.errors import WriteFailed
 
 log = logging.getLogger("gantrain")
 
@@ -41,10 +44,19 @@ class Monitor:
         self.t0 = time.perf_counter()
 
     def scalars(self, rnd: int, logs: dict[str, float]) -> None:
-        for k, v in logs.items():
-            self.writer.add_scalar(f"train/{k}", v, rnd)
-        self.metrics.write(json.dumps({"round": rnd, **logs}) + "\n")
-        self.metrics.flush()
+        with self.tensorboard():
+            for k, v in logs.items():
+                self.writer.add_scalar(f"train/{k}", v, rnd)
+        end = self.metrics.tell()
+        try:
+            self.metrics.write(json.dumps({"round": rnd, **logs}) + "\n")
+            self.metrics.flush()
+        except OSError as err:  # half a line must not stay: cut the file back to whole rows
+            try:
+                self.metrics.truncate(end)
+            except OSError:
+                pass
+            raise WriteFailed("metrics", self.run_dir / "metrics.jsonl", err) from None
         if self.bar is not None:
             self.bar.set_postfix_str(_fmt(logs), refresh=False)
         else:
@@ -60,7 +72,16 @@ class Monitor:
             self.bar.update(n)
 
     def image(self, tag: str, rnd: int, grid: torch.Tensor) -> None:
-        self.writer.add_image(tag, grid, rnd)
+        with self.tensorboard():
+            self.writer.add_image(tag, grid, rnd)
+
+    @contextmanager
+    def tensorboard(self):
+        """TensorBoard's writer reports a failed write (of its own thread) on a later call."""
+        try:
+            yield
+        except OSError as err:
+            raise WriteFailed("TensorBoard events", self.run_dir / "tb", err) from None
 
     def hparams(self, hparams: dict, metrics: dict) -> None:
         """The run's swept settings beside its final metrics, for TensorBoard's HParams view."""
@@ -70,10 +91,15 @@ class Monitor:
         self.writer.add_hparams(values, {f"final/{k}": v for k, v in metrics.items()}, run_name=".")
 
     def close(self) -> None:
+        """Close everything; on a full disk the last flushes fail too, and the first failure
+        is the one already being reported."""
         if self.bar is not None:
             self.bar.close()
-        self.writer.close()
-        self.metrics.close()
+        for close in (self.writer.close, self.metrics.close):
+            try:
+                close()
+            except OSError:
+                pass
 
 
 class NullMonitor:

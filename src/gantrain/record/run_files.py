@@ -1,16 +1,43 @@
-"""Small atomic writes of the run directory's text files."""
+"""Atomic writes of the run directory's files: a reader sees the old file or the new one."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from gantrain.errors import WriteFailed
 
-def write_json(path: Path, obj: dict) -> None:
+
+@contextmanager
+def atomic(path: Path, what: str) -> Iterator[Path]:
+    """Yields a temporary path beside path to write; renamed into place when the block ends.
+    A failed write (a full disk) removes the temporary file, leaves path as it was, and raises
+    WriteFailed naming what could not be written."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as err:
+        _remove(tmp)
+        raise WriteFailed(what, path, err) from None
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def write_json(path: Path, obj: dict, what: str = "") -> None:
+    with atomic(path, what or path.name) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
 
 
 def read_json(path: Path) -> dict | None:
@@ -20,15 +47,20 @@ def read_json(path: Path) -> dict | None:
         return None
 
 
+def _round(line: str) -> float:
+    """A metrics row's round; infinite for a line that is not a whole row (dropped)."""
+    try:
+        return int(json.loads(line)["round"])
+    except (ValueError, KeyError, TypeError):
+        return float("inf")
+
+
 def prune_metrics(path: Path, last_round: int) -> None:
     """Drop rows a killed run logged after its last checkpoint, so a resume does not repeat them."""
     if not path.is_file():
         return
     keep = [
-        line
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip() and json.loads(line).get("round", 0) <= last_round
+        line for line in path.read_text(encoding="utf-8").splitlines() if _round(line) <= last_round
     ]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(line + "\n" for line in keep), encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic(path, "metrics") as tmp:
+        tmp.write_text("".join(line + "\n" for line in keep), encoding="utf-8")

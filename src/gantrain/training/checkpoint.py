@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import torch
 
 from gantrain.errors import UserError
+from gantrain.record.run_files import atomic
 
 FORMAT = 1
 # classes and functions that moved: a checkpoint's saved config names them by their old homes
@@ -34,12 +36,12 @@ def _fsync_dir(path: Path) -> None:
 def save(payload: dict, path: Path) -> None:
     """Temp file + fsync + rename: a reader sees the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save({"format": FORMAT, **payload}, f)
+    buffer = io.BytesIO()  # serialised first: a failing disk then fails a plain write, not torch's
+    torch.save({"format": FORMAT, **payload}, buffer)
+    with atomic(path, "the checkpoint") as tmp, open(tmp, "wb") as f:
+        f.write(buffer.getbuffer())
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
     _fsync_dir(path.parent)
 
 
@@ -74,3 +76,22 @@ def _current_targets(node):
     if isinstance(node, list):
         return [_current_targets(v) for v in node]
     return node
+
+
+def intact(folder: Path, skip: tuple[str, ...] = ()) -> list[tuple[Path, int]]:
+    """The checkpoints in folder that load, newest first: last.pt, then round_*.pt by round."""
+    found = []
+    names = ["last.pt", *sorted((p.name for p in folder.glob("round_*.pt")), reverse=True)]
+    for name in names:
+        if name in skip or not (folder / name).is_file():
+            continue
+        try:
+            found.append((folder / name, int(load(folder / name)["round"])))
+        except UserError:
+            continue
+    return found
+
+
+def describe_intact(folder: Path, skip: tuple[str, ...] = ()) -> str:
+    """'round_000030.pt (round 30), round_000020.pt (round 20)', or 'none'."""
+    return ", ".join(f"{p.name} (round {r})" for p, r in intact(folder, skip)) or "none"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -51,7 +52,7 @@ def resume_argv(args: list[str]) -> list[str]:
             "again with the same hydra.sweep.dir"
         )
     run = Path(value).expanduser().resolve()
-    if not (run / "checkpoints" / "last.pt").is_file():
+    if not any((run / "checkpoints").glob("*.pt")):
         raise UserError(
             f"resume={value}: no checkpoints/last.pt there; give a run directory that "
             "gantrain wrote (outputs/<date>/<time>)"
@@ -111,11 +112,43 @@ def config_changes(saved: dict, now: dict) -> list[str]:
     return [f"{k}: {a.get(k, '(absent)')} -> {b.get(k, '(absent)')}" for k in keys]
 
 
+def _load_or_fall_back(run_dir: Path) -> dict:
+    """last.pt, or where it is damaged, the newest intact milestone checkpoint (with a warning
+    that says how many rounds are lost)."""
+    last = run_dir / "checkpoints" / "last.pt"
+    try:
+        return checkpoint.load(last)
+    except UserError as err:
+        found = checkpoint.intact(last.parent, skip=("last.pt",))
+        if not found:
+            raise RunRefused(
+                f"{err} - and no milestone checkpoint (round_*.pt) beside it is intact, so "
+                f"{run_dir} cannot continue; start a new run"
+            ) from None
+        path, rnd = found[0]
+        reached = _last_logged_round(run_dir)
+        lost = f"{reached - rnd} rounds are lost" if reached > rnd else "no logged round is lost"
+        log.warning("%s is damaged; continuing from %s (round %d): %s", last, path.name, rnd, lost)
+        return checkpoint.load(path)
+
+
+def _last_logged_round(run_dir: Path) -> int:
+    metrics = run_dir / "metrics.jsonl"
+    rounds = [0]
+    if metrics.is_file():
+        for line in metrics.read_text(encoding="utf-8").splitlines():
+            try:
+                rounds.append(int(json.loads(line).get("round", 0)))
+            except (ValueError, AttributeError):
+                continue  # a line cut short
+    return max(rounds)
+
+
 def prior_state(run_dir: Path, config: dict, resume: bool, force: bool, sweep_job: bool):
     """What an existing run directory means for this start: None (fresh), a checkpoint to
     continue, or "done" (a finished sweep job to skip)."""
-    last = run_dir / "checkpoints" / "last.pt"
-    if not last.is_file():
+    folder = run_dir / "checkpoints"
+    if not any(folder.glob("*.pt")):
         return None
     if not (resume or sweep_job):
         raise RunRefused(
@@ -123,7 +156,9 @@ def prior_state(run_dir: Path, config: dict, resume: bool, force: bool, sweep_jo
             "choose another hydra.run.dir"
         )
     summary = read_json(run_dir / "summary.json") or {}
-    state = checkpoint.load(last)
+    for stale in folder.glob("*.tmp"):  # a write cut short (a second Ctrl-C, a full disk)
+        stale.unlink()
+    state = _load_or_fall_back(run_dir)
     changes = config_changes(state["config"], config)
     if changes and not force:
         raise RunRefused(
