@@ -30,7 +30,7 @@ def parse_args(args: list[str], name: str, schema: Schema) -> DictConfig:
             and OmegaConf.select(defaults, key, default=_ABSENT) is _ABSENT
         ):
             known = all_keys(defaults)
-            raise UserError(f"gantrain-{name}: " + not_a_key(key, known).split(" (+")[0])
+            raise UserError(not_a_key(key, known).split(" (+")[0])  # no + keys here
         try:
             if key in PATH_KEYS:
                 OmegaConf.update(given, key, None if value in ("", "null") else value)

@@ -43,9 +43,11 @@ def check_flags(args: list[str]) -> None:
         if on
     ]
     if len(modes) > 1:
+        shown = [m for m in modes if m != "--multirun"][:1] or modes[-1:]
         raise UserError(
-            f"{' and '.join(modes)} cannot be combined; e.g. print one job's config with "
-            "`gantrain seed=0 --cfg job`, or sweep with `gantrain -m seed=0,1`"
+            f"{' and '.join(modes)} cannot be combined: give one of them, e.g. "
+            f"`gantrain seed=0 {shown[0]}{' job' if shown[0] == '--cfg' else ''}` for one job, "
+            "or `gantrain -m seed=0,1` to sweep"
         )
 
 
