@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+from collections.abc import Callable
+
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from gantrain.config import conf_dir
-from gantrain.errors import UserError
+from gantrain.errors import UserError, report
 from gantrain.schema import Schema, all_keys, not_a_key
 
 PATH_KEYS = ("run_dir", "checkpoint", "out", "inception_weights", "dataset.root")
@@ -46,6 +50,21 @@ def parse_args(args: list[str], name: str, schema: Schema) -> DictConfig:
         raise UserError("dataset must be given as dataset.KEY=VALUE, e.g. dataset.root=/data")
     schema.check(cfg, shipped=defaults)
     return cfg
+
+
+def run(name: str, schema: Schema, act: Callable[[dict], str]) -> None:
+    """A key=value command's main: --help, or the checked keys (plain Python) to act, whose
+    returned text is printed; a user's mistake is one line and exit 2."""
+    args = sys.argv[1:]
+    if run_help(args, name):
+        return
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        text = act(OmegaConf.to_container(parse_args(args, name, schema), resolve=True))
+    except UserError as err:
+        report(err, prog=f"gantrain-{name}")
+        sys.exit(2)
+    print(text)
 
 
 def run_help(args: list[str], name: str) -> bool:

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
-from gantrain.commands.arguments import parse_args, run_help
+from gantrain.commands.arguments import run
 from gantrain.commands.runs import load_run
-from gantrain.errors import UserError, report
 from gantrain.kinds import DeviceKind, Flag, Integer, Overrides, PositiveInt
 from gantrain.kinds import Path as PathText
 from gantrain.metrics.classifier import Recipe
@@ -100,23 +96,18 @@ def schema() -> Schema:
     return Schema({"": (evaluate_run,), "classifier": (Recipe,)})
 
 
+def evaluate_and_write(keys: dict) -> str:
+    """Score as the keys say, write eval.json (or out=); the lines to print."""
+    keys["classifier"] = Recipe(**keys["classifier"])
+    record = evaluate_run(**keys)
+    out = _out_path(keys["out"], keys["run_dir"], keys["checkpoint"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_json(out, record)
+    return f"{summary_line(record)}\nwrote {out}"
+
+
 def main() -> None:
-    args = sys.argv[1:]
-    if run_help(args, "eval"):
-        return
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        keys = OmegaConf.to_container(parse_args(args, "eval", schema()), resolve=True)
-        keys["classifier"] = Recipe(**keys["classifier"])
-        record = evaluate_run(**keys)
-        out = _out_path(keys["out"], keys["run_dir"], keys["checkpoint"])
-        out.parent.mkdir(parents=True, exist_ok=True)
-        write_json(out, record)
-    except UserError as err:
-        report(err, prog="gantrain-eval")
-        sys.exit(2)
-    print(summary_line(record))
-    print(f"wrote {out}")
+    run("eval", schema(), evaluate_and_write)
 
 
 if __name__ == "__main__":

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
 
-from gantrain.commands.arguments import parse_args, run_help
+from gantrain.commands.arguments import run
 from gantrain.commands.runs import load_run
-from gantrain.errors import UserError, report
+from gantrain.errors import UserError
 from gantrain.kinds import Choice, DeviceKind, Flag, Integer, Overrides, PositiveInt
 from gantrain.kinds import Path as PathText
 from gantrain.schema import Schema
@@ -145,17 +143,7 @@ def schema() -> Schema:
 
 
 def main() -> None:
-    args = sys.argv[1:]
-    if run_help(args, "sample"):
-        return
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        cfg = parse_args(args, "sample", schema())
-        out = sample(**OmegaConf.to_container(cfg, resolve=True))
-    except UserError as err:
-        report(err, prog="gantrain-sample")
-        sys.exit(2)
-    print(f"wrote {out}")
+    run("sample", schema(), lambda keys: f"wrote {sample(**keys)}")
 
 
 if __name__ == "__main__":
