@@ -130,8 +130,11 @@ def cpu_model() -> str:
 def machine_info(threads: int | None) -> dict:
     import torch
 
+    from gantrain.hardware.cpu_features import native_bf16
+
     info = {
         "cpu": cpu_model(),
+        "cpu_native_bf16": native_bf16(),
         "cores": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)),
         "torch": torch.__version__,

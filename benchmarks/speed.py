@@ -9,6 +9,8 @@ process tree (DataLoader workers included) every 50 ms for peak RSS, the same wa
   floor     benchmarks/floor.py: gantrain's step on a preloaded float tensor
   gantrain  `gantrain ... trainer.rounds=N`: rounds_per_s from its summary.json
   *-reuse   the same with objective.reuse_fake=true (G's step reuses the D step's fake batch)
+  gantrain-bf16  gantrain with device.amp=true: bf16 on a CPU that computes it natively
+             (gantrain and the floor run the CPU in float32 by default, device.amp=auto)
 
     python benchmarks/speed.py --root ROOT                      # 500 rounds, all cores
     python benchmarks/speed.py --root ROOT --repeats 3 --variants all
@@ -30,7 +32,7 @@ from pathlib import Path
 import common
 
 HERE = Path(__file__).resolve().parent
-ALL = ("classic", "floor", "gantrain", "floor-reuse", "gantrain-reuse")
+ALL = ("classic", "floor", "gantrain", "gantrain-bf16", "floor-reuse", "gantrain-reuse")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -84,6 +86,7 @@ def command(variant: str, args, work: Path, k: int) -> tuple[list[str], Path]:
            f"trainer.rounds={n}", f"trainer.sample_at=[{n}]", f"trainer.log_every={n}",
            f"hydra.run.dir={run_dir}"]  # fmt: skip
     cmd += (["objective.reuse_fake=true"] if reuse else []) + overrides
+    cmd += ["device.amp=true"] if variant == "gantrain-bf16" else []
     return cmd, run_dir / "summary.json"
 
 

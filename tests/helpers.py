@@ -72,6 +72,20 @@ def tiny_train(overrides: list[str], run_dir: Path, mnist_root: Path) -> dict:
     return tiny_train_on([f"dataset.root={mnist_root}", *overrides], run_dir)
 
 
+def gantrain_argv(args: list[str], setup: str = "") -> list[str]:
+    """The argv that runs gantrain with args; with setup, gantrain's main() in a Python process
+    that first runs setup (a fault to inject, a CPU feature to pretend)."""
+    if not setup:
+        return [str(Path(sys.executable).with_name("gantrain")), *args]
+    import textwrap
+
+    code = textwrap.dedent(setup) + (
+        "\nimport sys\nfrom gantrain.commands.train import main\n"
+        f"sys.argv = ['gantrain', *{args!r}]\nmain()\n"
+    )
+    return [sys.executable, "-c", code]
+
+
 def run_cli(args: list[str], cwd: Path, script: str = "gantrain", timeout: int = 300):
     """Run an installed console script as a user would; returns CompletedProcess."""
     exe = Path(sys.executable).with_name(script)

@@ -4,6 +4,7 @@ refused with one line that names the key. A key added without a kind fails here.
 
 from __future__ import annotations
 
+import types
 import typing
 from typing import Annotated, Literal
 
@@ -15,7 +16,7 @@ from omegaconf import OmegaConf
 from gantrain.commands import evaluate, sample, train
 from gantrain.config import conf_dir, options
 from gantrain.errors import UserError
-from gantrain.schema import Schema, SchemaGap, describe, params_of
+from gantrain.schema import Schema, SchemaGap, describe, params_of, valid
 
 GROUPS = ("model", "objective", "dataset", "device", "trainer", "experiment", "hparams_search")
 PAIRS = [f"model={m} objective={o}" for m in ("ae", "vae", "dcgan") for o in ("mle", "mmd", "adversarial")]  # fmt: skip
@@ -50,7 +51,7 @@ def _parts(kind):
     """(base type, constraints, literal choices, optional?) of a kind."""
     optional = False
     args = typing.get_args(kind)
-    if typing.get_origin(kind) in (typing.Union, __import__("types").UnionType):
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
         optional = type(None) in args
         kind = next(a for a in args if a is not type(None))
     metadata = ()
@@ -62,6 +63,9 @@ def _parts(kind):
 
 def bad_values(kind, shipped) -> list:
     base, metadata, choices, _ = _parts(kind)
+    if typing.get_origin(base) in (typing.Union, types.UnionType):  # bad for every member
+        members = [v for arg in typing.get_args(base) for v in bad_values(arg, shipped)]
+        return [v for v in members if not valid(kind, v)]
     if choices:
         return ["not-a-choice", 3.5, [choices[0]]]
     origin = typing.get_origin(base) or base

@@ -52,6 +52,8 @@ PositiveFloats = Annotated[
 ]
 Channels = Choice(1, 3)
 DeviceKind = Choice("auto", "cpu", "cuda", "mps")
+# mixed precision: auto (where it is known to pay: CUDA), true (also a CPU's native bf16), false
+AmpMode = Annotated[bool | Literal["auto"], Says("auto, true or false")]
 # a config node with its own _target_ or section (model, objective.critic, eval.classifier, ...)
 Node = Annotated[dict, Says("a config node (key.subkey=value)")]
 # a dict of keys checked later against a config that is not known yet (a run's dataset)

@@ -5,24 +5,76 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from gantrain.hardware import accel as accel_module
 from gantrain.hardware.accel import Accelerator, amp_dtype
+from gantrain.hardware.cpu_features import flags
 from gantrain.hardware.distributed import close
 
 
 def test_amp_dtype_choices():
-    assert amp_dtype("cuda", True, bf16_supported=True) == torch.bfloat16
-    assert amp_dtype("cuda", True, bf16_supported=False) == torch.float16
+    for amp in ("auto", True):
+        assert amp_dtype("cuda", amp, bf16_supported=True) == torch.bfloat16
+        assert amp_dtype("cuda", amp, bf16_supported=False) == torch.float16
     assert amp_dtype("cuda", False, bf16_supported=True) is None
-    assert amp_dtype("cpu", True, bf16_supported=True) is None
+    # the CPU: bf16 only when asked for and native; auto stays float32 (not faster everywhere)
+    assert amp_dtype("cpu", True, bf16_supported=True) == torch.bfloat16
+    assert amp_dtype("cpu", "auto", bf16_supported=True) is None
+    assert amp_dtype("cpu", True, bf16_supported=False) is None
+    assert amp_dtype("cpu", False, bf16_supported=True) is None
     assert amp_dtype("mps", True, bf16_supported=True) is None
 
 
-def test_cpu_accelerator_is_plain_pytorch():
-    acc = Accelerator(torch.device("cpu"), amp=True, channels_last=True, compile=False)
+def test_cpu_flags_tell_native_bf16():
+    assert {"avx512_bf16", "fpu"} <= flags("processor\t: 0\nflags\t\t: fpu avx512_bf16\n")
+    assert "amx_bf16" in flags("flags : sse amx_bf16 amx_tile")
+    assert "bf16" in flags("Features\t: fp asimd bf16")  # ARM's spelling
+
+
+@pytest.fixture()
+def no_native_bf16(monkeypatch):
+    monkeypatch.setattr(accel_module, "native_bf16", lambda: False)
+
+
+@pytest.fixture()
+def native_bf16(monkeypatch):
+    monkeypatch.setattr(accel_module, "native_bf16", lambda: True)
+
+
+def test_cpu_without_native_bf16_stays_float32_and_says_why(no_native_bf16, caplog):
+    with caplog.at_level(logging.INFO, logger="gantrain"):
+        acc = Accelerator(torch.device("cpu"), amp=True)
+    assert acc.dtype is None and "device.amp=true: this CPU has no native bfloat16" in caplog.text
+    assert "precision=torch.float32" in acc.describe()
+
+
+def test_auto_keeps_a_native_bf16_cpu_in_float32_and_names_the_switch(native_bf16, caplog):
+    with caplog.at_level(logging.INFO, logger="gantrain"):
+        acc = Accelerator(torch.device("cpu"), amp="auto")
+    assert acc.dtype is None and "device.amp=true trains in bf16" in caplog.text
+
+
+def test_cpu_with_native_bf16_computes_in_bf16_and_keeps_float32_weights(native_bf16):
+    acc = Accelerator(torch.device("cpu"), amp=True)
+    assert acc.dtype == torch.bfloat16 and "precision=torch.bfloat16" in acc.describe()
+    net = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(net.parameters())
+    with acc.autocast():
+        out = net(torch.randn(4, 3))
+        loss = out.float().pow(2).mean()
+    assert out.dtype == torch.bfloat16 and loss.dtype == torch.float32
+    acc.step(loss, opt)
+    assert all(p.dtype == torch.float32 for p in net.parameters())
+    assert all(s.dtype == torch.float32 for st in opt.state.values() for s in st.values()
+               if torch.is_tensor(s) and s.is_floating_point())  # fmt: skip
+
+
+def test_cpu_accelerator_without_amp_is_plain_pytorch(native_bf16):
+    acc = Accelerator(torch.device("cpu"), amp=False, channels_last=True, compile=False)
     assert acc.dtype is None and acc.scaler is None and not acc.channels_last
     torch.manual_seed(0)
     a = torch.nn.Linear(3, 1)
@@ -50,7 +102,7 @@ def test_compile_falls_back_with_a_warning(monkeypatch, caplog):
     assert net(torch.ones(1, 2)).shape == (1, 2)
 
 
-def test_device_keys_do_not_change_cpu_results(mnist_root, tmp_path):
+def test_device_keys_do_not_change_cpu_results(mnist_root, tmp_path, no_native_bf16):
     from helpers import tiny_train
 
     base = ["trainer.rounds=3", "trainer.sample_at=[3]", "objective.critic.width=8"]
@@ -60,6 +112,15 @@ def test_device_keys_do_not_change_cpu_results(mnist_root, tmp_path):
     )
     png = "samples/round_000003.png"
     assert (tmp_path / "a" / png).read_bytes() == (tmp_path / "b" / png).read_bytes()
+
+
+def test_bf16_on_a_cpu_that_has_it_changes_what_is_computed(mnist_root, tmp_path, native_bf16):
+    from helpers import tiny_train
+
+    base = ["trainer.rounds=3", "trainer.sample_at=[3]", "objective.critic.width=8"]
+    bf16 = tiny_train([*base, "device.amp=true"], tmp_path / "a", mnist_root)
+    fp32 = tiny_train([*base, "device.amp=false"], tmp_path / "b", mnist_root)
+    assert bf16["final"]["loss_d"] != fp32["final"]["loss_d"]
 
 
 def _worker(rank: int, world: int, store: str, out: str):

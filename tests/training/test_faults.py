@@ -10,11 +10,10 @@ import resource
 import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
-from helpers import TINY, run_cli, tiny_train
+from helpers import TINY, gantrain_argv, run_cli, tiny_train
 
 from gantrain.errors import WriteFailed
 from gantrain.record.monitor import Monitor
@@ -31,16 +30,8 @@ def _cli_args(root: Path, run: Path, extra=()) -> list[str]:
 
 def _patched_gantrain(setup: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     """gantrain's own main() in a process that first runs setup (the fault's injection)."""
-    code = textwrap.dedent(setup) + textwrap.dedent(
-        f"""
-        import sys
-        from gantrain.commands.train import main
-        sys.argv = ["gantrain", *{args!r}]
-        main()
-        """
-    )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True,
+    return subprocess.run(gantrain_argv(args, setup), cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=300, stdin=subprocess.DEVNULL)  # fmt: skip
 
 

@@ -5,13 +5,12 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import run_cli
+from helpers import gantrain_argv, run_cli
 
 TINY = [
     "device=cpu",
@@ -39,11 +38,10 @@ def _args(root, run, rounds=24, extra=()):
     ]
 
 
-def _start(args, cwd):
-    exe = Path(sys.executable).with_name("gantrain")
+def _start(args, cwd, setup: str = ""):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(
-        [str(exe), *args],
+        gantrain_argv(args, setup),
         cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
@@ -83,13 +81,14 @@ def uninterrupted(mnist_root, tmp_path_factory):
     return cwd / "run"
 
 
-def _kill_and_resume(args, run: Path, cwd: Path, kill_at: int) -> None:
-    proc = _start(args, cwd)
+def _kill_and_resume(args, run: Path, cwd: Path, kill_at: int, setup: str = "") -> None:
+    proc = _start(args, cwd, setup)
     _wait_for_round(run, kill_at, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["round"] < 24
-    out = run_cli([f"resume={run}"], cwd)
+    out = subprocess.run(gantrain_argv([f"resume={run}"], setup), cwd=cwd, capture_output=True,
+                         text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)  # fmt: skip
     assert out.returncode == 0, out.stderr
 
 
@@ -128,6 +127,23 @@ def test_sigkill_resume_identity_for_wgan_gp_with_lazy_r1(mnist_root, tmp_path):
     assert out.returncode == 0, out.stderr
     _kill_and_resume(_args(mnist_root, tmp_path / "b", extra=extra), tmp_path / "b", tmp_path, 8)
     _assert_same_run(tmp_path / "a", tmp_path / "b")
+
+
+# whatever this CPU has, the run computes in bfloat16 as one with AVX-512 BF16 or AMX does
+PRETEND_NATIVE_BF16 = """
+import gantrain.hardware.accel as accel
+accel.native_bf16 = lambda: True
+"""
+
+
+def test_sigkill_resume_identity_in_bf16_on_the_cpu(mnist_root, tmp_path):
+    extra = ["device.amp=true"]
+    proc = _start(_args(mnist_root, tmp_path / "a", extra=extra), tmp_path, PRETEND_NATIVE_BF16)
+    assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    assert "precision=torch.bfloat16" in (tmp_path / "a" / "train.log").read_text()
+    run = tmp_path / "b"
+    _kill_and_resume(_args(mnist_root, run, extra=extra), run, tmp_path, 7, PRETEND_NATIVE_BF16)
+    _assert_same_run(tmp_path / "a", run)
 
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])

@@ -1,6 +1,7 @@
 """Device speed settings in one place: mixed precision, TF32, channels_last, cudnn.benchmark,
-torch.compile, and gradient averaging across data-parallel processes. On the CPU every one of
-them is off, so the CPU path computes exactly what plain PyTorch would."""
+torch.compile, and gradient averaging across data-parallel processes. On the CPU only mixed
+precision applies, and only where the CPU computes bfloat16 natively; otherwise the CPU path
+computes exactly what plain PyTorch would."""
 
 from __future__ import annotations
 
@@ -11,16 +12,39 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from gantrain.kinds import Flag
+from gantrain.hardware.cpu_features import native_bf16
+from gantrain.kinds import AmpMode, Flag
 
 log = logging.getLogger("gantrain")
 
 
-def amp_dtype(device_type: str, amp: bool, bf16_supported: bool) -> torch.dtype | None:
-    """bf16 where the GPU has it (no loss scaling needed), else fp16; None: full precision."""
-    if device_type != "cuda" or not amp:
+def amp_dtype(device_type: str, amp: bool | str, bf16_supported: bool) -> torch.dtype | None:
+    """The autocast dtype; None: full precision. amp is auto, True or False.
+
+    A GPU (auto or true): bf16 where it has it (no loss scaling needed), else fp16. A CPU: bf16
+    only when asked (true) and computed natively. Native bf16 alone does not make a CPU round
+    faster (machine C in benchmarks/RESULTS.md: an AVX-512 BF16 Xeon ran the DCGAN round 1.44x
+    slower in bf16), so auto keeps the CPU in float32."""
+    if amp is False:
         return None
-    return torch.bfloat16 if bf16_supported else torch.float16
+    if device_type == "cuda":
+        return torch.bfloat16 if bf16_supported else torch.float16
+    if device_type == "cpu" and amp is True and bf16_supported:
+        return torch.bfloat16
+    return None
+
+
+def _say_cpu_precision(amp: bool | str, native: bool) -> None:
+    if amp is True and not native:
+        log.info(
+            "device.amp=true: this CPU has no native bfloat16 (AVX-512 BF16 or AMX), where bf16 "
+            "would be emulated and slower; training in float32"
+        )
+    elif amp == "auto" and native:
+        log.info(
+            "this CPU computes bfloat16 natively: device.amp=true trains in bf16, faster on some "
+            "CPUs and slower on others; compare rounds/s"
+        )
 
 
 # the device.* config keys that reach the Accelerator
@@ -31,7 +55,7 @@ class Accelerator:
     def __init__(
         self,
         device: torch.device,
-        amp: Flag = True,
+        amp: AmpMode = "auto",
         tf32: Flag = True,
         channels_last: Flag = True,
         cudnn_benchmark: Flag = True,
@@ -41,8 +65,10 @@ class Accelerator:
     ):
         self.device = device
         cuda = device.type == "cuda"
-        bf16 = cuda and torch.cuda.is_bf16_supported()
+        bf16 = torch.cuda.is_bf16_supported() if cuda else device.type == "cpu" and native_bf16()
         self.dtype = amp_dtype(device.type, amp, bf16)
+        if device.type == "cpu":
+            _say_cpu_precision(amp, bf16)
         # fp16 gradients underflow without scaling; bf16 has fp32's range
         self.scaler = torch.amp.GradScaler("cuda") if self.dtype == torch.float16 else None
         self.channels_last = cuda and channels_last
