@@ -109,6 +109,36 @@ def test_a_real_size_limit_before_any_checkpoint(mnist_root, tmp_path):
         json.loads(row)  # what was written stays whole
 
 
+@pytest.fixture()
+def small_disk(tmp_path):
+    """A 3 MB filesystem (tmpfs), where this machine lets the tests mount one."""
+    where = tmp_path / "small"
+    where.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(where)],
+                          capture_output=True, text=True)  # fmt: skip
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here ({made.stderr.strip()})")
+    yield where
+    subprocess.run(["umount", str(where)], check=True)
+
+
+def test_a_run_on_a_filesystem_too_small_for_it(mnist_root, small_disk, tmp_path):
+    run = small_disk / "run"
+    every_10 = "[" + ",".join(str(r) for r in range(10, 201, 10)) + "]"
+    args = [f"dataset.root={mnist_root}", *TINY, *CRITIC, "trainer.rounds=200",
+            f"trainer.sample_at={every_10}", "trainer.checkpoint_every=10",
+            "trainer.keep_checkpoints=100", f"hydra.run.dir={run}"]  # fmt: skip
+    out = run_cli(args, tmp_path)
+    assert out.returncode == 2
+    line = _one_error_line(out.stderr + out.stdout)
+    assert "no space left on device" in line and f"gantrain resume={run}" in line
+    assert not list(run.rglob("*.tmp"))
+    rnd = checkpoint.load(run / "checkpoints" / "last.pt")["round"]
+    assert 10 <= rnd < 200 and f"last.pt (round {rnd})" in line
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "failed" and "no space left on device" in summary["error"]
+
+
 def test_a_failed_grid_leaves_checkpoint_and_metrics_whole(mnist_root, tmp_path):
     setup = """
     import errno

@@ -19,7 +19,9 @@ def collect(sweep: Path) -> tuple[list[dict], list[str]]:
     rows = []
     for job in sorted((p for p in sweep.iterdir() if (p / ".hydra").is_dir()), key=_job_order):
         overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text()) or []
-        summary = read_json(job / "summary.json") or {"status": "running or killed"}
+        summary = read_json(job / "summary.json") or {"status": "running"}
+        if summary.get("status") == "running":  # or killed: nothing was left to say which
+            summary["status"] = "running or killed"
         final = summary.get("final", {})
         evald = read_json(job / "eval.json") or {}
         row = {

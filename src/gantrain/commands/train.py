@@ -234,8 +234,8 @@ def _after_write_failure(err: WriteFailed, run_dir: Path) -> UserError:
 
 def _record(run_dir: Path, status: str, error: str) -> None:
     try:
-        write_json(run_dir / "summary.json", {"status": status, "error": error})
-    except OSError:
+        write_json(run_dir / "summary.json", {"status": status, "error": error}, reserve=True)
+    except (OSError, UserError):
         pass  # the one-line report is what matters
 
 

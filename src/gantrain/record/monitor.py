@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from datetime import timedelta
@@ -19,6 +20,20 @@ from gantrain.errors import WriteFailed
 log = logging.getLogger("gantrain")
 
 
+def _quiet_tensorboard_thread(args) -> None:
+    """TensorBoard writes events from a thread of its own; a failed write (a full disk) would
+    print that thread's traceback, and the same error reaches the main thread at its next
+    TensorBoard call anyway, where it becomes one line."""
+    if issubclass(args.exc_type, OSError) and type(args.thread).__module__.startswith(
+        "tensorboard"
+    ):
+        return
+    _DEFAULT_THREAD_HOOK(args)
+
+
+_DEFAULT_THREAD_HOOK = threading.excepthook
+
+
 def _fmt(logs: dict[str, float]) -> str:
     return " ".join(f"{k} {v:.4g}" for k, v in logs.items())
 
@@ -29,6 +44,7 @@ class Monitor:
     ):
         self.run_dir = run_dir
         self.rounds = rounds
+        threading.excepthook = _quiet_tensorboard_thread
         # purge_step drops events a killed run logged after its last checkpoint
         self.writer = SummaryWriter(
             str(run_dir / "tb"), purge_step=start_round + 1 if start_round else None

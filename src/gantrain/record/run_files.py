@@ -35,9 +35,25 @@ def _remove(path: Path) -> None:
         pass
 
 
-def write_json(path: Path, obj: dict, what: str = "") -> None:
-    with atomic(path, what or path.name) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
+# summary.json is padded to this size, so that on a full disk a failure can still be recorded
+# in the blocks the file already holds
+RESERVE = 4096
+
+
+def write_json(path: Path, obj: dict, what: str = "", reserve: bool = False) -> None:
+    """Atomically; with reserve, padded to RESERVE bytes (JSON allows trailing blanks) and, when
+    the disk has no room for a new copy, written over the old one in place."""
+    text = json.dumps(obj, indent=2) + "\n"
+    if reserve:
+        text = text.ljust(RESERVE)
+    try:
+        with atomic(path, what or path.name) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    except WriteFailed:
+        if not (reserve and path.is_file() and path.stat().st_size == len(text.encode())):
+            raise
+        with open(path, "r+", encoding="utf-8") as f:  # the same blocks: no new space needed
+            f.write(text)
 
 
 def read_json(path: Path) -> dict | None:

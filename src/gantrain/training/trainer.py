@@ -93,6 +93,8 @@ class Trainer:
                 "%s is already at round %d of %d; nothing to train", run_dir, start, self.rounds
             )
             return read_json(run_dir / "summary.json") or {"status": "done", "rounds": start}
+        if writes:  # held from the start: a full disk can still be recorded in it
+            write_json(run_dir / "summary.json", {"status": "running"}, reserve=True)
         if start and writes:
             prune_metrics(run_dir / "metrics.jsonl", start)
         self.monitor = (
@@ -109,7 +111,7 @@ class Trainer:
             self.pictures.evolution()
         summary = self._summary(start, train_s)
         if writes:
-            write_json(run_dir / "summary.json", summary)
+            write_json(run_dir / "summary.json", summary, reserve=True)
         return summary
 
     def _loop(self, start: int, stop: StopRequests) -> float:
