@@ -217,3 +217,25 @@ def tiny_train_on(overrides: list[str], run_dir: Path) -> dict:
     schema().check(cfg)
     torch.set_num_threads(1)
     return train(cfg, run_dir, names)
+
+
+# fault tests: tiny nets, a checkpoint every 2 rounds, milestones at 4 and 8
+CRITIC = ["objective.critic.width=8", "objective.critic.max_width=16"]
+
+
+def cli_args(root: Path, run: Path, extra=()) -> list[str]:
+    return [f"dataset.root={root}", *TINY, *CRITIC, "trainer.checkpoint_every=2",
+            "trainer.sample_at=[4,8]", f"hydra.run.dir={run}", *extra]  # fmt: skip
+
+
+def patched_gantrain(setup: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """gantrain's own main() in a process that first runs setup (the fault's injection)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(gantrain_argv(args, setup), cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300, stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+def one_error_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if "error" in line.lower()]
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    return lines[0]
