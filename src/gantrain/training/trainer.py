@@ -94,6 +94,7 @@ class Trainer:
             )
             return read_json(run_dir / "summary.json") or {"status": "done", "rounds": start}
         if writes:  # held from the start: a full disk can still be recorded in it
+            run_dir.mkdir(parents=True, exist_ok=True)
             write_json(run_dir / "summary.json", {"status": "running"}, reserve=True)
         if start and writes:
             prune_metrics(run_dir / "metrics.jsonl", start)
