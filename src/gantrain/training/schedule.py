@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -12,11 +12,13 @@ class Schedule:
     checkpoint_every: int
     log_every: int
     eval_at: frozenset[int] = frozenset()
+    # grid rounds: the asked milestones up to rounds, and the last round always (computed once:
+    # the loop asks every round)
+    milestones: frozenset[int] = field(init=False)
 
-    @property
-    def milestones(self) -> set[int]:
-        """Grid rounds: the asked milestones up to rounds, and the last round always."""
-        return {r for r in self.sample_at if r <= self.rounds} | {self.rounds}
+    def __post_init__(self):
+        shown = {r for r in self.sample_at if r <= self.rounds} | {self.rounds}
+        object.__setattr__(self, "milestones", frozenset(shown))
 
     def pictures(self, rnd: int) -> bool:
         return rnd in self.milestones
