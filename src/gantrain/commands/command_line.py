@@ -124,12 +124,15 @@ def check_command_line(args: list[str], schema: Schema) -> None:
     jobs = _jobs(parsed, multirun)
     if jobs is None:
         return
+    shipped_by_groups: dict[tuple[str, ...], object] = {}  # jobs of one sweep share their groups
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         for job in jobs[:MAX_CHECKED_JOBS]:
             job_overrides = _parse(job)
-            groups = [o.input_line for o in job_overrides if _is_group(o.key_or_group)]
+            groups = tuple(o.input_line for o in job_overrides if _is_group(o.key_or_group))
             try:
-                shipped = compose("train", overrides=groups)
+                if groups not in shipped_by_groups:
+                    shipped_by_groups[groups] = compose("train", overrides=list(groups))
+                shipped = shipped_by_groups[groups]
                 _check_keys_exist(job_overrides, shipped)
                 cfg = compose("train", overrides=job)
             except (HydraException, OmegaConfBaseException) as err:
