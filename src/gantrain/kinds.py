@@ -51,6 +51,8 @@ PositiveFloats = Annotated[
     list[PositiveFloat], Len(1), Says("a non-empty list of positive numbers, e.g. [1.0, 2.0]")
 ]
 Channels = Choice(1, 3)
+# a class of a conditional run: its index, or its name (an image folder's subfolder)
+ClassName = Annotated[int | str, Says("a class index (0, 1, ...) or a class name")]
 DeviceKind = Choice("auto", "cpu", "cuda", "mps")
 # mixed precision: auto (where it is known to pay: CUDA), true (also a CPU's native bf16), false
 AmpMode = Annotated[bool | Literal["auto"], Says("auto, true or false")]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import keyword
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from gantrain.errors import UserError
 from gantrain.kinds import Says
 
 SPECIAL = ("_target_", "_partial_", "_recursive_", "_convert_", "_args_")
+# parameters that gantrain sets from the data, never from the config
+FROM_DATA = {"num_classes": "conditional=true sets it from the classes the data has"}
 EMPTY = inspect.Parameter.empty
 
 
@@ -63,7 +66,9 @@ def params_of(fn: Callable) -> dict[str, Param] | None:
             return None
         if p.kind is p.VAR_POSITIONAL or name == "self":
             continue
-        out[name] = Param(hints.get(name, EMPTY), p.default)
+        # a key that is a Python keyword (class) is a parameter with a trailing underscore
+        key = name[:-1] if name.endswith("_") and keyword.iskeyword(name[:-1]) else name
+        out[key] = Param(hints.get(name, EMPTY), p.default)
     return out
 
 
@@ -182,6 +187,8 @@ class Schema:
             key = f"{path}.{name}" if path else str(name)
             if name in SPECIAL or (not path and name in self.free):
                 continue
+            if name in FROM_DATA:
+                raise UserError(f"{key} is not a key gantrain reads: {FROM_DATA[name]}")
             if params is not None and name not in params:
                 known = [f"{path}.{p}" if path else p for p in params]
                 raise UserError(not_a_key(key, known, in_config=True))

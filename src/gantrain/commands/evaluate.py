@@ -81,6 +81,10 @@ def summary_line(r: dict) -> str:
             f"  classes {r['classes_present']}/{r['num_classes']} (>= 5% of samples each)"
             f"  mean confidence {r['mean_confidence']:.3f}"
         )
+    if "label_accuracy" in r:
+        line += f"\n  label accuracy {100 * r['label_accuracy']:.2f}% (samples read as their class)"
+    if "intra_fid" in r:
+        line += f"  intra-FID {r['intra_fid']:.3f} (mean per-class FID)"
     ref = r["reference"]
     line += (
         f"\n  {r['num_samples']} samples ({r['weights']} weights, round {r['round']}) vs "

@@ -13,7 +13,7 @@ import torch
 from gantrain.commands.arguments import run
 from gantrain.commands.runs import load_run
 from gantrain.errors import UserError
-from gantrain.kinds import Choice, DeviceKind, Flag, Integer, Overrides, PositiveInt
+from gantrain.kinds import Choice, ClassName, DeviceKind, Flag, Integer, Overrides, PositiveInt
 from gantrain.kinds import Path as PathText
 from gantrain.schema import Schema
 
@@ -34,28 +34,49 @@ def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def interpolations(model, pairs: int, steps: int, seed: int) -> torch.Tensor:
-    """uint8 (pairs * 2 * steps, C, H, W): per pair a straight row, then a spherical row."""
-    from gantrain.metrics.scores import to_uint8
+def interpolations(model, pairs: int, steps: int, seed: int,
+                   labels: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    """uint8 (pairs * 2 * steps, C, H, W): per pair a straight row, then a spherical row; a
+    conditional model keeps each pair's class (labels (pairs,)) along both of its rows."""
+    from gantrain.metrics.scores import sample_uint8
 
     g = torch.Generator().manual_seed(seed)
     a, b = torch.randn(2, pairs, model.latent_dim, generator=g)
     t = torch.linspace(0, 1, steps)
     lerp = a[:, None] + t[None, :, None] * (b - a)[:, None]  # (pairs, steps, d)
     paths = torch.stack([lerp, _slerp(a, b, t)], 1).reshape(-1, model.latent_dim)
-    device = next(model.parameters()).device
-    return torch.cat(
-        [
-            to_uint8(model.sample_from_noise(paths[i : i + 500].to(device)))
-            for i in range(0, len(paths), 500)
-        ]
-    )
+    if labels is not None:
+        labels = labels.repeat_interleave(2 * steps)  # (pairs * 2 * steps,)
+    return sample_uint8(model, len(paths), noise=paths, labels=labels, batch=500)
+
+
+def class_labels(run, wanted: int | str | None, n: int) -> torch.Tensor | None:
+    """The class of each of n samples: all `wanted` (an index or a class name), or, for a
+    conditional run asked for none, the classes in turn; None for an unconditional run."""
+    k = getattr(run.model, "num_classes", 0)
+    if wanted is None:
+        return None if not k else torch.arange(n) % k
+    if not k:
+        raise UserError(
+            f"class={wanted}: this run is unconditional (trained without conditional=true), so "
+            "it cannot draw a chosen class; leave class out"
+        )
+    names = [str(c) for c in run.payload.get("classes") or range(k)]
+    shown = ", ".join(f"{i}={c}" for i, c in enumerate(names[:12])) + (", ..." if k > 12 else "")
+    if isinstance(wanted, str):
+        if wanted not in names:
+            raise UserError(f"class={wanted} is not one of this run's classes: {shown}")
+        wanted = names.index(wanted)
+    if not 0 <= wanted < k:
+        raise UserError(f"class={wanted}: this run has {k} classes, 0..{k - 1} ({shown})")
+    return torch.full((n,), wanted, dtype=torch.long)
 
 
 @torch.no_grad()
 def reconstructions(model, dataset: dict, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(inputs, reconstructions), uint8 (n, C, H, W) each, of n random test images."""
-    from gantrain.metrics.data import reference_images
+    """(inputs, reconstructions), uint8 (n, C, H, W) each, of n random test images (a conditional
+    model reconstructs each with its label)."""
+    from gantrain.metrics.data import reference_images, reference_labels
     from gantrain.metrics.scores import to_uint8
 
     if "encode" not in model.provides:
@@ -64,10 +85,18 @@ def reconstructions(model, dataset: dict, n: int, seed: int) -> tuple[torch.Tens
             f"{type(model).__name__}, which only generates: use mode=samples or mode=interpolate"
         )
     real = reference_images(dataset, "test")
-    real = real[torch.randperm(real.shape[0], generator=torch.Generator().manual_seed(seed))[:n]]
+    labels = reference_labels(dataset, "test") if model.num_classes else None
+    if model.num_classes and labels is None:
+        raise UserError(
+            "mode=reconstruct of a conditional run needs the test images' labels, which this "
+            "dataset does not have: use mode=samples"
+        )
+    pick = torch.randperm(real.shape[0], generator=torch.Generator().manual_seed(seed))[:n]
+    real = real[pick]
     device = next(model.parameters()).device
     x = real.to(device).float().div(127.5).sub(1.0)
-    return real, to_uint8(model.decode(model.encode(x)[0]))
+    y = None if labels is None else labels[pick].to(device)
+    return real, to_uint8(model.decode(model.encode(x, y)[0], y))
 
 
 def write_images(out: Path, images: torch.Tensor, per_row: int, extra: dict | None = None) -> None:
@@ -103,6 +132,7 @@ def sample(
     num_samples: PositiveInt = 64,
     out: PathText | None = None,
     steps: PositiveInt = 10,
+    class_: ClassName | None = None,
     ema: Flag = True,
     seed: Integer = 0,
     device: DeviceKind = "auto",
@@ -120,11 +150,14 @@ def sample(
         raise UserError(f"out={out} must end in .npz or .png, or name a directory (no extension)")
     run = load_run(run_dir, checkpoint, ema, dataset or {}, resolve_device(device))
     model, n = run.model, num_samples
+    labels = class_labels(run, class_, n)
     log.info("sampling %s with the %s weights", mode, run.weights)
+    extra = {} if labels is None else {"labels": labels}  # int64 (N,) in .npz output
     if mode == "samples":
-        write_images(out, sample_uint8(model, n, seed), per_row=max(1, round(n**0.5)))
+        images = sample_uint8(model, n, seed, labels=labels)
+        write_images(out, images, per_row=max(1, round(n**0.5)), extra=extra)
     elif mode == "interpolate":
-        write_images(out, interpolations(model, n, steps, seed), per_row=steps)
+        write_images(out, interpolations(model, n, steps, seed, labels), per_row=steps)
     else:
         inputs, recon = reconstructions(model, run.dataset, n, seed)
         if out.suffix == ".png":  # rows of inputs above rows of their reconstructions
@@ -142,8 +175,13 @@ def schema() -> Schema:
     return Schema({"": (sample,)})
 
 
+def _sample(keys: dict) -> str:
+    keys["class_"] = keys.pop("class")  # a Python keyword: sample() takes it as class_
+    return f"wrote {sample(**keys)}"
+
+
 def main() -> None:
-    run("sample", schema(), lambda keys: f"wrote {sample(**keys)}")
+    run("sample", schema(), _sample)
 
 
 if __name__ == "__main__":

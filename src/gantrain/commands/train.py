@@ -35,8 +35,10 @@ def train_keys(
     seed: Integer = 0,
     resume: PathText | None = None,
     resume_force: Flag = False,
+    conditional: Flag = False,
 ):
-    """The top level of gantrain's config: the groups, the seed and resuming."""
+    """The top level of gantrain's config: the groups, the seed, resuming, and whether the
+    model and its critic take class labels from the data."""
 
 
 def schema():
@@ -81,6 +83,8 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     seed = cfg.seed
     device = resolve_device(cfg.device.type, job_num=job["num"] if job else None)
     set_threads(cfg.device.get("threads"), parallel_jobs=job["parallel"] if job else 1)
+    # a conditional run's nets are sized by the classes the data has: read it first
+    source = load_labelled(cfg) if cfg.get("conditional") else None
     config = OmegaConf.to_container(cfg, resolve=True)
     state_dir = Path(cfg.resume) if cfg.resume else run_dir
     state = prior_state(
@@ -112,7 +116,8 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
         run_dir,
     )
 
-    source = build(cfg.dataset)
+    if source is None:
+        source = build(cfg.dataset)
     # each process draws its own batches: together they make one batch world_size times larger
     batches = make_batches(
         source,
@@ -152,6 +157,34 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
         run_dir,
     )
     return summary
+
+
+def load_labelled(cfg: DictConfig):
+    """The training data with labels, and the model and an image critic told how many classes
+    there are (model.num_classes, objective.critic.num_classes: in the config that the
+    checkpoint keeps, so gantrain-sample and gantrain-eval rebuild the same nets)."""
+    from hydra.utils import get_object
+    from omegaconf import open_dict
+
+    from gantrain.data.labelled import Labelled
+    from gantrain.schema import params_of
+
+    takes = params_of(get_object(cfg.dataset._target_))
+    if takes is not None and "labels" not in takes:
+        raise UserError(
+            f"conditional=true needs a dataset loader that gives labels; "
+            f"{cfg.dataset._target_} takes no labels= argument"
+        )
+    source = build(cfg.dataset, labels=True)
+    if not isinstance(source, Labelled):
+        raise UserError(f"conditional=true: {cfg.dataset._target_} gave no labels")
+    with open_dict(cfg):
+        cfg.model.num_classes = len(source.classes)
+        critic = cfg.objective.get("critic")
+        if critic is not None and "num_classes" in (params_of(get_object(critic._target_)) or {}):
+            critic.num_classes = len(source.classes)
+    log.info("conditional: %d classes", len(source.classes))
+    return source
 
 
 def _job(hc) -> dict | None:

@@ -6,6 +6,7 @@ import torch
 from torch.utils.data import Dataset
 
 from gantrain.data.batches import TensorBatches
+from gantrain.data.labelled import Labelled
 from gantrain.data.stream import StreamBatches
 
 
@@ -14,8 +15,15 @@ def make_batches(source, batch_size: int, device: torch.device, seed: int, worke
 
     source: what a dataset config's _target_ returned: a uint8 tensor (N, C, H, W), held on the
     device and batched by index; or a Dataset of uint8 (C, H, W) images, streamed through a
-    DataLoader with `workers` processes (dataset.workers).
+    DataLoader with `workers` processes (dataset.workers). Labelled sources give
+    (images, labels) batches.
     """
+    if isinstance(source, Labelled):
+        if isinstance(source.images, torch.Tensor):
+            return TensorBatches(source.images, batch_size, device, seed=seed,
+                                 labels=source.labels, classes=source.classes)  # fmt: skip
+        return StreamBatches(source.images, batch_size, device, seed=seed, workers=workers,
+                             classes=source.classes)  # fmt: skip
     if isinstance(source, torch.Tensor):
         return TensorBatches(source, batch_size, device, seed=seed)
     if isinstance(source, Dataset):

@@ -1,6 +1,7 @@
 """Random minibatches from a uint8 tensor held on the training device: no workers, no per-image
 Python. Each epoch is a fresh permutation (like a shuffling DataLoader that drops the last
-partial batch); the permutation generator's state travels in the checkpoint."""
+partial batch); the permutation generator's state travels in the checkpoint. With labels
+(conditional runs), each batch is (images, labels), gathered by the same indices."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from gantrain.errors import UserError
 
 
 class TensorBatches:
-    def __init__(self, images: torch.Tensor, batch_size: int, device: torch.device, seed: int = 0):
+    def __init__(self, images: torch.Tensor, batch_size: int, device: torch.device, seed: int = 0,
+                 labels: torch.Tensor | None = None, classes: list[str] | None = None):  # fmt: skip
         if images.dtype != torch.uint8 or images.dim() != 4:
             raise TypeError("images must be uint8 (N, C, H, W)")
         if batch_size > images.shape[0]:
@@ -19,6 +21,8 @@ class TensorBatches:
                 "dataset; choose a smaller batch"
             )
         self.images = images.to(device)  # (N, C, H, W) uint8, once
+        self.labels = None if labels is None else labels.to(device)  # (N,) int64
+        self.classes = classes
         self.batch_size = batch_size
         self.device = device
         self.generator = torch.Generator().manual_seed(seed)
@@ -37,18 +41,25 @@ class TensorBatches:
         self.pos += self.batch_size
         return idx
 
-    def fixed(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        """n real images as uint8 (n, C, H, W) on the device, chosen by generator (for pictures
-        and prior fits; outside the training stream, so it does not disturb batch order)."""
-        idx = torch.randperm(len(self), generator=generator)[:n]
-        return self.images[idx.to(self.device)]
+    def fixed(self, n: int, generator: torch.Generator):
+        """n real images as uint8 (n, C, H, W) on the device (with labels: and their labels),
+        chosen by generator (for pictures and prior fits; outside the training stream, so it
+        does not disturb batch order)."""
+        idx = torch.randperm(len(self), generator=generator)[:n].to(self.device)
+        if self.labels is None:
+            return self.images[idx]
+        return self.images[idx], self.labels[idx]
 
-    def gather(self, idx: torch.Tensor) -> torch.Tensor:
-        """The images at idx (on the device) as float (B, C, H, W) in [-1, 1]."""
-        return self.images.index_select(0, idx).float().div_(127.5).sub_(1.0)
+    def gather(self, idx: torch.Tensor):
+        """The images at idx (on the device) as float (B, C, H, W) in [-1, 1]; with labels, the
+        pair (images, labels (B,))."""
+        images = self.images.index_select(0, idx).float().div_(127.5).sub_(1.0)
+        if self.labels is None:
+            return images
+        return images, self.labels.index_select(0, idx)
 
-    def __call__(self) -> torch.Tensor:
-        """The next batch as float (B, C, H, W) in [-1, 1] on the device."""
+    def __call__(self):
+        """The next batch as float (B, C, H, W) in [-1, 1] on the device (and its labels)."""
         return self.gather(self.indices().to(self.device, non_blocking=True))
 
     def state_dict(self) -> dict:

@@ -7,6 +7,7 @@ from pathlib import Path
 from torchvision import datasets
 
 from gantrain.data.image_folder import ImageFiles, hold_or_stream
+from gantrain.data.labelled import no_labels
 from gantrain.data.torchvision_sets import open_dataset
 from gantrain.kinds import Channels, Choice, Count, Flag, ImageSize
 from gantrain.kinds import Path as PathText
@@ -22,9 +23,16 @@ def load(
     split: Split = "train",
     in_memory_max: Count = 50000,
     workers: Count = 2,
+    labels: Flag = False,
 ):
     """CelebA's aligned faces, shorter side resized to image_size and centre-cropped: a uint8
     tensor when at most in_memory_max images, else a Dataset that streams them."""
+    if labels:  # 40 binary attributes and identities, but no classes to draw one of
+        raise no_labels(
+            "dataset=celeba",
+            "for classes of your own, sort the images into one subfolder per class and use "
+            "dataset=image_folder dataset.root=<that folder>",
+        )
     base = Path(root).expanduser().resolve()
     ds = open_dataset(
         "celeba",

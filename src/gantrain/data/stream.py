@@ -5,6 +5,7 @@ normalised there. Same interface as TensorBatches.
 Order: epoch e is a permutation drawn from (seed, e) alone, dropping the last partial batch.
 The state is (epoch, batches taken in it), so a resumed run rebuilds that epoch's permutation and
 continues from the next unseen batch: the same sequence of batches as a run never stopped.
+A Dataset of (image, label) pairs gives (images, labels) batches.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class StreamBatches:
         device: torch.device,
         seed: int = 0,
         workers: int = 2,
+        classes: list[str] | None = None,
     ):
         n = len(dataset)
         if batch_size > n:
@@ -80,6 +82,7 @@ class StreamBatches:
                 "choose a smaller batch"
             )
         self.dataset = dataset
+        self.classes = classes  # set when the dataset yields (image, label) pairs
         self.batch_size = batch_size
         self.device = torch.device(device)
         self.seed = seed
@@ -109,7 +112,7 @@ class StreamBatches:
     def __len__(self) -> int:
         return len(self.dataset)
 
-    def _next_uint8(self) -> torch.Tensor:
+    def _next_uint8(self):
         while True:
             if self._it is None:
                 self.sampler.epoch, self.sampler.start = self.epoch, self.pos * self.batch_size
@@ -117,11 +120,11 @@ class StreamBatches:
             batch = self._fetch()
             if batch is not None:
                 self.pos += 1
-                return batch  # (B, C, H, W) uint8
+                return batch  # (B, C, H, W) uint8, or [that, labels (B,)]
             self._it = None
             self.epoch, self.pos = self.epoch + 1, 0
 
-    def _fetch(self) -> torch.Tensor | None:
+    def _fetch(self):
         try:
             return next(self._it, None)
         except (RuntimeError, ConnectionError, EOFError) as err:
@@ -142,14 +145,21 @@ class StreamBatches:
                 continue
         self._it = None
 
-    def __call__(self) -> torch.Tensor:
-        """The next batch as float (B, C, H, W) in [-1, 1] on the device."""
-        batch = self._next_uint8().to(self.device, non_blocking=True)
-        return batch.float().div_(127.5).sub_(1.0)
+    def __call__(self):
+        """The next batch as float (B, C, H, W) in [-1, 1] on the device (and its labels)."""
+        batch = self._next_uint8()
+        labels = None
+        if self.classes is not None:
+            batch, labels = batch
+        images = batch.to(self.device, non_blocking=True).float().div_(127.5).sub_(1.0)
+        if labels is None:
+            return images
+        return images, labels.to(self.device, non_blocking=True)
 
-    def fixed(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        """n real images as uint8 (n, C, H, W) on the device, chosen by generator as TensorBatches
-        chooses them; outside the training stream, so batch order is undisturbed."""
+    def fixed(self, n: int, generator: torch.Generator):
+        """n real images as uint8 (n, C, H, W) on the device (with labels: and their labels),
+        chosen by generator as TensorBatches chooses them; outside the training stream, so batch
+        order is undisturbed."""
         idx = torch.randperm(len(self), generator=generator)[:n]
         for key, images in self._fixed:
             if torch.equal(key, idx):
@@ -159,7 +169,11 @@ class StreamBatches:
             batch_size=max(self.batch_size, 64),
             num_workers=self.workers if n > 256 else 0,
         )
-        images = torch.cat(list(loader)).to(self.device)
+        parts = list(loader)
+        if self.classes is None:
+            images = torch.cat(parts).to(self.device)
+        else:
+            images = tuple(torch.cat(p).to(self.device) for p in zip(*parts))
         self._fixed = [(idx, images), *self._fixed][:FIXED_CACHE]
         return images
 

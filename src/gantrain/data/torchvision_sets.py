@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from torchvision import datasets
 
+from gantrain.data.labelled import Labelled, checked
 from gantrain.data.pixels import resize, to_channels
 from gantrain.errors import UserError
 from gantrain.kinds import Channels, Choice, Flag, ImageSize
@@ -142,9 +143,15 @@ def load(
     channels: Channels = 1,
     download: Flag = True,
     train: Flag = True,
-) -> torch.Tensor:
-    """Images of one split as uint8 (N, channels, image_size, image_size)."""
+    labels: Flag = False,
+) -> torch.Tensor | Labelled:
+    """Images of one split as uint8 (N, channels, image_size, image_size); with labels, as
+    Labelled with the split's class indices and torchvision's class names."""
     cls = SOURCES[name].cls
     base = Path(root).expanduser().resolve()
     ds = open_dataset(name, base, download, lambda dl: cls(str(base), train=train, download=dl))
-    return resize(to_channels(_as_nchw(name, ds), channels), image_size)
+    images = resize(to_channels(_as_nchw(name, ds), channels), image_size)
+    if not labels:
+        return images
+    classes = [str(c) for c in ds.classes]
+    return Labelled(images, checked(torch.as_tensor(ds.targets), classes, name), classes)

@@ -37,13 +37,18 @@ def describe(dataset_cfg) -> str:
     return str(cfg.get("name") or str(cfg.get("_target_", "dataset")).split(".")[-2])
 
 
+def _subset(n: int, max_images: int) -> torch.Tensor | None:
+    """The fixed random subset of max_images of n (None: all of them)."""
+    if n <= max_images:
+        return None
+    return torch.randperm(n, generator=torch.Generator().manual_seed(0))[:max_images]
+
+
 def _as_tensor(source, max_images: int) -> torch.Tensor:
     """A loader's uint8 tensor, or its streamed Dataset read into one; at most max_images,
     a fixed random subset when there are more."""
     n = len(source)
-    idx = None
-    if n > max_images:
-        idx = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:max_images]
+    idx = _subset(n, max_images)
     if isinstance(source, torch.Tensor):
         return source if idx is None else source[idx]
     picks = range(n) if idx is None else idx.tolist()
@@ -91,6 +96,21 @@ def _labels(cfg: dict, train: bool) -> torch.Tensor | None:
     root = str(Path(cfg["root"]).expanduser().resolve())
     ds = sources[name].cls(root, train=train, download=False)
     return torch.as_tensor(ds.targets).long().reshape(-1)
+
+
+def reference_labels(dataset_cfg, split: str = "test", max_images: int = 10000
+                     ) -> torch.Tensor | None:  # fmt: skip
+    """int64 (N,): the classes of reference_images' images, in the same order; None where the
+    dataset has no labels gantrain reads."""
+    cfg = as_dict(dataset_cfg)
+    if not has_labels(cfg):
+        return None
+    train = split == "train"
+    labels = labelled_split(cfg, train)[1] if cfg.get("_target_") == DIGITS else _labels(cfg, train)
+    if labels is None:
+        return None
+    idx = _subset(labels.numel(), max_images)
+    return labels if idx is None else labels[idx]
 
 
 def has_labels(dataset_cfg) -> bool:

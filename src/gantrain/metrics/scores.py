@@ -1,4 +1,5 @@
-"""FID and KID through torchmetrics, with mode coverage from the classifier's predictions.
+"""FID and KID through torchmetrics, with mode coverage from the classifier's predictions; for
+a conditional model's samples, label accuracy and intra-FID (the mean of per-class FIDs).
 
 Each image passes through the feature extractor once; torchmetrics receives the features
 (through an identity "network") and does the statistics in float64. The reference features
@@ -17,7 +18,8 @@ from torchmetrics.image.kid import KernelInceptionDistance
 
 from gantrain.errors import UserError
 from gantrain.metrics import classifier as clf
-from gantrain.metrics.data import describe, reference_images
+from gantrain.metrics.conditional import label_scores, per_class_stats
+from gantrain.metrics.data import describe, reference_images, reference_labels
 from gantrain.metrics.extractors import make_extractor
 
 PRESENT = 0.05  # a class counts as present when at least this share of samples falls in it
@@ -40,17 +42,23 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def sample_uint8(model, n: int, seed: int = 0, batch: int = 100) -> torch.Tensor:
+def sample_uint8(model, n: int, seed: int = 0, batch: int = 100,
+                 labels: torch.Tensor | None = None,
+                 noise: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
     """n samples as uint8 (n, C, H, W) from fixed noise (a CPU generator, so the same on every
-    device and untouched by training's RNG), in inference mode."""
+    device and untouched by training's RNG; or the noise (n, latent) given), in inference mode.
+    A conditional model draws sample i from class labels[i]; without labels, from the classes
+    in turn (i mod K)."""
     device = next(model.parameters()).device
-    noise = torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(seed))
-    return torch.cat(
-        [
-            to_uint8(model.sample_from_noise(noise[i : i + batch].to(device)))
-            for i in range(0, n, batch)
-        ]
-    )
+    if noise is None:
+        noise = torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(seed))
+    if labels is None and getattr(model, "num_classes", 0):
+        labels = model.sample_labels(n)
+    out = []
+    for i in range(0, n, batch):
+        y = None if labels is None else labels[i : i + batch].to(device)
+        out.append(to_uint8(model.sample_from_noise(noise[i : i + batch].to(device), y)))
+    return torch.cat(out)
 
 
 def class_stats(probs: torch.Tensor) -> dict:
@@ -70,7 +78,8 @@ class Scorer:
     """FID/KID of image sets (or of a model's samples) against fixed reference images."""
 
     def __init__(self, extractor, real: torch.Tensor, kid_subsets: int = 100,
-                 kid_subset_size: int = 1000, seed: int = 0):  # fmt: skip
+                 kid_subset_size: int = 1000, seed: int = 0,
+                 real_labels: torch.Tensor | None = None):  # fmt: skip
         if real.dtype != torch.uint8 or real.dim() != 4 or real.shape[0] < 2:
             raise UserError("the reference set must hold at least 2 images (uint8 N, C, H, W)")
         self.extractor = extractor
@@ -89,6 +98,8 @@ class Scorer:
                                                subsets=kid_subsets, subset_size=kid_subset_size,
                                                reset_real_features=False)  # fmt: skip
         self.kid.update(features, real=True)
+        # per-class reference statistics (mean, covariance) for intra-FID
+        self.by_class = {} if real_labels is None else per_class_stats(features, real_labels)
         self.info = {"extractor": extractor.info, "reference_images": self.num_real}
 
     def _kid(self, fake: torch.Tensor) -> tuple[float, float]:
@@ -102,9 +113,11 @@ class Scorer:
             mean, std = self.kid.compute()
         return float(mean), float(std)
 
-    def score_images(self, fake: torch.Tensor) -> dict:
+    def score_images(self, fake: torch.Tensor, labels: torch.Tensor | None = None) -> dict:
         """fake: uint8 (N, C, H, W), N >= 2. Returns fid, kid, kid_std, num_samples and, for the
-        classifier extractor, classes_present, class_histogram, mean_confidence."""
+        classifier extractor, classes_present, class_histogram, mean_confidence. labels (N,):
+        the class each sample was drawn for; adds label_accuracy (classifier extractor) and
+        intra_fid (a labelled reference set)."""
         if fake.dtype != torch.uint8 or tuple(fake.shape[1:]) != self.real_shape:
             raise UserError(f"samples must be uint8 (N, {', '.join(map(str, self.real_shape))}); "
                             f"got {fake.dtype} {tuple(fake.shape)}")  # fmt: skip
@@ -118,12 +131,16 @@ class Scorer:
                "num_samples": int(fake.shape[0])}  # fmt: skip
         if probs is not None:
             out.update(class_stats(probs))
+        if labels is not None:
+            out.update(label_scores(features, probs, labels.cpu(), self.by_class))
         return out
 
     def score_model(self, model, n_samples: int = 1000, seed: int = 0) -> dict:
-        """Scores n_samples drawn from fixed noise (seed); adds eval_s, the seconds it took."""
+        """Scores n_samples drawn from fixed noise (seed), a conditional model's balanced over
+        its classes; adds eval_s, the seconds it took."""
         t0 = time.perf_counter()
-        out = self.score_images(sample_uint8(model, n_samples, seed))
+        labels = model.sample_labels(n_samples) if getattr(model, "num_classes", 0) else None
+        out = self.score_images(sample_uint8(model, n_samples, seed, labels=labels), labels)
         out["eval_s"] = round(time.perf_counter() - t0, 3)
         return out
 
@@ -134,7 +151,8 @@ def make_scorer(dataset_cfg, device: torch.device | str = "cpu", extractor: str 
     """A Scorer against the dataset's split, with the named extractor ("auto": classifier for the
     MNIST family, else inception). Build it once and call score_model at each evaluation."""
     ext = make_extractor(extractor, dataset_cfg, device, recipe, inception_path)
-    scorer = Scorer(ext, reference_images(dataset_cfg, split), kid_subsets=kid_subsets)
+    scorer = Scorer(ext, reference_images(dataset_cfg, split), kid_subsets=kid_subsets,
+                    real_labels=reference_labels(dataset_cfg, split))  # fmt: skip
     scorer.info.update({"dataset": describe(dataset_cfg), "split": split})
     return scorer
 

@@ -3,15 +3,21 @@
 The AE has no prior of its own: it samples by decoding draws from a Gaussian (full covariance)
 fitted to the codes of training data, refitted at every milestone. The VAE samples its N(0, I)
 prior by default; either can choose with `sample_from: fitted | prior`.
+
+Conditional (num_classes > 0, set from the data by conditional=true): the decoder takes a learned
+class vector beside the code, and with encode_label the encoder also sees the label as one more
+image channel: the CVAE (Sohn et al. 2015). Without it, the code must carry everything but the
+class, its style (the supervised adversarial autoencoder of Makhzani et al. 2015).
 """
 
 from __future__ import annotations
 
 import torch
 
-from gantrain.kinds import Channels, Choice, ImageSize, PositiveInt
+from gantrain.kinds import Channels, Choice, Count, Flag, ImageSize, PositiveInt
 from gantrain.models.base import GenerativeModel
 from gantrain.models.blocks import DownStack, UpStack, init_dcgan
+from gantrain.models.labels import LabelMap, LabelVector, label_dim
 
 # fitted: a Gaussian fitted to training codes; prior: N(0, I); null: the model's own default
 SampleFrom = Choice("fitted", "prior")
@@ -30,24 +36,39 @@ class AutoEncoder(GenerativeModel):
         width: PositiveInt = 64,
         max_width: PositiveInt = 512,
         sample_from: SampleFrom | None = None,
+        encode_label: Flag = True,
+        num_classes: Count = 0,
     ):
         super().__init__()
         sample_from = sample_from or self.default_sample_from
         self.latent_dim = latent_dim
         self.sample_from = sample_from
-        self.encoder = DownStack(
-            channels, image_size, width, max_width, latent_dim * self.code_factor
-        )
-        self.decoder = UpStack(latent_dim, channels, image_size, width, max_width)
+        self.num_classes = num_classes
+        self.encode_label = bool(num_classes and encode_label)
+        self.encoder = DownStack(channels + self.encode_label, image_size, width, max_width,
+                                 latent_dim * self.code_factor)  # fmt: skip
+        inputs = latent_dim + (label_dim(num_classes) if num_classes else 0)
+        self.decoder = UpStack(inputs, channels, image_size, width, max_width)
+        if num_classes:
+            self.label = LabelVector(num_classes)
+        if self.encode_label:
+            self.label_map = LabelMap(num_classes, image_size)
         init_dcgan(self)
         # the fitted Gaussian: codes = mean + chol @ noise; identity until the first fit
         self.register_buffer("code_mean", torch.zeros(latent_dim))
         self.register_buffer("code_chol", torch.eye(latent_dim))
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        return self.encoder(x), {}  # (B, latent)
+    def _encoded(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        if self.encode_label:
+            x = self.label_map(x, labels)  # (B, C + 1, H, W)
+        return self.encoder(x)
 
-    def decode_raw(self, z: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None):
+        return self._encoded(x, labels), {}  # (B, latent)
+
+    def decode_raw(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.num_classes:
+            z = self.label(z, labels)  # (B, latent + label_dim)
         return self.decoder(z)
 
     def latent_for(self, noise: torch.Tensor) -> torch.Tensor:
@@ -72,8 +93,8 @@ class VAE(AutoEncoder):
 
     default_sample_from = "prior"
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        mu, logvar = self.encoder(x).chunk(2, dim=1)  # (B, latent) each
+    def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None):
+        mu, logvar = self._encoded(x, labels).chunk(2, dim=1)  # (B, latent) each
         logvar = logvar.clamp(-12.0, 8.0)  # keeps exp() finite early in training
         if self.training:  # reparameterisation: z = mu + sigma * eps
             z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)

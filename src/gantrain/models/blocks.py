@@ -72,7 +72,7 @@ def spectral_norm_all(module: nn.Module) -> None:
     """Spectral normalisation (Miyato et al. 2018) on every conv and linear weight; call it
     after the weights are initialised, since it re-parametrises them."""
     for m in list(module.modules()):
-        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear | nn.Embedding):
             nn.utils.parametrizations.spectral_norm(m)
 
 

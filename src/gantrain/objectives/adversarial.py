@@ -4,10 +4,15 @@ data space: the critic tells real images from decode(z), z ~ p(z)          (DCGA
 code space: the critic tells prior draws z ~ p(z) from codes encode(x)      (adversarial AE)
 Models that encode also get the reconstruction term when recon_weight > 0, and any loss may
 take the critic penalties (gradient penalty, R1) of penalties.py.
+
+Conditional runs: generated images take the real batch's labels, so fake labels follow the data's
+class frequencies; a conditional image critic scores (image, label) pairs (the projection
+discriminator), while a critic on codes stays unconditional (the label goes to the decoder).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Annotated
 
@@ -15,6 +20,7 @@ import torch
 from annotated_types import Gt, Le
 from torch import nn
 
+from gantrain.data.labelled import split
 from gantrain.errors import UserError
 from gantrain.hardware.accel import Accelerator
 from gantrain.kinds import Choice, Flag, NonNegativeFloat, PositiveFloat, PositiveInt, Says
@@ -101,25 +107,33 @@ class Adversarial(Objective):
         self.opt = self.make_optimizer(list(model.parameters()) + list(self.recon.parameters()))
         self.critic_opt = self.make_critic_optimizer(self.critic.parameters())
 
-    def _pair(self, model: GenerativeModel, x: torch.Tensor):
+    def _pair(self, model: GenerativeModel, x: torch.Tensor, labels: torch.Tensor | None):
         """(real, fake) for the critic; in code space the prior is 'real'."""
         if self.space == "data":
-            return x, model.decode(model.prior(x.shape[0]))
-        return model.prior(x.shape[0]), model.encode(x)[0]
+            return x, model.decode(model.prior(x.shape[0]), labels)
+        return model.prior(x.shape[0]), model.encode(x, labels)[0]
+
+    def _score(self, inputs: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """The critic's logits (B,); with the labels where it is a conditional one."""
+        if getattr(self.critic, "num_classes", 0):
+            return self.critic(inputs, labels)
+        return self.critic(inputs)
 
     def step(self, model: GenerativeModel, next_batch: NextBatch) -> dict[str, torch.Tensor]:
         for i in range(self.d_steps):  # k critic steps, each on a fresh minibatch
-            x = next_batch()
+            x, labels = split(next_batch())
             # reuse_fake keeps the last critic step's G(z) graph for the generator step
             keep = self.reuse_fake and i == self.d_steps - 1
             with self.accel.autocast():
                 with torch.set_grad_enabled(keep):
-                    real, fake = self._pair(model, x)
-                real_logits, fake_logits = self.critic(real), self.critic(fake.detach())
+                    real, fake = self._pair(model, x, labels)
+                real_logits = self._score(real, labels)
+                fake_logits = self._score(fake.detach(), labels)
                 loss_d = self._d_loss(real_logits.float(), fake_logits.float())
             penalty_logs = {}
             if self.penalties.on:
-                penalty, penalty_logs = self.penalties(self.critic, real, fake)
+                score = functools.partial(self._score, labels=labels)
+                penalty, penalty_logs = self.penalties(score, real, fake)
                 loss_d = loss_d + penalty
             self.accel.step(loss_d, self.critic_opt)
 
@@ -128,7 +142,9 @@ class Adversarial(Objective):
         # backward only needs its input gradient, and the next critic step starts from zero.
         self.critic.requires_grad_(False)
         try:
-            loss_g, adv, logs = self._generator_loss(model, x, fake if self.reuse_fake else None)
+            loss_g, adv, logs = self._generator_loss(
+                model, x, labels, fake if self.reuse_fake else None
+            )
         finally:
             self.critic.requires_grad_(True)
         self.accel.step(loss_g, self.opt)
@@ -142,19 +158,20 @@ class Adversarial(Objective):
             )
         return logs
 
-    def _generator_loss(self, model: GenerativeModel, x: torch.Tensor, fake):
+    def _generator_loss(self, model: GenerativeModel, x: torch.Tensor, labels, fake):
         """(total generator loss, its adversarial term, reconstruction logs)."""
         logs: dict[str, torch.Tensor] = {}
         with self.accel.autocast():
             loss_g = torch.zeros((), device=x.device)
             if self.recon_weight > 0:
-                rec, codes, logs = self.recon(model, x)
+                rec, codes, logs = self.recon(model, x, labels)
                 loss_g = loss_g + self.recon_weight * rec
             if self.space == "data":
-                fake = fake if fake is not None else model.decode(model.prior(x.shape[0]))
+                if fake is None:
+                    fake = model.decode(model.prior(x.shape[0]), labels)
             else:
-                fake = codes if self.recon_weight > 0 else model.encode(x)[0]
-            adv = self._g_loss(self.critic(fake).float())
+                fake = codes if self.recon_weight > 0 else model.encode(x, labels)[0]
+            adv = self._g_loss(self._score(fake, labels).float())
             loss_g = loss_g + self.weight * adv
         return loss_g, adv, logs
 

@@ -10,7 +10,8 @@ from gantrain.errors import UserError
 from gantrain.hardware.accel import Accelerator
 from gantrain.models.base import GenerativeModel
 
-NextBatch = Callable[[], torch.Tensor]  # () -> real images (B, C, H, W) in [-1, 1]
+# () -> real images (B, C, H, W) in [-1, 1], or (images, labels (B,)) in a conditional run
+NextBatch = Callable[[], torch.Tensor | tuple[torch.Tensor, torch.Tensor]]
 
 
 class Objective:

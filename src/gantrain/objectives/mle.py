@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from gantrain.data.labelled import split
 from gantrain.kinds import Flag, NonNegativeFloat, PositiveFloat
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives.base import NextBatch
@@ -33,8 +34,9 @@ class MaximumLikelihood(SingleOptimizerObjective):
         )
 
     def step(self, model: GenerativeModel, next_batch: NextBatch) -> dict[str, torch.Tensor]:
+        x, labels = split(next_batch())
         with self.accel.autocast():
-            loss, _, logs = self.recon(model, next_batch())
+            loss, _, logs = self.recon(model, x, labels)
         self.accel.step(loss, self.opt)
         logs["loss"] = loss.detach()
         return logs

@@ -3,12 +3,18 @@
 data space: MMD(x, decode(z)) on flattened pixels        (GMMN: Li et al. 2015, Dziugaite et al. 2015)
 code space: MMD(encode(x), z ~ p(z)) + reconstruction    (WAE-MMD, Tolstikhin et al. 2018;
                                                           InfoVAE / MMD-VAE, Zhao et al. 2017)
+
+Conditional runs: in data space, MMD between the joint distributions of (image, label) and
+(G(z, label), label) under the product of the image kernel and a delta kernel on labels, so only
+pairs of one class are compared; the generated batch takes the real batch's labels. In code
+space the decoder takes the label and the codes still match the unconditional prior.
 """
 
 from __future__ import annotations
 
 import torch
 
+from gantrain.data.labelled import split
 from gantrain.kinds import Choice, Flag, NonNegativeFloat, PositiveFloat, PositiveFloats
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives import functional as F
@@ -44,8 +50,11 @@ class MMD(SingleOptimizerObjective):
         self.weight, self.recon_weight = weight, recon_weight
         self.requires = frozenset({"generate"} if space == "data" else {"generate", "encode"})
 
-    def discrepancy(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Squared MMD between (N, D) and (M, D) samples under the configured kernel."""
+    def discrepancy(
+        self, x: torch.Tensor, y: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Squared MMD between (N, D) and (M, D) samples under the configured kernel; with
+        labels (N,) shared by x and y (N = M), between the (sample, label) pairs."""
         xy = torch.cat([x, y])
         d2 = F.sq_dists(xy, xy)  # one (N+M)^2 matrix, sliced below
         n = x.shape[0]
@@ -57,19 +66,22 @@ class MMD(SingleOptimizerObjective):
             k = F.rbf_kernel(d2, scales)
         else:  # C = 2 * d * sigma^2 for each sigma^2 in bandwidths (unit-variance prior: d * 2)
             k = F.imq_kernel(d2, [2.0 * x.shape[1] * s for s in self.bandwidths])
+        if labels is not None:
+            both = torch.cat([labels, labels])
+            k = k * (both[:, None] == both[None, :])  # (N+M, N+M): the delta kernel's product
         return F.mmd2(k[:n, :n], k[n:, n:], k[:n, n:], self.unbiased)
 
     def step(self, model: GenerativeModel, next_batch: NextBatch) -> dict[str, torch.Tensor]:
-        x = next_batch()
+        x, labels = split(next_batch())
         logs: dict[str, torch.Tensor] = {}
         with self.accel.autocast():
             if self.space == "data":
-                fake = model.decode(model.prior(x.shape[0]))
+                fake = model.decode(model.prior(x.shape[0]), labels)
                 # kernel sums in fp32: low precision distances lose the small MMD differences
-                mmd = self.discrepancy(x.flatten(1).float(), fake.flatten(1).float())
+                mmd = self.discrepancy(x.flatten(1).float(), fake.flatten(1).float(), labels)
                 loss = self.weight * mmd
             else:
-                rec, codes, logs = self.recon(model, x)
+                rec, codes, logs = self.recon(model, x, labels)
                 mmd = self.discrepancy(codes.float(), model.prior(x.shape[0]))
                 loss = self.recon_weight * rec + self.weight * mmd
         self.accel.step(loss, self.opt)

@@ -6,6 +6,7 @@ weight scaled by N (Karras et al. 2020, StyleGAN2)."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -38,8 +39,10 @@ class CriticPenalties(nn.Module):
         """Lazy R1 runs on some critic steps only: one captured round cannot stand for all."""
         return self.r1_weight > 0 and self.r1_every > 1
 
-    def forward(self, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor):
-        """(penalty to add to the critic's loss, logs) for one critic step."""
+    def forward(self, critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
+                fake: torch.Tensor):  # fmt: skip
+        """(penalty to add to the critic's loss, logs) for one critic step; critic: images ->
+        logits (B,), the conditional critic with its labels bound."""
         logs: dict[str, torch.Tensor] = {}
         total = torch.zeros((), device=real.device)
         no_autocast = (

@@ -34,10 +34,10 @@ class Reconstruction(nn.Module):
         else:
             self.register_buffer("log_scale", log_scale)
 
-    def forward(self, model: GenerativeModel, x: torch.Tensor):
-        """x (B, C, H, W) -> (loss scalar, codes (B, D), logs)."""
-        z, stats = model.encode(x)
-        h = model.decode_raw(z)
+    def forward(self, model: GenerativeModel, x: torch.Tensor, labels: torch.Tensor | None = None):
+        """x (B, C, H, W) [, labels (B,)] -> (loss scalar, codes (B, D), logs)."""
+        z, stats = model.encode(x, labels)
+        h = model.decode_raw(z, labels)
         if self.likelihood == "bernoulli":
             nll = F.bernoulli_nll(h, x)
         else:

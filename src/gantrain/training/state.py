@@ -57,6 +57,9 @@ class TrainState:
         }
         if self.ema is not None:
             payload["ema"] = self.ema.state_dict()
+        classes = getattr(self.batches, "classes", None)
+        if classes:  # a conditional run's class names, in label order
+            payload["classes"] = list(classes)
         return payload
 
     def save(self, rnd: int, folder: Path, keep: bool, keep_last: int) -> None:
