@@ -98,3 +98,18 @@ def test_generator_step_leaves_the_critic_gradient_to_the_critic_loss(mnist_root
     d_loss(objective.critic(x), objective.critic(fake), objective.real_label).backward()
     for g, p in zip(got, objective.critic.parameters()):
         assert torch.allclose(g, p.grad, atol=1e-6)
+
+
+def test_conditional_mmd_compares_only_pairs_of_one_class():
+    from gantrain.objectives.mmd import MMD
+
+    mmd = MMD(optimizer=None, space="data", kernel="rbf", bandwidths=[1.0], unbiased=False)
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(64) % 2
+    x = torch.randn(64, 3, generator=g) + 4 * labels[:, None]  # class 1 sits 4 away
+    # the same points with their classes swapped: as a set of images nothing changed
+    swapped = torch.empty_like(x)
+    swapped[labels == 0], swapped[labels == 1] = x[labels == 1], x[labels == 0]
+    assert mmd.discrepancy(x, swapped) < 1e-6
+    assert mmd.discrepancy(x, x.clone(), labels) < 1e-6
+    assert mmd.discrepancy(x, swapped, labels) > 0.2

@@ -129,6 +129,16 @@ def test_sigkill_resume_identity_for_wgan_gp_with_lazy_r1(mnist_root, tmp_path):
     _assert_same_run(tmp_path / "a", tmp_path / "b")
 
 
+def test_sigkill_resume_identity_for_a_conditional_dcgan(mnist_root, tmp_path):
+    # labels travel with their images through the batch order, the grids and the projection critic
+    extra = ["conditional=true"]
+    out = run_cli(_args(mnist_root, tmp_path / "a", extra=extra), tmp_path)
+    assert out.returncode == 0, out.stderr
+    _kill_and_resume(_args(mnist_root, tmp_path / "b", extra=extra), tmp_path / "b", tmp_path, 10)
+    _assert_same_run(tmp_path / "a", tmp_path / "b")
+    assert "critic.projection.weight" in _weights(tmp_path / "b")
+
+
 # whatever this CPU has, the run computes in bfloat16 as one with AVX-512 BF16 or AMX does
 PRETEND_NATIVE_BF16 = """
 import gantrain.hardware.accel as accel
