@@ -3,9 +3,9 @@ launching kernels, and replaying a captured round launches them all at once.
 
 The batch order stays the trainer's: each round the data source picks its indices on the host as
 usual, they are copied into a fixed index buffer, and the graph gathers and normalises the batch
-from the images already on the GPU. The first rounds run eagerly on a side stream (as capture
-needs) and a round that cannot be captured (an op that syncs with the host, say) switches the
-run back to eager rounds with a warning.
+from the images already on the GPU (and a conditional run's labels, by the same indices). The
+first rounds run eagerly on a side stream (as capture needs) and a round that cannot be captured
+(an op that syncs with the host, say) switches the run back to eager rounds with a warning.
 """
 
 from __future__ import annotations
