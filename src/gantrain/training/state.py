@@ -57,6 +57,7 @@ class TrainState:
         }
         if self.ema is not None:
             payload["ema"] = self.ema.state_dict()
+            payload["ema_updates"] = self.ema.updates
         return payload
 
     def save(self, rnd: int, folder: Path, keep: bool, keep_last: int) -> None:
@@ -75,7 +76,9 @@ class TrainState:
         set_capturable(self.objective, False)  # a graph sets it again when it captures
         self.batches.load_state_dict(state["data"])
         if self.ema is not None:
-            self.ema.load_state_dict(state.get("ema", self.model.state_dict()))
+            # a checkpoint from before the count was saved: one update per round, all warm
+            updates = state.get("ema_updates", state["round"])
+            self.ema.load_state_dict(state.get("ema", self.model.state_dict()), updates)
         rng.set_states(state["rng"])
         self.sums = {k: v.to(self.device) for k, v in state.get("log_sums", {}).items()}
         self.count = int(state.get("log_count", 0))

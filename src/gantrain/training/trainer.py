@@ -39,6 +39,7 @@ class Trainer:
         log_every: PositiveInt = 50,
         progress: Flag | None = None,
         ema_decay: OpenUnit | None = None,
+        ema_warmup: Flag = True,
         nan_policy: NanPolicy = "stop",
         deterministic: Flag = False,
     ):
@@ -47,6 +48,7 @@ class Trainer:
         self.log_every = log_every
         self.sample_at = sorted(set(sample_at))
         self.progress, self.ema_decay, self.nan_policy = progress, ema_decay, nan_policy
+        self.ema_warmup = ema_warmup
         self.deterministic = bool(deterministic)
 
     def fit(
@@ -77,7 +79,7 @@ class Trainer:
         g = torch.Generator().manual_seed(seed)
         bank = torch.randn(64, model.latent_dim, generator=g)  # drawn even on resume: g moves on
         noise = (state["noise"] if state else bank).to(device)
-        ema = EMA(model, self.ema_decay) if self.ema_decay else None
+        ema = EMA(model, self.ema_decay, self.ema_warmup) if self.ema_decay else None
         self.state = TrainState(model, objective, batches, ema, noise, config, device)
         self.pictures = (
             Pictures(run_dir, batches, g, "encode" in model.provides) if writes else None
