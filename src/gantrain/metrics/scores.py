@@ -1,4 +1,5 @@
-"""FID and KID through torchmetrics, with mode coverage from the classifier's predictions.
+"""FID and KID through torchmetrics, precision/recall and density/coverage in the same feature
+space, with mode coverage from the classifier's predictions.
 
 Each image passes through the feature extractor once; torchmetrics receives the features
 (through an identity "network") and does the statistics in float64. The reference features
@@ -19,6 +20,7 @@ from gantrain.errors import UserError
 from gantrain.metrics import classifier as clf
 from gantrain.metrics.data import describe, reference_images
 from gantrain.metrics.extractors import make_extractor
+from gantrain.metrics.manifold import Manifold
 
 PRESENT = 0.05  # a class counts as present when at least this share of samples falls in it
 
@@ -89,6 +91,7 @@ class Scorer:
                                                subsets=kid_subsets, subset_size=kid_subset_size,
                                                reset_real_features=False)  # fmt: skip
         self.kid.update(features, real=True)
+        self.manifold = Manifold(features, seed)
         self.info = {"extractor": extractor.info, "reference_images": self.num_real}
 
     def _kid(self, fake: torch.Tensor) -> tuple[float, float]:
@@ -103,8 +106,9 @@ class Scorer:
         return float(mean), float(std)
 
     def score_images(self, fake: torch.Tensor) -> dict:
-        """fake: uint8 (N, C, H, W), N >= 2. Returns fid, kid, kid_std, num_samples and, for the
-        classifier extractor, classes_present, class_histogram, mean_confidence."""
+        """fake: uint8 (N, C, H, W), N >= 2. Returns fid, kid, kid_std, precision, recall, density,
+        coverage, num_samples and, for the classifier extractor, classes_present,
+        class_histogram, mean_confidence."""
         if fake.dtype != torch.uint8 or tuple(fake.shape[1:]) != self.real_shape:
             raise UserError(f"samples must be uint8 (N, {', '.join(map(str, self.real_shape))}); "
                             f"got {fake.dtype} {tuple(fake.shape)}")  # fmt: skip
@@ -115,7 +119,7 @@ class Scorer:
         self.fid.update(features, real=False)
         kid, kid_std = self._kid(features)
         out = {"fid": float(self.fid.compute()), "kid": kid, "kid_std": kid_std,
-               "num_samples": int(fake.shape[0])}  # fmt: skip
+               **self.manifold.scores(features), "num_samples": int(fake.shape[0])}  # fmt: skip
         if probs is not None:
             out.update(class_stats(probs))
         return out
