@@ -144,6 +144,8 @@ class Trainer:
                 if when.evaluates(rnd) and self.evaluate is not None:
                     self.last_eval = self.evaluate(shown)
                     self.eval_s += self.last_eval.get("eval_s", 0.0)
+                    if "fid" in self.last_eval:
+                        st.keep_best(rnd, self.last_eval["fid"], self.run_dir / "checkpoints")
                     row.update(self.last_eval)
                 self.monitor.scalars(rnd, row)
             if (when.checkpoints(rnd) or stop.signum) and self.writes:
