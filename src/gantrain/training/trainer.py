@@ -101,7 +101,7 @@ class Trainer:
         if start and writes:
             prune_metrics(run_dir / "metrics.jsonl", start)
         self.monitor = (
-            Monitor(run_dir, self.rounds, start, self.progress) if writes else NullMonitor()
+            Monitor(run_dir, self.rounds, start, self.progress, config) if writes else NullMonitor()
         )
         try:
             with StopRequests() as stop:
@@ -139,15 +139,13 @@ class Trainer:
                     self.pictures.refit(st.model)
                 self.pictures.milestone(rnd, shown, st.noise, self.monitor)
             if when.logs(rnd):
-                self.last = st.means()
-                row = dict(self.last)
+                self.last, scores = st.means(), {}
                 if when.evaluates(rnd) and self.evaluate is not None:
-                    self.last_eval = self.evaluate(shown)
+                    self.last_eval = scores = self.evaluate(shown)
                     self.eval_s += self.last_eval.get("eval_s", 0.0)
                     if "fid" in self.last_eval:
                         st.keep_best(rnd, self.last_eval["fid"], self.run_dir / "checkpoints")
-                    row.update(self.last_eval)
-                self.monitor.scalars(rnd, row)
+                self.monitor.scalars(rnd, self.last, scores)
             if (when.checkpoints(rnd) or stop.signum) and self.writes:
                 st.save(rnd, self.run_dir / "checkpoints", when.keeps(rnd), self.keep_checkpoints)
             if stop.signum:
