@@ -48,7 +48,8 @@ def grids_picture(jobs: list[tuple[str, Path, float | None]], out: Path) -> Path
     plt = _pyplot()
     cols = min(PER_ROW, len(shown))
     rows = math.ceil(len(shown) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3.4 * rows), dpi=100, squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3.4 * rows), dpi=100, squeeze=False,
+                             layout="constrained")  # fmt: skip
     for ax in axes.flat:
         ax.axis("off")
     for ax, (label, grid, fid) in zip(axes.flat, shown):
@@ -56,7 +57,6 @@ def grids_picture(jobs: list[tuple[str, Path, float | None]], out: Path) -> Path
         rnd = int(grid.stem.split("_")[1])
         score = f"FID {fid:.1f}" if fid is not None else "no FID"
         ax.set_title(f"{label}\nround {rnd:,}, {score}", fontsize=8)
-    fig.tight_layout()
     fig.savefig(out)
     plt.close(fig)
     return out
@@ -71,14 +71,16 @@ def curves_picture(jobs: list[tuple[str, Path]], out: Path) -> Path | None:
     metric = keys[0]
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    values = []
     for label, rows in histories:
         pts = [(r["round"], r[metric]) for r in rows if metric in r and "round" in r]
         if pts:
             ax.plot(*zip(*pts), marker="o" if metric == "fid" else None, markersize=3, label=label)
+            values += [v for _, v in pts]
     ax.set_xlabel("round")
     ax.set_ylabel(metric)
-    if metric == "fid":
-        ax.set_yscale("log")  # early FIDs are hundreds, later ones tens
+    if metric == "fid" and min(values) > 0 and max(values) > 10 * min(values):
+        ax.set_yscale("log")  # early FIDs are in the hundreds, later ones in the tens
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out)
