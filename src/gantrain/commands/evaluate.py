@@ -76,6 +76,9 @@ def evaluate_run(
 def summary_line(r: dict) -> str:
     ext = r["extractor"]
     line = f"FID {r['fid']:.3f}  KID {r['kid']:.4g} ± {r['kid_std']:.2g}"
+    line += "  " + "  ".join(
+        f"{k} {r[k]:.3f}" for k in ("precision", "recall", "density", "coverage")
+    )
     if "classes_present" in r:
         line += (
             f"  classes {r['classes_present']}/{r['num_classes']} (>= 5% of samples each)"

@@ -1,4 +1,5 @@
-"""`gantrain-report SWEEP_DIR`: one row per job, as a printed table, CSV, Markdown and plots."""
+"""`gantrain-report SWEEP_DIR`: one row per job, as a printed table, CSV, Markdown and plots;
+the jobs' final grids side by side and their FID (or loss) curves."""
 
 from __future__ import annotations
 
@@ -93,6 +94,18 @@ def plot(rows: list[dict], swept: list[str], out: Path) -> list[Path]:
     return paths
 
 
+def _pictures(sweep: Path, rows: list[dict], swept: list[str]) -> list[Path]:
+    """report_grids.png and report_curves.png, each where there is something to draw."""
+    from gantrain.record.report_pictures import curves_picture, grids_picture
+
+    labels = [" ".join(f"{k}={r.get(k)}" for k in swept) or f"job {r['job']}" for r in rows]
+    jobs = [(label, sweep / r["job"]) for label, r in zip(labels, rows)]
+    grids = grids_picture([(*j, r.get("fid")) for j, r in zip(jobs, rows)],
+                          sweep / "report_grids.png")  # fmt: skip
+    curves = curves_picture(jobs, sweep / "report_curves.png")
+    return [p for p in (grids, curves) if p is not None]
+
+
 def main() -> None:
     try:
         if len(sys.argv) != 2:
@@ -115,12 +128,14 @@ def main() -> None:
     cols = _columns(rows, swept)
     table = markdown(rows, cols)
     print(table, end="")
-    (sweep / "report.md").write_text(table, encoding="utf-8")
+    pictures = _pictures(sweep, rows, swept)
+    shown = "".join(f"\n![{p.stem}]({p.name})\n" for p in pictures)
+    (sweep / "report.md").write_text(table + shown, encoding="utf-8")
     with open(sweep / "report.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    for path in plot(rows, swept, sweep):
+    for path in [*pictures, *plot(rows, swept, sweep)]:
         print(f"wrote {path}")
 
 

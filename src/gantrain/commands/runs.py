@@ -11,6 +11,9 @@ from omegaconf import OmegaConf
 from gantrain.errors import UserError
 from gantrain.schema import Schema
 
+# checkpoint=best / checkpoint=last name RUN/checkpoints/<name>.pt
+NAMED = ("best", "last")
+
 
 @dataclass
 class Run:
@@ -28,17 +31,23 @@ def load_run(
     dataset_overrides: dict,
     device: torch.device,
 ) -> Run:
-    """Rebuild a run's model from its checkpoint (run_dir= or checkpoint=), EMA weights if any;
+    """Rebuild a run's model from its checkpoint (run_dir= or checkpoint=, which may name
+    RUN/checkpoints/best.pt or last.pt as best or last), EMA weights if any;
     the dataset config is the run's with dataset_overrides on top, checked against its loader."""
     from gantrain.config import build
     from gantrain.training import checkpoint
 
-    if ckpt is None:
+    if ckpt in (None, *NAMED):
         if run_dir is None:
             raise UserError("give run_dir=RUN (a gantrain run directory) or checkpoint=PATH")
         if not Path(run_dir).is_dir():
             raise UserError(f"run_dir={run_dir} is not a directory; give a gantrain run directory")
-        ckpt = Path(run_dir) / "checkpoints" / "last.pt"
+        ckpt = Path(run_dir) / "checkpoints" / f"{ckpt or 'last'}.pt"
+        if ckpt.name == "best.pt" and not ckpt.is_file():
+            raise UserError(
+                f"{run_dir} has no checkpoints/best.pt: it is kept by the FID of evaluations "
+                "during training (eval.at); give checkpoint=last or checkpoint=PATH"
+            )
     try:
         payload = checkpoint.load(Path(ckpt))
     except UserError as err:

@@ -1,4 +1,5 @@
-"""`gantrain-sample`: images from a trained run as .npz, a PNG grid or a folder of PNGs."""
+"""`gantrain-sample`: images from a trained run as .npz, a PNG grid or a folder of PNGs;
+interpolations also as an animated GIF or MP4."""
 
 from __future__ import annotations
 
@@ -125,6 +126,17 @@ def write_images(out: Path, images: torch.Tensor, per_row: int, extra: dict | No
             save_image_atomic(pic, out / f"{i:06d}.png")
 
 
+def walk(out: Path, paths: torch.Tensor, steps: int, fps: int) -> None:
+    """interpolations()' images as an animation: frame t shows every path's t-th image, each
+    pair's straight and spherical paths side by side, there and back."""
+    from gantrain.record.animation import grid_frames, there_and_back, write_animation
+
+    frames = paths.reshape(-1, steps, *paths.shape[1:]).transpose(0, 1)  # (steps, paths, C, H, W)
+    pairs = frames.shape[1] // 2
+    per_row = 2 * max(1, round(pairs**0.5))
+    write_animation(there_and_back(grid_frames(frames, per_row)), out, fps)
+
+
 def sample(
     run_dir: PathText | None = None,
     checkpoint: PathText | None = None,
@@ -133,6 +145,7 @@ def sample(
     out: PathText | None = None,
     steps: PositiveInt = 10,
     class_: ClassName | None = None,
+    fps: PositiveInt = 10,
     ema: Flag = True,
     seed: Integer = 0,
     device: DeviceKind = "auto",
@@ -146,8 +159,14 @@ def sample(
     if out is None:
         raise UserError("give out=PATH.npz, out=PATH.png or out=DIRECTORY")
     out = Path(out).expanduser()
-    if out.suffix not in ("", ".npz", ".png"):
-        raise UserError(f"out={out} must end in .npz or .png, or name a directory (no extension)")
+    animated = out.suffix in (".gif", ".mp4")
+    if animated and mode != "interpolate":
+        raise UserError(f"out={out}: animations are of mode=interpolate; give out=PATH.png here")
+    if out.suffix not in ("", ".npz", ".png") and not animated:
+        raise UserError(
+            f"out={out} must end in .npz or .png (or .gif/.mp4 for mode=interpolate), or name a "
+            "directory (no extension)"
+        )
     run = load_run(run_dir, checkpoint, ema, dataset or {}, resolve_device(device))
     model, n = run.model, num_samples
     labels = class_labels(run, class_, n)
@@ -156,6 +175,8 @@ def sample(
     if mode == "samples":
         images = sample_uint8(model, n, seed, labels=labels)
         write_images(out, images, per_row=max(1, round(n**0.5)), extra=extra)
+    elif mode == "interpolate" and animated:
+        walk(out, interpolations(model, n, steps, seed, labels), steps, fps)
     elif mode == "interpolate":
         write_images(out, interpolations(model, n, steps, seed, labels), per_row=steps)
     else:

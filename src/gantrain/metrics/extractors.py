@@ -2,8 +2,8 @@
 
 `classifier`: the dataset's own small CNN (metrics/classifier.py); also gives class
 probabilities for mode coverage. `inception`: torchmetrics' InceptionV3 (torch-fidelity's
-port of the TensorFlow FID weights), used only when its weights are already on disk, so an
-offline machine gets one clear line instead of a download that hangs.
+port of the TensorFlow FID weights), fetched once into torch hub's cache with a bounded
+timeout, so an offline machine gets one clear line instead of a download that hangs.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from gantrain.metrics.data import CLASSIFIER_DEFAULT, describe, has_labels
 
 EXTRACTORS = ("classifier", "inception")
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
+INCEPTION_SHA256 = "6726825d"  # the prefix of the file's sha256, as its name says
 INCEPTION_URL = (
     "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_FILE
 )
@@ -69,7 +70,7 @@ class InceptionFeatures:
 
 
 def inception_weights(given: str | None) -> Path:
-    """The weights file: given, or where torch.hub would have cached a download."""
+    """The weights file: given, or torch hub's cached copy, fetched there on first use."""
     from torchmetrics.utilities.imports import _TORCH_FIDELITY_AVAILABLE
 
     if not _TORCH_FIDELITY_AVAILABLE:
@@ -77,15 +78,23 @@ def inception_weights(given: str | None) -> Path:
             "extractor=inception needs the torch-fidelity package (pip install torch-fidelity) and "
             f"its weights file {INCEPTION_FILE}; or use extractor=classifier"
         )
+    from gantrain.metrics.fetch import FetchFailed, fetch
+
     hub = Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
     path = Path(given).expanduser() if given else hub
-    if not path.is_file():
-        raise UserError(
-            f"extractor=inception needs InceptionV3 weights at {path}, and gantrain does not "
-            f"download them: fetch {INCEPTION_URL} on a machine with network and copy it to {hub} "
-            "(or pass inception_weights=PATH); or use extractor=classifier"
-        )
-    return path
+    if path.is_file():
+        return path
+    why = "it is not there"
+    if not given:  # the cache is gantrain's to fill; a path the user gave is not
+        try:
+            return fetch(INCEPTION_URL, hub, INCEPTION_SHA256)
+        except FetchFailed as err:
+            why = f"fetching {INCEPTION_URL} failed ({err})"
+    raise UserError(
+        f"extractor=inception needs InceptionV3 weights at {path}, and {why}: fetch the file on "
+        f"a machine with network and copy it to {hub} (or pass inception_weights=PATH); or use "
+        "extractor=classifier"
+    )
 
 
 def make_extractor(

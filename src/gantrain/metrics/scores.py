@@ -1,5 +1,6 @@
-"""FID and KID through torchmetrics, with mode coverage from the classifier's predictions; for
-a conditional model's samples, label accuracy and intra-FID (the mean of per-class FIDs).
+"""FID and KID through torchmetrics, precision/recall and density/coverage in the same feature
+space, with mode coverage from the classifier's predictions; for a conditional model's samples,
+label accuracy and intra-FID (the mean of per-class FIDs).
 
 Each image passes through the feature extractor once; torchmetrics receives the features
 (through an identity "network") and does the statistics in float64. The reference features
@@ -21,6 +22,7 @@ from gantrain.metrics import classifier as clf
 from gantrain.metrics.conditional import label_scores, per_class_stats
 from gantrain.metrics.data import describe, reference_images, reference_labels
 from gantrain.metrics.extractors import make_extractor
+from gantrain.metrics.manifold import Manifold
 
 PRESENT = 0.05  # a class counts as present when at least this share of samples falls in it
 
@@ -100,6 +102,7 @@ class Scorer:
         self.kid.update(features, real=True)
         # per-class reference statistics (mean, covariance) for intra-FID
         self.by_class = {} if real_labels is None else per_class_stats(features, real_labels)
+        self.manifold = Manifold(features, seed)
         self.info = {"extractor": extractor.info, "reference_images": self.num_real}
 
     def _kid(self, fake: torch.Tensor) -> tuple[float, float]:
@@ -114,10 +117,10 @@ class Scorer:
         return float(mean), float(std)
 
     def score_images(self, fake: torch.Tensor, labels: torch.Tensor | None = None) -> dict:
-        """fake: uint8 (N, C, H, W), N >= 2. Returns fid, kid, kid_std, num_samples and, for the
-        classifier extractor, classes_present, class_histogram, mean_confidence. labels (N,):
-        the class each sample was drawn for; adds label_accuracy (classifier extractor) and
-        intra_fid (a labelled reference set)."""
+        """fake: uint8 (N, C, H, W), N >= 2. Returns fid, kid, kid_std, precision, recall, density,
+        coverage, num_samples and, for the classifier extractor, classes_present,
+        class_histogram, mean_confidence. labels (N,): the class each sample was drawn for; adds
+        label_accuracy (classifier extractor) and intra_fid (a labelled reference set)."""
         if fake.dtype != torch.uint8 or tuple(fake.shape[1:]) != self.real_shape:
             raise UserError(f"samples must be uint8 (N, {', '.join(map(str, self.real_shape))}); "
                             f"got {fake.dtype} {tuple(fake.shape)}")  # fmt: skip
@@ -128,7 +131,7 @@ class Scorer:
         self.fid.update(features, real=False)
         kid, kid_std = self._kid(features)
         out = {"fid": float(self.fid.compute()), "kid": kid, "kid_std": kid_std,
-               "num_samples": int(fake.shape[0])}  # fmt: skip
+               **self.manifold.scores(features), "num_samples": int(fake.shape[0])}  # fmt: skip
         if probs is not None:
             out.update(class_stats(probs))
         if labels is not None:

@@ -16,6 +16,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from gantrain.errors import WriteFailed
+from gantrain.record.rate import RecentRate
 
 log = logging.getLogger("gantrain")
 
@@ -34,14 +35,19 @@ def _quiet_tensorboard_thread(args) -> None:
 _DEFAULT_THREAD_HOOK = threading.excepthook
 
 
-def _fmt(logs: dict[str, float]) -> str:
-    return " ".join(f"{k} {v:.4g}" for k, v in logs.items())
+# evaluation values that stay the same from one evaluation to the next (sample and class counts)
+# or time it (eval_s): in metrics.jsonl and once as text, not drawn as curves
+EVAL_CONSTANTS = ("num_samples", "num_classes", "eval_s")
+
+
+def _fmt(logs: dict) -> str:
+    return " ".join(f"{k} {v:.4g}" for k, v in logs.items() if isinstance(v, int | float))
 
 
 class Monitor:
-    def __init__(
-        self, run_dir: Path, rounds: int, start_round: int = 0, progress: bool | None = None
-    ):
+    def __init__(self, run_dir: Path, rounds: int, start_round: int = 0,
+                 progress: bool | None = None, config: dict | None = None,
+                 clock=time.perf_counter):  # fmt: skip
         self.run_dir = run_dir
         self.rounds = rounds
         threading.excepthook = _quiet_tensorboard_thread
@@ -56,16 +62,23 @@ class Monitor:
             if self.progress
             else None
         )
-        self.start_round = start_round
-        self.t0 = time.perf_counter()
+        self.rate = RecentRate(start_round, clock)
+        self.constants_shown = False
+        if config is not None and not start_round:  # a resumed run has it from its start
+            with self.tensorboard():
+                self.writer.add_text("config", _as_code(config), 0)
 
-    def scalars(self, rnd: int, logs: dict[str, float]) -> None:
+    def scalars(self, rnd: int, logs: dict[str, float], evaluation: dict | None = None) -> None:
+        """Training's logged means under train/*, an evaluation's scores under eval/*; both
+        in one metrics.jsonl row."""
+        evaluation = evaluation or {}
         with self.tensorboard():
             for k, v in logs.items():
                 self.writer.add_scalar(f"train/{k}", v, rnd)
+            self._evaluation(rnd, evaluation)
         end = self.metrics.tell()
         try:
-            self.metrics.write(json.dumps({"round": rnd, **logs}) + "\n")
+            self.metrics.write(json.dumps({"round": rnd, **logs, **evaluation}) + "\n")
             self.metrics.flush()
         except OSError as err:  # half a line must not stay: cut the file back to whole rows
             try:
@@ -73,15 +86,30 @@ class Monitor:
             except OSError:
                 pass
             raise WriteFailed("metrics", self.run_dir / "metrics.jsonl", err) from None
+        shown = {**logs, **{k: v for k, v in evaluation.items() if k not in EVAL_CONSTANTS}}
         if self.bar is not None:
-            self.bar.set_postfix_str(_fmt(logs), refresh=False)
+            self.bar.set_postfix_str(_fmt(shown), refresh=False)
         else:
-            done = rnd - self.start_round
-            rate = done / max(time.perf_counter() - self.t0, 1e-9)
-            eta = timedelta(seconds=round((self.rounds - rnd) / rate)) if rate > 0 else "?"
-            log.info(
-                "round %d/%d | %.2f rounds/s | ETA %s | %s", rnd, self.rounds, rate, eta, _fmt(logs)
-            )
+            rate = self.rate.update(rnd)
+            eta = self.rate.eta_s(self.rounds - rnd)
+            log.info("round %d/%d | %s rounds/s | ETA %s | %s", rnd, self.rounds,
+                     f"{rate:.2f}" if rate else "?",
+                     timedelta(seconds=round(eta)) if eta is not None else "?", _fmt(shown))  # fmt: skip
+
+    def _evaluation(self, rnd: int, scores: dict) -> None:
+        """eval/* curves; the constants once, as text; the predicted-class shares as a bar chart."""
+        for k, v in scores.items():
+            if k not in EVAL_CONSTANTS and isinstance(v, int | float):
+                self.writer.add_scalar(f"eval/{k}", v, rnd)
+        if scores and not self.constants_shown:
+            fixed = {k: scores[k] for k in EVAL_CONSTANTS[:2] if k in scores}
+            self.writer.add_text("eval/protocol", _as_code(fixed), rnd)
+            self.constants_shown = True
+        if scores.get("class_histogram"):
+            from gantrain.record.charts import class_bars
+
+            self.writer.add_figure("eval/class_histogram", class_bars(scores["class_histogram"],
+                                   f"round {rnd:,}"), rnd)  # fmt: skip
 
     def advance(self, n: int = 1) -> None:
         if self.bar is not None:
@@ -104,7 +132,8 @@ class Monitor:
         values = {
             k: v if isinstance(v, int | float | str | bool) else str(v) for k, v in hparams.items()
         }
-        self.writer.add_hparams(values, {f"final/{k}": v for k, v in metrics.items()}, run_name=".")
+        numbers = {f"final/{k}": v for k, v in metrics.items() if isinstance(v, int | float)}
+        self.writer.add_hparams(values, numbers, run_name=".")
 
     def close(self) -> None:
         """Close everything; on a full disk the last flushes fail too, and the first failure
@@ -118,10 +147,17 @@ class Monitor:
                 pass
 
 
+def _as_code(values: dict) -> str:
+    """TensorBoard's text entries are Markdown: indented lines show as code, keeping the YAML."""
+    import yaml
+
+    return "\n".join("    " + line for line in yaml.safe_dump(values, sort_keys=False).splitlines())
+
+
 class NullMonitor:
     """For processes that train without writing (data-parallel ranks other than 0)."""
 
-    def scalars(self, rnd: int, logs: dict) -> None:
+    def scalars(self, rnd: int, logs: dict, evaluation: dict | None = None) -> None:
         pass
 
     def advance(self, n: int = 1) -> None:

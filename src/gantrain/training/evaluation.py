@@ -42,7 +42,8 @@ class EvalSettings:
 
 def make_evaluator(settings: EvalSettings, dataset_cfg, device: torch.device, rounds: list[int]
                    ) -> Callable[[torch.nn.Module], dict] | None:  # fmt: skip
-    """A function model -> {fid, kid, ...} (scalars only), or None when nothing is evaluated.
+    """A function model -> {fid, kid, ...} (numbers, and class_histogram where the extractor
+    classifies), or None when nothing is evaluated.
 
     A dataset without labels or a test split, or Inception weights missing offline, turn
     evaluation off with a warning: training goes on without it.
@@ -63,6 +64,8 @@ def make_evaluator(settings: EvalSettings, dataset_cfg, device: torch.device, ro
     def evaluate(model: torch.nn.Module) -> dict:
         release_freed_memory()
         scores = scorer.score_model(model, settings.num_samples, settings.seed)
-        return {k: v for k, v in scores.items() if isinstance(v, int | float)}
+        # numbers, and the predicted-class shares for TensorBoard's bar chart
+        return {k: v for k, v in scores.items()
+                if isinstance(v, int | float) or k == "class_histogram"}  # fmt: skip
 
     return evaluate

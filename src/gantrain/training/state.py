@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -31,6 +32,7 @@ class TrainState:
         self.ema, self.noise, self.config, self.device = ema, noise, config, device
         self.sums: dict[str, torch.Tensor] = {}
         self.count = 0
+        self.best_fid = math.inf  # of the in-training evaluations; checkpoints/best.pt holds it
 
     def add(self, logs: dict[str, torch.Tensor]) -> None:
         for k, v in logs.items():  # running sums stay on the device: no sync per round
@@ -54,9 +56,11 @@ class TrainState:
             "config": self.config,
             "log_sums": dict(self.sums),
             "log_count": self.count,
+            "best_fid": self.best_fid,
         }
         if self.ema is not None:
             payload["ema"] = self.ema.state_dict()
+            payload["ema_updates"] = self.ema.updates
         classes = getattr(self.batches, "classes", None)
         if classes:  # a conditional run's class names, in label order
             payload["classes"] = list(classes)
@@ -71,6 +75,14 @@ class TrainState:
             for old in sorted(folder.glob("round_*.pt"))[:-keep_last]:
                 old.unlink()
 
+    def keep_best(self, rnd: int, fid: float, folder: Path) -> bool:
+        """checkpoints/best.pt when fid is the lowest so far; whether it was."""
+        if not fid < self.best_fid:  # NaN never counts as better
+            return False
+        self.best_fid = fid
+        checkpoint.save({**self.payload(rnd), "fid": fid}, folder / "best.pt")
+        return True
+
     def restore(self, state: dict) -> int:
         """Load a checkpoint's payload; returns its round."""
         self.model.load_state_dict(state["model"])
@@ -78,8 +90,11 @@ class TrainState:
         set_capturable(self.objective, False)  # a graph sets it again when it captures
         self.batches.load_state_dict(state["data"])
         if self.ema is not None:
-            self.ema.load_state_dict(state.get("ema", self.model.state_dict()))
+            # a checkpoint from before the count was saved: one update per round, all warm
+            updates = state.get("ema_updates", state["round"])
+            self.ema.load_state_dict(state.get("ema", self.model.state_dict()), updates)
         rng.set_states(state["rng"])
         self.sums = {k: v.to(self.device) for k, v in state.get("log_sums", {}).items()}
         self.count = int(state.get("log_count", 0))
+        self.best_fid = float(state.get("best_fid", math.inf))
         return int(state["round"])

@@ -39,6 +39,7 @@ class Trainer:
         log_every: PositiveInt = 50,
         progress: Flag | None = None,
         ema_decay: OpenUnit | None = None,
+        ema_warmup: Flag = True,
         nan_policy: NanPolicy = "stop",
         deterministic: Flag = False,
     ):
@@ -47,6 +48,7 @@ class Trainer:
         self.log_every = log_every
         self.sample_at = sorted(set(sample_at))
         self.progress, self.ema_decay, self.nan_policy = progress, ema_decay, nan_policy
+        self.ema_warmup = ema_warmup
         self.deterministic = bool(deterministic)
 
     def fit(
@@ -77,7 +79,7 @@ class Trainer:
         g = torch.Generator().manual_seed(seed)
         bank = torch.randn(64, model.latent_dim, generator=g)  # drawn even on resume: g moves on
         noise = (state["noise"] if state else bank).to(device)
-        ema = EMA(model, self.ema_decay) if self.ema_decay else None
+        ema = EMA(model, self.ema_decay, self.ema_warmup) if self.ema_decay else None
         self.state = TrainState(model, objective, batches, ema, noise, config, device)
         self.pictures = (
             Pictures(run_dir, batches, g, "encode" in model.provides) if writes else None
@@ -99,7 +101,7 @@ class Trainer:
         if start and writes:
             prune_metrics(run_dir / "metrics.jsonl", start)
         self.monitor = (
-            Monitor(run_dir, self.rounds, start, self.progress) if writes else NullMonitor()
+            Monitor(run_dir, self.rounds, start, self.progress, config) if writes else NullMonitor()
         )
         try:
             with StopRequests() as stop:
@@ -137,13 +139,13 @@ class Trainer:
                     self.pictures.refit(st.model)
                 self.pictures.milestone(rnd, shown, st.noise, self.monitor)
             if when.logs(rnd):
-                self.last = st.means()
-                row = dict(self.last)
+                self.last, scores = st.means(), {}
                 if when.evaluates(rnd) and self.evaluate is not None:
-                    self.last_eval = self.evaluate(shown)
+                    self.last_eval = scores = self.evaluate(shown)
                     self.eval_s += self.last_eval.get("eval_s", 0.0)
-                    row.update(self.last_eval)
-                self.monitor.scalars(rnd, row)
+                    if "fid" in self.last_eval:
+                        st.keep_best(rnd, self.last_eval["fid"], self.run_dir / "checkpoints")
+                self.monitor.scalars(rnd, self.last, scores)
             if (when.checkpoints(rnd) or stop.signum) and self.writes:
                 st.save(rnd, self.run_dir / "checkpoints", when.keeps(rnd), self.keep_checkpoints)
             if stop.signum:
