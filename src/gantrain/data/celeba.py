@@ -7,8 +7,9 @@ from pathlib import Path
 from torchvision import datasets
 
 from gantrain.data.image_folder import ImageFiles, hold_or_stream
+from gantrain.data.subset import Limit, limit_list
 from gantrain.data.torchvision_sets import open_dataset
-from gantrain.kinds import Channels, Choice, Count, Flag, ImageSize
+from gantrain.kinds import Channels, Choice, Count, Flag, ImageSize, Integer
 from gantrain.kinds import Path as PathText
 
 Split = Choice("train", "valid", "test", "all")
@@ -22,9 +23,12 @@ def load(
     split: Split = "train",
     in_memory_max: Count = 50000,
     workers: Count = 2,
+    limit: Limit | None = None,
+    limit_seed: Integer = 0,
 ):
     """CelebA's aligned faces, shorter side resized to image_size and centre-cropped: a uint8
-    tensor when at most in_memory_max images, else a Dataset that streams them."""
+    tensor when at most in_memory_max images, else a Dataset that streams them; with limit, a
+    fixed random subset of the split's files, chosen by limit_seed."""
     base = Path(root).expanduser().resolve()
     ds = open_dataset(
         "celeba",
@@ -33,5 +37,6 @@ def load(
         lambda dl: datasets.CelebA(str(base), split=split, target_type=[], download=dl),
     )
     folder = base / "celeba" / "img_align_celeba"
-    files = ImageFiles([folder / f for f in ds.filename], image_size, channels)
+    paths = limit_list([folder / f for f in ds.filename], limit, limit_seed, f"celeba ({split})")
+    files = ImageFiles(paths, image_size, channels)
     return hold_or_stream(files, in_memory_max, workers, f"celeba ({split}) in {folder}")

@@ -13,8 +13,9 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from gantrain.data.subset import Limit, limit_list
 from gantrain.errors import UserError
-from gantrain.kinds import Channels, Count, ImageSize
+from gantrain.kinds import Channels, Count, ImageSize, Integer
 from gantrain.kinds import Path as PathText
 
 log = logging.getLogger(__name__)
@@ -171,9 +172,12 @@ def load(
     channels: Channels = 3,
     in_memory_max: Count = 50000,
     workers: Count = 2,
+    limit: Limit | None = None,
+    limit_seed: Integer = 0,
 ):
     """The images under root as uint8 (N, channels, image_size, image_size), or a Dataset of
-    uint8 (channels, image_size, image_size) when there are more than in_memory_max."""
+    uint8 (channels, image_size, image_size) when there are more than in_memory_max; with limit,
+    a fixed random subset of the files, chosen by limit_seed before any is decoded."""
     if root is None or not str(root).strip():
         raise UserError(
             "dataset.root is not set: dataset=image_folder needs dataset.root=/path/to/images "
@@ -191,6 +195,7 @@ def load(
             f"dataset.root={root} holds no PNG or JPEG images ({', '.join(EXTENSIONS)}, searched "
             f"recursively in {base}): point it at a folder of images"
         )
+    paths = limit_list(paths, limit, limit_seed, f"dataset.root={root}")
     return hold_or_stream(
         ImageFiles(paths, image_size, channels), in_memory_max, workers, str(base)
     )

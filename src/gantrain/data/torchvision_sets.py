@@ -14,8 +14,9 @@ import torch
 from torchvision import datasets
 
 from gantrain.data.pixels import resize, to_channels
+from gantrain.data.subset import Limit, limit_tensor
 from gantrain.errors import UserError
-from gantrain.kinds import Channels, Choice, Flag, ImageSize
+from gantrain.kinds import Channels, Choice, Flag, ImageSize, Integer
 from gantrain.kinds import Path as PathText
 
 log = logging.getLogger(__name__)
@@ -142,9 +143,13 @@ def load(
     channels: Channels = 1,
     download: Flag = True,
     train: Flag = True,
+    limit: Limit | None = None,
+    limit_seed: Integer = 0,
 ) -> torch.Tensor:
-    """Images of one split as uint8 (N, channels, image_size, image_size)."""
+    """Images of one split as uint8 (N, channels, image_size, image_size); with limit, a fixed
+    random subset of that many chosen by limit_seed (subset.py)."""
     cls = SOURCES[name].cls
     base = Path(root).expanduser().resolve()
     ds = open_dataset(name, base, download, lambda dl: cls(str(base), train=train, download=dl))
-    return resize(to_channels(_as_nchw(name, ds), channels), image_size)
+    images = limit_tensor(_as_nchw(name, ds), limit, limit_seed, f"{name} in {base}")
+    return resize(to_channels(images, channels), image_size)

@@ -3,7 +3,8 @@
 data space: the critic tells real images from decode(z), z ~ p(z)          (DCGAN, VAE-GAN)
 code space: the critic tells prior draws z ~ p(z) from codes encode(x)      (adversarial AE)
 Models that encode also get the reconstruction term when recon_weight > 0, and any loss may
-take the critic penalties (gradient penalty, R1) of penalties.py.
+take the critic penalties (gradient penalty, R1) of penalties.py, and an image critic may see
+every image augmented (augment.py).
 """
 
 from __future__ import annotations
@@ -17,9 +18,24 @@ from torch import nn
 
 from gantrain.errors import UserError
 from gantrain.hardware.accel import Accelerator
-from gantrain.kinds import Choice, Flag, NonNegativeFloat, PositiveFloat, PositiveInt, Says
+from gantrain.kinds import (
+    Choice,
+    Flag,
+    Node,
+    NonNegativeFloat,
+    OpenUnit,
+    PositiveFloat,
+    PositiveInt,
+    Says,
+)
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives import functional as F
+from gantrain.objectives.augment import (
+    CODE_CRITIC,
+    Augment,
+    AugmentKind,
+    no_image_critic,
+)
 from gantrain.objectives.base import NextBatch, Objective
 from gantrain.objectives.optimizers import OptimizerFactory
 from gantrain.objectives.penalties import CriticPenalties
@@ -63,6 +79,10 @@ class Adversarial(Objective):
         gradient_penalty: NonNegativeFloat = 0.0,
         r1: NonNegativeFloat = 0.0,
         r1_every: PositiveInt = 1,
+        augment: AugmentKind = "none",
+        augment_policy: Node | None = None,
+        ada_target: OpenUnit = 0.6,
+        ada_kimg: PositiveFloat = 100.0,
     ):
         self.critic = critic
         self.make_optimizer, self.make_critic_optimizer = optimizer, critic_optimizer
@@ -85,6 +105,9 @@ class Adversarial(Objective):
                 "of a batch, so the per-sample gradient is not what the penalty constrains: use "
                 "objective.critic.norm=layer"
             )
+        if augment != "none" and space == "code":
+            raise no_image_critic(augment, CODE_CRITIC)
+        self.augment = Augment(augment, augment_policy, ada_target, ada_kimg)
         self.penalties = CriticPenalties(gradient_penalty, r1, r1_every)
         self.graph_safe = not self.penalties.varies_by_round
         self.recon = Reconstruction(likelihood, beta, scale, learn_scale)
@@ -98,6 +121,7 @@ class Adversarial(Objective):
         accel.prepare(self.critic)
         accel.prepare(self.recon)
         accel.prepare(self.penalties)
+        self.augment.to(accel.device)
         self.opt = self.make_optimizer(list(model.parameters()) + list(self.recon.parameters()))
         self.critic_opt = self.make_critic_optimizer(self.critic.parameters())
 
@@ -115,11 +139,14 @@ class Adversarial(Objective):
             with self.accel.autocast():
                 with torch.set_grad_enabled(keep):
                     real, fake = self._pair(model, x)
-                real_logits, fake_logits = self.critic(real), self.critic(fake.detach())
+                # the critic sees every image augmented, real and fake alike
+                real, fake_seen = self.augment(real), self.augment(fake.detach())
+                real_logits, fake_logits = self.critic(real), self.critic(fake_seen)
                 loss_d = self._d_loss(real_logits.float(), fake_logits.float())
+            self.augment.observe(real_logits)
             penalty_logs = {}
             if self.penalties.on:
-                penalty, penalty_logs = self.penalties(self.critic, real, fake)
+                penalty, penalty_logs = self.penalties(self.critic, real, fake_seen)
                 loss_d = loss_d + penalty
             self.accel.step(loss_d, self.critic_opt)
 
@@ -133,6 +160,7 @@ class Adversarial(Objective):
             self.critic.requires_grad_(True)
         self.accel.step(loss_g, self.opt)
         logs.update(penalty_logs, loss_d=loss_d.detach(), loss_g=adv.detach())
+        logs.update(self.augment.end_round())
         real_out, fake_out = real_logits.detach().float(), fake_logits.detach().float()
         if self.loss == "wasserstein":  # the critic's estimate of the distance, not a probability
             logs["wasserstein"] = real_out.mean() - fake_out.mean()
@@ -154,7 +182,8 @@ class Adversarial(Objective):
                 fake = fake if fake is not None else model.decode(model.prior(x.shape[0]))
             else:
                 fake = codes if self.recon_weight > 0 else model.encode(x)[0]
-            adv = self._g_loss(self.critic(fake).float())
+            seen = self.augment(fake) if self.space == "data" else fake
+            adv = self._g_loss(self.critic(seen).float())
             loss_g = loss_g + self.weight * adv
         return loss_g, adv, logs
 
@@ -172,6 +201,7 @@ class Adversarial(Objective):
             "critic": self.critic.state_dict(),
             "recon": self.recon.state_dict(),
             "penalties": self.penalties.state_dict(),
+            "augment": self.augment.state_dict(),
             "optimizer": self.opt.state_dict(),
             "critic_optimizer": self.critic_opt.state_dict(),
             "accel": self.accel.state_dict(),
@@ -182,6 +212,8 @@ class Adversarial(Objective):
         self.recon.load_state_dict(state["recon"])
         if "penalties" in state:  # checkpoints from before the penalties have none
             self.penalties.load_state_dict(state["penalties"])
+        if "augment" in state:  # nor those from before augmentation
+            self.augment.load_state_dict(state["augment"])
         self.opt.load_state_dict(state["optimizer"])
         self.critic_opt.load_state_dict(state["critic_optimizer"])
         self.accel.load_state_dict(state.get("accel", {}))
