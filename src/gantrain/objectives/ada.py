@@ -94,7 +94,8 @@ def _luma_matrices(x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
     flip = (_gate(x, p) * torch.randint(0, 2, (b,), device=x.device))[:, None, None]
     m = eye - 2 * vv * flip
     theta = ((torch.rand(b, device=x.device) * 2 - 1) * math.pi * _gate(x, p))[:, None, None]
-    cross = torch.tensor([[0.0, -1, 1], [1, 0, -1], [-1, 1, 0]], device=x.device) / math.sqrt(3)
+    ahead = eye.roll(1, dims=1)  # built by kernels: a host tensor would be copied mid-capture
+    cross = (ahead.T - ahead) / math.sqrt(3)  # v x (.), as a matrix
     hue = eye * theta.cos() + cross * theta.sin() + vv * (1 - theta.cos())  # Rodrigues
     sat = torch.exp2(_normal(x) * SATURATION_STD * _gate(x, p))[:, None, None]
     return (vv + (eye - vv) * sat) @ hue @ m

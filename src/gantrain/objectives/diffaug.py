@@ -34,18 +34,16 @@ def _side_shift(n: int, fraction: float) -> int:
 
 def translation(x: torch.Tensor, fraction: float) -> torch.Tensor:
     """Shift each image by whole pixels, up to fraction of its side either way; the uncovered
-    border is 0 (mid grey), as in the paper."""
+    border is 0 (mid grey), as in the paper. Nearest-pixel resampling at whole-pixel offsets
+    copies pixels exactly, and its backward needs no host sync inside a CUDA graph."""
     b, _, h, w = x.shape
     sy, sx = _side_shift(h, fraction), _side_shift(w, fraction)
-    ty = torch.randint(-sy, sy + 1, (b, 1), device=x.device)
-    tx = torch.randint(-sx, sx + 1, (b, 1), device=x.device)
-    # index the image padded by one zero pixel; indices past the edge land on the padding
-    rows = (torch.arange(h, device=x.device) + 1 + ty).clamp(0, h + 1)  # (B, H)
-    cols = (torch.arange(w, device=x.device) + 1 + tx).clamp(0, w + 1)  # (B, W)
-    padded = F.pad(x, [1, 1, 1, 1])
-    batch = torch.arange(b, device=x.device)[:, None, None]
-    out = padded[batch, :, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
-    return out.permute(0, 3, 1, 2)
+    ty = torch.randint(-sy, sy + 1, (b,), device=x.device) * (2 / h)  # grid units: a side is 2
+    tx = torch.randint(-sx, sx + 1, (b,), device=x.device) * (2 / w)
+    one, zero = torch.ones_like(tx), torch.zeros_like(tx)
+    theta = torch.stack([torch.stack([one, zero, tx], 1), torch.stack([zero, one, ty], 1)], 1)
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)  # (B, H, W, 2)
+    return F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
 
 
 def cutout(x: torch.Tensor, fraction: float) -> torch.Tensor:
