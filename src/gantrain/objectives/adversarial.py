@@ -52,6 +52,8 @@ LOSSES = {
     "wasserstein": (F.d_loss_wasserstein, F.g_loss_wasserstein),
 }
 LABELLED = ("bce", "least_squares")
+# where a critic's raw score turns from "fake" to "real" (least squares regresses onto 0 and 1)
+BOUNDARY = {"least_squares": 0.5}
 Loss = Choice(*LOSSES)
 GeneratorLoss = Choice(*F.G_LOSSES)
 # the critic's target for real images: 1, or below it for one-sided label smoothing
@@ -143,7 +145,8 @@ class Adversarial(Objective):
                 real, fake_seen = self.augment(real), self.augment(fake.detach())
                 real_logits, fake_logits = self.critic(real), self.critic(fake_seen)
                 loss_d = self._d_loss(real_logits.float(), fake_logits.float())
-            self.augment.observe(real_logits)
+            # ADA's overfitting signal: which side of the decision boundary real images fall on
+            self.augment.observe(real_logits - BOUNDARY.get(self.loss, 0.0))
             penalty_logs = {}
             if self.penalties.on:
                 penalty, penalty_logs = self.penalties(self.critic, real, fake_seen)
