@@ -35,6 +35,7 @@ CASES = {
     "zero threads": (["device.threads=0"], "device.threads=0"),
     "bad eval rounds": (["eval.at=[0]"], "eval.at"),
     "image folder without images": (["dataset=image_folder"], "dataset.root"),
+    "limit above the dataset": (["dataset.limit=1000"], "dataset.limit=1000 exceeds the 256"),
 }
 
 
@@ -98,6 +99,21 @@ BEFORE_ANYTHING_RUNS = {
         "--multirun and --cfg cannot be combined",
     ),
     "unknown flag": (["--colour"], "unrecognized arguments: --colour"),
+    "augment without a critic": (
+        ["objective=mmd", "objective.augment=ada"],
+        "objective.augment=ada augments the images an image critic sees, and objective=mmd has "
+        "no critic",
+    ),
+    "augment with a critic on codes": (
+        ["-m", "model=dcgan,ae", "objective=adversarial", "objective.augment=diffaug"],
+        "objective.augment=diffaug augments the images an image critic sees, and model=ae "
+        "objective=adversarial has a critic on codes",
+    ),
+    "zero limit": (["dataset.limit=0"], "dataset.limit=0 must be a positive number of images"),
+    "policy strength above 1": (
+        ["objective.augment_policy.cutout=2"],
+        "objective.augment_policy.cutout=2 must be a strength from 0 (off) to 1",
+    ),
     "bad value in one sweep job": (["-m", "seed=0,x"], "seed='x' must be an integer"),
 }
 

@@ -139,6 +139,21 @@ def test_sigkill_resume_identity_for_a_conditional_dcgan(mnist_root, tmp_path):
     assert "critic.projection.weight" in _weights(tmp_path / "b")
 
 
+def test_sigkill_resume_identity_with_ada_restores_p(mnist_root, tmp_path):
+    # p moves every 4 rounds by the real images seen over ada_kimg * 1000: a resumed run must
+    # go on from the p it saved, with the sums of the interval under way
+    extra = ["objective.augment=ada", "objective.ada_kimg=0.5"]
+    out = run_cli(_args(mnist_root, tmp_path / "a", extra=extra), tmp_path)
+    assert out.returncode == 0, out.stderr
+    _kill_and_resume(_args(mnist_root, tmp_path / "b", extra=extra), tmp_path / "b", tmp_path, 10)
+    _assert_same_run(tmp_path / "a", tmp_path / "b")
+    ps = [json.loads(line).get("ada_p") for line in (tmp_path / "b" / "metrics.jsonl").open()]
+    assert all(p is not None for p in ps) and max(ps) > 0
+    a, b = (torch.load(tmp_path / r / "checkpoints" / "last.pt", weights_only=True)["objective"]
+            ["augment"] for r in "ab")  # fmt: skip
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 # whatever this CPU has, the run computes in bfloat16 as one with AVX-512 BF16 or AMX does
 PRETEND_NATIVE_BF16 = """
 import gantrain.hardware.accel as accel

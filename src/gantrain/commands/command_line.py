@@ -98,6 +98,21 @@ def _check_keys_exist(overrides, cfg) -> None:
 _ABSENT = object()
 
 
+def _check_augment(overrides, shipped) -> None:
+    """objective.augment needs an image critic: say why, rather than that the key is unknown."""
+    from gantrain.objectives.augment import CODE_CRITIC, no_image_critic
+
+    given = {o.key_or_group: o.get_value_element_as_str() for o in overrides}
+    augment = given.get("objective.augment")
+    if augment in (None, "none"):
+        return
+    objective = shipped.get("objective") or {}
+    if "augment" not in objective:
+        raise no_image_critic(augment, f"objective={given.get('objective')} has no critic")
+    if objective.get("space") == "code":
+        raise no_image_critic(augment, CODE_CRITIC)
+
+
 def _jobs(overrides, multirun: bool) -> list[list[str]] | None:
     """Each job's override list; None when the sweep's syntax is not the basic sweeper's."""
     if not multirun:
@@ -133,6 +148,7 @@ def check_command_line(args: list[str], schema: Schema) -> None:
                 if groups not in shipped_by_groups:
                     shipped_by_groups[groups] = compose("train", overrides=list(groups))
                 shipped = shipped_by_groups[groups]
+                _check_augment(job_overrides, shipped)
                 _check_keys_exist(job_overrides, shipped)
                 cfg = compose("train", overrides=job)
             except (HydraException, OmegaConfBaseException) as err:

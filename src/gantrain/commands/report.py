@@ -12,7 +12,18 @@ import yaml
 from gantrain.errors import UserError, report
 from gantrain.record.run_files import read_json
 
-METRICS = ("fid", "kid", "loss_d", "loss_g", "loss", "nll", "mmd", "elbo")
+METRICS = (
+    "fid",
+    "kid",
+    "classes_present",
+    "ada_p",
+    "loss_d",
+    "loss_g",
+    "loss",
+    "nll",
+    "mmd",
+    "elbo",
+)
 
 
 def collect(sweep: Path) -> tuple[list[dict], list[str]]:

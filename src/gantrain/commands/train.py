@@ -46,6 +46,7 @@ def schema():
     from gantrain.hardware.accel import Accelerator
     from gantrain.hardware.device import resolve_device, set_threads
     from gantrain.metrics.classifier import Recipe
+    from gantrain.objectives.augment import policy_keys
     from gantrain.objectives.optimizers import STAND_INS
     from gantrain.schema import Schema
     from gantrain.training.evaluation import EvalSettings
@@ -55,6 +56,7 @@ def schema():
         "device": (resolve_device, set_threads, Accelerator),
         "eval": (EvalSettings,),
         "eval.classifier": (Recipe,),
+        "objective.augment_policy": (policy_keys,),
     }
     return Schema(sections, stand_ins=STAND_INS)
 

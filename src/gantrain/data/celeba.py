@@ -8,8 +8,9 @@ from torchvision import datasets
 
 from gantrain.data.image_folder import ImageFiles, hold_or_stream
 from gantrain.data.labelled import no_labels
+from gantrain.data.subset import Limit, limit_list
 from gantrain.data.torchvision_sets import open_dataset
-from gantrain.kinds import Channels, Choice, Count, Flag, ImageSize
+from gantrain.kinds import Channels, Choice, Count, Flag, ImageSize, Integer
 from gantrain.kinds import Path as PathText
 
 Split = Choice("train", "valid", "test", "all")
@@ -24,9 +25,12 @@ def load(
     in_memory_max: Count = 50000,
     workers: Count = 2,
     labels: Flag = False,
+    limit: Limit | None = None,
+    limit_seed: Integer = 0,
 ):
     """CelebA's aligned faces, shorter side resized to image_size and centre-cropped: a uint8
-    tensor when at most in_memory_max images, else a Dataset that streams them."""
+    tensor when at most in_memory_max images, else a Dataset that streams them; with limit, a
+    fixed random subset of the split's files, chosen by limit_seed."""
     if labels:  # 40 binary attributes and identities, but no classes to draw one of
         raise no_labels(
             "dataset=celeba",
@@ -41,5 +45,6 @@ def load(
         lambda dl: datasets.CelebA(str(base), split=split, target_type=[], download=dl),
     )
     folder = base / "celeba" / "img_align_celeba"
-    files = ImageFiles([folder / f for f in ds.filename], image_size, channels)
+    paths = limit_list([folder / f for f in ds.filename], limit, limit_seed, f"celeba ({split})")
+    files = ImageFiles(paths, image_size, channels)
     return hold_or_stream(files, in_memory_max, workers, f"celeba ({split}) in {folder}")

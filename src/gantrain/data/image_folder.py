@@ -14,8 +14,9 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from gantrain.data.labelled import Labelled, checked, no_labels
+from gantrain.data.subset import Limit, limit_list
 from gantrain.errors import UserError
-from gantrain.kinds import Channels, Count, Flag, ImageSize
+from gantrain.kinds import Channels, Count, Flag, ImageSize, Integer
 from gantrain.kinds import Path as PathText
 
 log = logging.getLogger(__name__)
@@ -217,10 +218,13 @@ def load(
     in_memory_max: Count = 50000,
     workers: Count = 2,
     labels: Flag = False,
+    limit: Limit | None = None,
+    limit_seed: Integer = 0,
 ):
     """The images under root as uint8 (N, channels, image_size, image_size), or a Dataset of
     uint8 (channels, image_size, image_size) when there are more than in_memory_max; with labels,
-    as Labelled with each image's first-level subfolder as its class."""
+    as Labelled with each image's first-level subfolder as its class; with limit, a fixed random
+    subset of the files, chosen by limit_seed before any is decoded."""
     if root is None or not str(root).strip():
         raise UserError(
             "dataset.root is not set: dataset=image_folder needs dataset.root=/path/to/images "
@@ -238,8 +242,11 @@ def load(
             f"dataset.root={root} holds no PNG or JPEG images ({', '.join(EXTENSIONS)}, searched "
             f"recursively in {base}): point it at a folder of images"
         )
-    files = ImageFiles(paths, image_size, channels)
+    indices, classes = None, None
     if labels:
-        kept, indices, classes = _labelled_files(base, root, paths)
-        files = ImageFiles(kept, image_size, channels, indices, classes)
+        paths, indices, classes = _labelled_files(base, root, paths)
+    keep = limit_list(range(len(paths)), limit, limit_seed, f"dataset.root={root}")
+    paths = [paths[i] for i in keep]
+    indices = None if indices is None else [indices[i] for i in keep]
+    files = ImageFiles(paths, image_size, channels, indices, classes)
     return hold_or_stream(files, in_memory_max, workers, str(base))

@@ -15,8 +15,9 @@ from torchvision import datasets
 
 from gantrain.data.labelled import Labelled, checked
 from gantrain.data.pixels import resize, to_channels
+from gantrain.data.subset import Limit, chosen
 from gantrain.errors import UserError
-from gantrain.kinds import Channels, Choice, Flag, ImageSize
+from gantrain.kinds import Channels, Choice, Flag, ImageSize, Integer
 from gantrain.kinds import Path as PathText
 
 log = logging.getLogger(__name__)
@@ -144,14 +145,21 @@ def load(
     download: Flag = True,
     train: Flag = True,
     labels: Flag = False,
+    limit: Limit | None = None,
+    limit_seed: Integer = 0,
 ) -> torch.Tensor | Labelled:
     """Images of one split as uint8 (N, channels, image_size, image_size); with labels, as
-    Labelled with the split's class indices and torchvision's class names."""
+    Labelled with the split's class indices and torchvision's class names; with limit, a fixed
+    random subset of that many chosen by limit_seed (subset.py)."""
     cls = SOURCES[name].cls
     base = Path(root).expanduser().resolve()
     ds = open_dataset(name, base, download, lambda dl: cls(str(base), train=train, download=dl))
-    images = resize(to_channels(_as_nchw(name, ds), channels), image_size)
+    images, targets = _as_nchw(name, ds), torch.as_tensor(ds.targets)
+    idx = chosen(images.shape[0], limit, limit_seed, f"{name} in {base}")
+    if idx is not None:
+        images, targets = images[idx], targets[idx]
+    images = resize(to_channels(images, channels), image_size)
     if not labels:
         return images
     classes = [str(c) for c in ds.classes]
-    return Labelled(images, checked(torch.as_tensor(ds.targets), classes, name), classes)
+    return Labelled(images, checked(targets, classes, name), classes)

@@ -10,6 +10,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from gantrain.config import build
+from gantrain.data.subset import without_limit
 from gantrain.errors import UserError
 
 log = logging.getLogger("gantrain")
@@ -23,10 +24,11 @@ DIGITS_HELD_OUT = 0.2  # scikit-learn's digits have no test split: this share is
 
 
 def as_dict(dataset_cfg) -> dict:
-    """A dataset config node (DictConfig or the checkpoint's plain dict) as a resolved dict."""
+    """A dataset config node (DictConfig or the checkpoint's plain dict) as a resolved dict,
+    without dataset.limit: what metrics compare against is always the whole split."""
     if isinstance(dataset_cfg, DictConfig):
-        return OmegaConf.to_container(dataset_cfg, resolve=True)
-    return dict(dataset_cfg)
+        return without_limit(OmegaConf.to_container(dataset_cfg, resolve=True))
+    return without_limit(dict(dataset_cfg))
 
 
 def describe(dataset_cfg) -> str:

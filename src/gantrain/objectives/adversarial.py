@@ -3,7 +3,8 @@
 data space: the critic tells real images from decode(z), z ~ p(z)          (DCGAN, VAE-GAN)
 code space: the critic tells prior draws z ~ p(z) from codes encode(x)      (adversarial AE)
 Models that encode also get the reconstruction term when recon_weight > 0, and any loss may
-take the critic penalties (gradient penalty, R1) of penalties.py.
+take the critic penalties (gradient penalty, R1) of penalties.py, and an image critic may see
+every image augmented (augment.py).
 
 Conditional runs: generated images take the real batch's labels, so fake labels follow the data's
 class frequencies; a conditional image critic scores (image, label) pairs (the projection
@@ -23,9 +24,24 @@ from torch import nn
 from gantrain.data.labelled import split
 from gantrain.errors import UserError
 from gantrain.hardware.accel import Accelerator
-from gantrain.kinds import Choice, Flag, NonNegativeFloat, PositiveFloat, PositiveInt, Says
+from gantrain.kinds import (
+    Choice,
+    Flag,
+    Node,
+    NonNegativeFloat,
+    OpenUnit,
+    PositiveFloat,
+    PositiveInt,
+    Says,
+)
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives import functional as F
+from gantrain.objectives.augment import (
+    CODE_CRITIC,
+    Augment,
+    AugmentKind,
+    no_image_critic,
+)
 from gantrain.objectives.base import NextBatch, Objective
 from gantrain.objectives.optimizers import OptimizerFactory
 from gantrain.objectives.penalties import CriticPenalties
@@ -42,6 +58,8 @@ LOSSES = {
     "wasserstein": (F.d_loss_wasserstein, F.g_loss_wasserstein),
 }
 LABELLED = ("bce", "least_squares")
+# where a critic's raw score turns from "fake" to "real" (least squares regresses onto 0 and 1)
+BOUNDARY = {"least_squares": 0.5}
 Loss = Choice(*LOSSES)
 GeneratorLoss = Choice(*F.G_LOSSES)
 # the critic's target for real images: 1, or below it for one-sided label smoothing
@@ -69,6 +87,10 @@ class Adversarial(Objective):
         gradient_penalty: NonNegativeFloat = 0.0,
         r1: NonNegativeFloat = 0.0,
         r1_every: PositiveInt = 1,
+        augment: AugmentKind = "none",
+        augment_policy: Node | None = None,
+        ada_target: OpenUnit = 0.6,
+        ada_kimg: PositiveFloat = 100.0,
     ):
         self.critic = critic
         self.make_optimizer, self.make_critic_optimizer = optimizer, critic_optimizer
@@ -91,6 +113,9 @@ class Adversarial(Objective):
                 "of a batch, so the per-sample gradient is not what the penalty constrains: use "
                 "objective.critic.norm=layer"
             )
+        if augment != "none" and space == "code":
+            raise no_image_critic(augment, CODE_CRITIC)
+        self.augment = Augment(augment, augment_policy, ada_target, ada_kimg)
         self.penalties = CriticPenalties(gradient_penalty, r1, r1_every)
         self.graph_safe = not self.penalties.varies_by_round
         self.recon = Reconstruction(likelihood, beta, scale, learn_scale)
@@ -104,6 +129,7 @@ class Adversarial(Objective):
         accel.prepare(self.critic)
         accel.prepare(self.recon)
         accel.prepare(self.penalties)
+        self.augment.to(accel.device)
         self.opt = self.make_optimizer(list(model.parameters()) + list(self.recon.parameters()))
         self.critic_opt = self.make_critic_optimizer(self.critic.parameters())
 
@@ -127,13 +153,17 @@ class Adversarial(Objective):
             with self.accel.autocast():
                 with torch.set_grad_enabled(keep):
                     real, fake = self._pair(model, x, labels)
+                # the critic sees every image augmented, real and fake alike
+                real, fake_seen = self.augment(real), self.augment(fake.detach())
                 real_logits = self._score(real, labels)
-                fake_logits = self._score(fake.detach(), labels)
+                fake_logits = self._score(fake_seen, labels)
                 loss_d = self._d_loss(real_logits.float(), fake_logits.float())
+            # ADA's overfitting signal: which side of the decision boundary real images fall on
+            self.augment.observe(real_logits - BOUNDARY.get(self.loss, 0.0))
             penalty_logs = {}
             if self.penalties.on:
                 score = functools.partial(self._score, labels=labels)
-                penalty, penalty_logs = self.penalties(score, real, fake)
+                penalty, penalty_logs = self.penalties(score, real, fake_seen)
                 loss_d = loss_d + penalty
             self.accel.step(loss_d, self.critic_opt)
 
@@ -149,6 +179,7 @@ class Adversarial(Objective):
             self.critic.requires_grad_(True)
         self.accel.step(loss_g, self.opt)
         logs.update(penalty_logs, loss_d=loss_d.detach(), loss_g=adv.detach())
+        logs.update(self.augment.end_round())
         real_out, fake_out = real_logits.detach().float(), fake_logits.detach().float()
         if self.loss == "wasserstein":  # the critic's estimate of the distance, not a probability
             logs["wasserstein"] = real_out.mean() - fake_out.mean()
@@ -171,7 +202,8 @@ class Adversarial(Objective):
                     fake = model.decode(model.prior(x.shape[0]), labels)
             else:
                 fake = codes if self.recon_weight > 0 else model.encode(x, labels)[0]
-            adv = self._g_loss(self._score(fake, labels).float())
+            seen = self.augment(fake) if self.space == "data" else fake
+            adv = self._g_loss(self._score(seen, labels).float())
             loss_g = loss_g + self.weight * adv
         return loss_g, adv, logs
 
@@ -189,6 +221,7 @@ class Adversarial(Objective):
             "critic": self.critic.state_dict(),
             "recon": self.recon.state_dict(),
             "penalties": self.penalties.state_dict(),
+            "augment": self.augment.state_dict(),
             "optimizer": self.opt.state_dict(),
             "critic_optimizer": self.critic_opt.state_dict(),
             "accel": self.accel.state_dict(),
@@ -199,6 +232,8 @@ class Adversarial(Objective):
         self.recon.load_state_dict(state["recon"])
         if "penalties" in state:  # checkpoints from before the penalties have none
             self.penalties.load_state_dict(state["penalties"])
+        if "augment" in state:  # nor those from before augmentation
+            self.augment.load_state_dict(state["augment"])
         self.opt.load_state_dict(state["optimizer"])
         self.critic_opt.load_state_dict(state["critic_optimizer"])
         self.accel.load_state_dict(state.get("accel", {}))
