@@ -4,6 +4,7 @@ interpolations also as an animated GIF or MP4."""
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -133,7 +134,9 @@ def walk(out: Path, paths: torch.Tensor, steps: int, fps: int) -> None:
 
     frames = paths.reshape(-1, steps, *paths.shape[1:]).transpose(0, 1)  # (steps, paths, C, H, W)
     pairs = frames.shape[1] // 2
-    per_row = 2 * max(1, round(pairs**0.5))
+    # pairs a row: the smallest divisor of pairs from its square root up, so every row is full
+    across = next(d for d in range(max(1, math.ceil(pairs**0.5)), pairs + 1) if pairs % d == 0)
+    per_row = 2 * across
     write_animation(there_and_back(grid_frames(frames, per_row)), out, fps)
 
 
