@@ -86,7 +86,11 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     device = resolve_device(cfg.device.type, job_num=job["num"] if job else None)
     set_threads(cfg.device.get("threads"), parallel_jobs=job["parallel"] if job else 1)
     # a conditional run's nets are sized by the classes the data has: read it first
-    source = load_labelled(cfg) if cfg.get("conditional") else None
+    source = None
+    if cfg.get("conditional"):
+        from gantrain.commands.conditional import load_labelled
+
+        source = load_labelled(cfg)
     config = OmegaConf.to_container(cfg, resolve=True)
     state_dir = Path(cfg.resume) if cfg.resume else run_dir
     state = prior_state(
@@ -159,34 +163,6 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
         run_dir,
     )
     return summary
-
-
-def load_labelled(cfg: DictConfig):
-    """The training data with labels, and the model and an image critic told how many classes
-    there are (model.num_classes, objective.critic.num_classes: in the config that the
-    checkpoint keeps, so gantrain-sample and gantrain-eval rebuild the same nets)."""
-    from hydra.utils import get_object
-    from omegaconf import open_dict
-
-    from gantrain.data.labelled import Labelled
-    from gantrain.schema import params_of
-
-    takes = params_of(get_object(cfg.dataset._target_))
-    if takes is not None and "labels" not in takes:
-        raise UserError(
-            f"conditional=true needs a dataset loader that gives labels; "
-            f"{cfg.dataset._target_} takes no labels= argument"
-        )
-    source = build(cfg.dataset, labels=True)
-    if not isinstance(source, Labelled):
-        raise UserError(f"conditional=true: {cfg.dataset._target_} gave no labels")
-    with open_dict(cfg):
-        cfg.model.num_classes = len(source.classes)
-        critic = cfg.objective.get("critic")
-        if critic is not None and "num_classes" in (params_of(get_object(critic._target_)) or {}):
-            critic.num_classes = len(source.classes)
-    log.info("conditional: %d classes", len(source.classes))
-    return source
 
 
 def _job(hc) -> dict | None:
