@@ -27,7 +27,10 @@ from gantrain.kinds import Says
 
 SPECIAL = ("_target_", "_partial_", "_recursive_", "_convert_", "_args_")
 # parameters that gantrain sets from the data, never from the config
-FROM_DATA = {"num_classes": "conditional=true sets it from the classes the data has"}
+FROM_DATA = {
+    "num_classes": "conditional=true sets it from the classes the data has",
+    "labels": "conditional=true asks the dataset for its labels",
+}
 EMPTY = inspect.Parameter.empty
 
 
@@ -222,6 +225,14 @@ class Schema:
                 if isinstance(example, DictConfig | ListConfig):
                     example = OmegaConf.to_container(example, resolve=True)
             raise UserError(problem(bad[0], example))
+
+
+def defaults_of(schema: Schema, cfg) -> dict:
+    """Every leaf key of cfg -> the default of the parameter it goes to (where it has one)."""
+    if not isinstance(cfg, DictConfig):
+        cfg = OmegaConf.create(cfg)
+    return {leaf.key: leaf.param.default for leaf in schema.leaves(cfg)
+            if leaf.param.default is not EMPTY}  # fmt: skip
 
 
 def all_keys(cfg, prefix: str = "") -> list[str]:

@@ -51,7 +51,7 @@ def evaluate_run(
     device = resolve_device(device)
     run = load_run(run_dir, checkpoint, ema, dataset or {}, device)
     scorer = make_scorer(run.dataset, device, extractor, split, classifier or Recipe(),
-                         inception_weights, subsets)  # fmt: skip
+                         inception_weights, subsets, labels=run.model.num_classes > 0)  # fmt: skip
     scores = scorer.score_model(run.model, n, seed)
     info = {k: v for k, v in scorer.info["extractor"].items() if k != "trained"}
     return {

@@ -69,6 +69,13 @@ def class_labels(run, wanted: int | str | None, n: int) -> torch.Tensor | None:
         if wanted not in names:
             raise UserError(f"class={wanted} is not one of this run's classes: {shown}")
         wanted = names.index(wanted)
+    elif str(wanted) in names and names.index(str(wanted)) != wanted:
+        raise UserError(
+            f"class={wanted} is ambiguous: index {wanted} is the class named "
+            f"{names[wanted] if 0 <= wanted < k else 'nothing'}, and the class named {wanted} is "
+            f"index {names.index(str(wanted))}; give class='{wanted}' for the name or "
+            f"class={names.index(str(wanted))} for its index"
+        )
     if not 0 <= wanted < k:
         raise UserError(f"class={wanted}: this run has {k} classes, 0..{k - 1} ({shown})")
     return torch.full((n,), wanted, dtype=torch.long)
@@ -181,8 +188,14 @@ def sample(
     elif mode == "interpolate" and animated:
         walk(out, interpolations(model, n, steps, seed, labels), steps, fps)
     elif mode == "interpolate":
-        write_images(out, interpolations(model, n, steps, seed, labels), per_row=steps)
+        paths = {} if labels is None else {"labels": labels.repeat_interleave(2 * steps)}
+        write_images(out, interpolations(model, n, steps, seed, labels), steps, extra=paths)
     else:
+        if class_ is not None:
+            raise UserError(
+                f"class={class_} does not apply to mode=reconstruct: each test image is "
+                "reconstructed with its own label; leave class out"
+            )
         inputs, recon = reconstructions(model, run.dataset, n, seed)
         if out.suffix == ".png":  # rows of inputs above rows of their reconstructions
             write_images(out, interleave_rows(inputs, recon), per_row=8)

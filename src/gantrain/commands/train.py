@@ -18,6 +18,7 @@ from gantrain.hardware import distributed
 from gantrain.kinds import Flag, Integer, Node
 from gantrain.kinds import Path as PathText
 from gantrain.record.run_files import write_json
+from gantrain.schema import defaults_of
 from gantrain.training.resume import RunRefused, prior_state, record_config, resume_argv
 from gantrain.training.signals import Interrupted
 
@@ -85,17 +86,20 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     seed = cfg.seed
     device = resolve_device(cfg.device.type, job_num=job["num"] if job else None)
     set_threads(cfg.device.get("threads"), parallel_jobs=job["parallel"] if job else 1)
-    # a conditional run's nets are sized by the classes the data has: read it first
-    source = None
-    if cfg.get("conditional"):
-        from gantrain.commands.conditional import load_labelled
+    # a conditional run's nets are sized by the classes the data has: read it first; nets is
+    # the config with those counts, the one the checkpoint keeps
+    from gantrain.commands.conditional import load_labelled, same_classes
 
-        source = load_labelled(cfg)
-    config = OmegaConf.to_container(cfg, resolve=True)
+    source, nets = load_labelled(cfg) if cfg.get("conditional") else (None, cfg)
+    config = OmegaConf.to_container(nets, resolve=True)
     state_dir = Path(cfg.resume) if cfg.resume else run_dir
-    state = prior_state(
-        state_dir, config, bool(cfg.resume), bool(cfg.resume_force), job is not None
-    )
+    defaults = defaults_of(schema(), cfg)  # what a key means to a run that predates it
+    if not cfg.get("conditional") and "encode_label" in cfg.model:
+        defaults["model.encode_label"] = cfg.model.encode_label  # shapes conditional nets only
+    state = prior_state(state_dir, config, bool(cfg.resume), bool(cfg.resume_force),
+                        job is not None, defaults)  # fmt: skip
+    if isinstance(state, dict):
+        same_classes(state, source)
     if state == "done":
         log.info("%s already finished; skipped", run_dir)
         return {"status": "done", "skipped": True}
@@ -107,8 +111,8 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     seed_everything(seed)
     accel = Accelerator.from_config(device, cfg.device, trainer.deterministic)
 
-    model = build(cfg.model)
-    objective = build(cfg.objective)
+    model = build(nets.model)
+    objective = build(nets.objective)
     objective.check_fits(model, names.get("model"), names.get("objective"))
     accel.prepare(model)
     objective.bind(model, accel)
@@ -136,7 +140,9 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     settings = OmegaConf.to_container(cfg.eval, resolve=True)
     settings = EvalSettings(**{**settings, "classifier": Recipe(**settings["classifier"])})
     eval_at = settings.rounds(trainer.sample_at, trainer.rounds)
-    evaluate = make_evaluator(settings, cfg.dataset, device, eval_at) if writes else None
+    evaluate = None
+    if writes:
+        evaluate = make_evaluator(settings, cfg.dataset, device, eval_at, cfg.conditional)
     finished = False
     try:
         summary = trainer.fit(

@@ -106,6 +106,10 @@ class StreamBatches:
             num_workers=self.workers,
             pin_memory=self.pin,
             drop_last=True,
+            # each new iterator draws its workers' base seed from this generator, not from the
+            # global one the model samples its noise from: a resumed run, which starts an
+            # iterator mid-epoch, then draws the same noise as one never stopped
+            generator=torch.Generator().manual_seed(self.seed),
             **extra,
         )
 
@@ -168,6 +172,7 @@ class StreamBatches:
             Subset(self.dataset, idx.tolist()),
             batch_size=max(self.batch_size, 64),
             num_workers=self.workers if n > 256 else 0,
+            generator=torch.Generator(),  # not the global generator, as above
         )
         parts = list(loader)
         if self.classes is None:

@@ -150,12 +150,15 @@ class Scorer:
 
 def make_scorer(dataset_cfg, device: torch.device | str = "cpu", extractor: str = "auto",
                 split: str = "test", recipe: clf.Recipe | None = None,
-                inception_path: str | None = None, kid_subsets: int = 100) -> Scorer:  # fmt: skip
+                inception_path: str | None = None, kid_subsets: int = 100,
+                labels: bool = False) -> Scorer:  # fmt: skip
     """A Scorer against the dataset's split, with the named extractor ("auto": classifier for the
-    MNIST family, else inception). Build it once and call score_model at each evaluation."""
+    MNIST family, else inception). Build it once and call score_model at each evaluation.
+    labels: also read the reference images' classes, for a conditional model's intra-FID."""
     ext = make_extractor(extractor, dataset_cfg, device, recipe, inception_path)
+    real_labels = reference_labels(dataset_cfg, split) if labels else None
     scorer = Scorer(ext, reference_images(dataset_cfg, split), kid_subsets=kid_subsets,
-                    real_labels=reference_labels(dataset_cfg, split))  # fmt: skip
+                    real_labels=real_labels)  # fmt: skip
     scorer.info.update({"dataset": describe(dataset_cfg), "split": split})
     return scorer
 

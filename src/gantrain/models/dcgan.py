@@ -75,6 +75,9 @@ class Discriminator(DownStack):
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if not self.num_classes:
             return super().forward(x).squeeze(1)
-        h = self.net[:-1](x)  # (B, w, base, base)
-        logit = self.net[-1](h).flatten()  # (B,)
+        *body, last = self.net
+        h = x
+        for layer in body:
+            h = layer(h)  # ends (B, w, base, base): the features the last layer reads
+        logit = last(h).flatten()  # (B,)
         return logit + (self.projection(labels).to(h.dtype) * h.flatten(1)).sum(1)

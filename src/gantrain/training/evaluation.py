@@ -40,10 +40,11 @@ class EvalSettings:
         return sorted({r for r in chosen if r <= rounds})
 
 
-def make_evaluator(settings: EvalSettings, dataset_cfg, device: torch.device, rounds: list[int]
-                   ) -> Callable[[torch.nn.Module], dict] | None:  # fmt: skip
+def make_evaluator(settings: EvalSettings, dataset_cfg, device: torch.device, rounds: list[int],
+                   labels: bool = False) -> Callable[[torch.nn.Module], dict] | None:  # fmt: skip
     """A function model -> {fid, kid, ...} (numbers, and class_histogram where the extractor
-    classifies), or None when nothing is evaluated.
+    classifies), or None when nothing is evaluated. labels: the model is conditional (label
+    accuracy and intra-FID join the scores).
 
     A dataset without labels or a test split, or Inception weights missing offline, turn
     evaluation off with a warning: training goes on without it.
@@ -55,7 +56,8 @@ def make_evaluator(settings: EvalSettings, dataset_cfg, device: torch.device, ro
 
     try:
         scorer = make_scorer(dataset_cfg, device, extractor=settings.extractor, split=settings.split,
-                             recipe=settings.classifier, kid_subsets=settings.kid_subsets)  # fmt: skip
+                             recipe=settings.classifier, kid_subsets=settings.kid_subsets,
+                             labels=labels)  # fmt: skip
     except UserError as err:
         log.warning("evaluation during training is off: %s", err)
         return None

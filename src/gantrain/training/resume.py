@@ -103,13 +103,25 @@ def _flatten(d, prefix: str = "") -> dict:
     return out
 
 
-def config_changes(saved: dict, now: dict) -> list[str]:
-    """'key: old -> new' for every key that differs, safe keys left out."""
+def config_changes(saved: dict, now: dict, defaults: dict | None = None) -> list[str]:
+    """'key: old -> new' for every key that differs, safe keys left out. defaults: key -> the
+    value that means what a run saved before the key existed (a key gantrain added since,
+    at that value, is no change)."""
     a, b = _flatten(saved), _flatten(now)
+    defaults = defaults or {}
     keys = sorted(
-        k for k in set(a) | set(b) if a.get(k) != b.get(k) and not k.startswith(SAFE_KEYS)
+        k
+        for k in set(a) | set(b)
+        if a.get(k) != b.get(k)
+        and not k.startswith(SAFE_KEYS)
+        and not (k not in a and k in defaults and _same(defaults[k], b.get(k)))
     )
     return [f"{k}: {a.get(k, '(absent)')} -> {b.get(k, '(absent)')}" for k in keys]
+
+
+def _same(default, value) -> bool:
+    plain = list(default) if isinstance(default, tuple) else default
+    return plain == value
 
 
 def _load_or_fall_back(run_dir: Path) -> dict:
@@ -144,9 +156,11 @@ def _last_logged_round(run_dir: Path) -> int:
     return max(rounds)
 
 
-def prior_state(run_dir: Path, config: dict, resume: bool, force: bool, sweep_job: bool):
+def prior_state(run_dir: Path, config: dict, resume: bool, force: bool, sweep_job: bool,
+                defaults: dict | None = None):  # fmt: skip
     """What an existing run directory means for this start: None (fresh), a checkpoint to
-    continue, or "done" (a finished sweep job to skip)."""
+    continue, or "done" (a finished sweep job to skip). defaults: each key's value where a
+    saved config predates it."""
     folder = run_dir / "checkpoints"
     if not any(folder.glob("*.pt")):
         return None
@@ -159,7 +173,7 @@ def prior_state(run_dir: Path, config: dict, resume: bool, force: bool, sweep_jo
     for stale in folder.glob("*.tmp"):  # a write cut short (a second Ctrl-C, a full disk)
         stale.unlink()
     state = _load_or_fall_back(run_dir)
-    changes = config_changes(state["config"], config)
+    changes = config_changes(state["config"], config, defaults)
     if changes and not force:
         raise RunRefused(
             f"resuming {run_dir} with a changed config ({'; '.join(changes)}); undo "
