@@ -90,9 +90,11 @@ def test_interpolation_keeps_the_class(cdcgan_run, tmp_path, monkeypatch, capsys
     other = interpolations(run.model, 2, 4, seed=0, labels=torch.tensor([5, 6]))
     assert fixed.shape == (16, 1, 28, 28)
     assert torch.equal(fixed[:8], other[:8]) and not torch.equal(fixed[8:], other[8:])
-    args = [f"run_dir={cdcgan_run}", "mode=interpolate", "class=2", "num_samples=2",
-            f"out={tmp_path / 'walk.png'}"]  # fmt: skip
+    args = [f"run_dir={cdcgan_run}", "mode=interpolate", "class=2", "num_samples=2", "steps=3",
+            f"out={tmp_path / 'walk.npz'}"]  # fmt: skip
     assert call(sample_cli, args, monkeypatch, capsys)[0] == 0
+    walk = np.load(tmp_path / "walk.npz")
+    assert walk["images"].shape[0] == 12 and walk["labels"].tolist() == [2] * 12
 
 
 @pytest.mark.parametrize(
@@ -102,6 +104,8 @@ def test_interpolation_keeps_the_class(cdcgan_run, tmp_path, monkeypatch, capsys
         ("cdcgan", ["class=-1"], "class=-1: this run has 10 classes"),
         ("cdcgan", ["class=seven"], "class=seven is not one of this run's classes"),
         ("cdcgan", ["class=true"], "class=true must be a class index"),
+        ("cdcgan", ["class=3", "mode=reconstruct"], "does not apply to mode=reconstruct"),
+        ("cdcgan", ["dataset.labels=true"], "dataset.labels is not a key gantrain reads"),
         ("plain", ["class=3"], "this run is unconditional"),
     ],
 )
@@ -169,3 +173,30 @@ def test_num_classes_is_not_a_key(tmp_path):
     done = run_cli(["+model.num_classes=3", "device=cpu"], tmp_path)
     assert done.returncode == 2
     assert "model.num_classes is not a key gantrain reads" in error_line(done.stderr, "gantrain")
+
+
+def test_numeric_class_names_that_disagree_with_their_index_are_refused():
+    from types import SimpleNamespace
+
+    from gantrain.commands.sample import class_labels
+    from gantrain.errors import UserError
+
+    names = sorted(str(i) for i in range(11))  # 0, 1, 10, 2, ...: folder names sort as text
+    run = SimpleNamespace(model=SimpleNamespace(num_classes=11), payload={"classes": names})
+    with pytest.raises(UserError, match="class=2 is ambiguous.*class='2'.*class=3"):
+        class_labels(run, 2, 4)
+    assert class_labels(run, "2", 2).tolist() == [3, 3]
+    assert class_labels(run, 1, 2).tolist() == [1, 1]  # "1" is index 1: no doubt
+
+
+def test_resume_keeps_the_conditional_switch_and_the_classes(cdcgan_run, mnist_root, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(cdcgan_run, run)
+    summary = (run / "summary.json").read_bytes()
+    for extra in (["conditional=false"], ["conditional=false", "resume_force=true"]):
+        done = run_cli([f"resume={run}", "trainer.rounds=5", *extra], tmp_path)
+        assert done.returncode == 2
+        assert "trained with conditional=true" in error_line(done.stderr, "gantrain")
+    assert (run / "summary.json").read_bytes() == summary  # a refused start changes nothing

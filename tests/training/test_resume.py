@@ -139,6 +139,25 @@ def test_sigkill_resume_identity_for_a_conditional_dcgan(mnist_root, tmp_path):
     assert "critic.projection.weight" in _weights(tmp_path / "b")
 
 
+def test_sigkill_resume_identity_for_streamed_conditional_data(tmp_path):
+    # a resumed stream starts a DataLoader iterator mid-epoch: it must not move the global
+    # generator that the noise comes from, and each streamed image keeps its label
+    from helpers import coloured_picture
+
+    for c, name in enumerate(["a", "b", "c"]):
+        (tmp_path / "pics" / name).mkdir(parents=True)
+        for i in range(12):
+            coloured_picture(20 + i, 20, 20 * c + i).save(tmp_path / "pics" / name / f"{i}.png")
+    extra = ["conditional=true", "dataset=image_folder", "dataset.image_size=16", "dataset.in_memory_max=0", "dataset.workers=0",
+             "eval.at=[]"]  # fmt: skip
+
+    out = run_cli(_args(tmp_path / "pics", tmp_path / "a", extra=extra), tmp_path)
+    assert out.returncode == 0, out.stderr
+    run = tmp_path / "b"
+    _kill_and_resume(_args(tmp_path / "pics", run, extra=extra), run, tmp_path, 10)
+    _assert_same_run(tmp_path / "a", run)
+
+
 def test_sigkill_resume_identity_with_ada_restores_p(mnist_root, tmp_path):
     # p moves every 4 rounds by the real images seen over ada_kimg * 1000: a resumed run must
     # go on from the p it saved, with the sums of the interval under way
