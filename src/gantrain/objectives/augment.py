@@ -80,10 +80,6 @@ class Augment(nn.Module):
         if kind != "diffaug" and any(v is not None for v in self.given.values()):
             log.info("objective.augment=%s: objective.augment_policy is not used", kind)
 
-    @property
-    def on(self) -> bool:
-        return self.kind != "none"
-
     def _settle(self, channels: int) -> dict[str, float]:
         base = GREY_POLICY if channels == 1 else COLOUR_POLICY
         policy = {k: (self.given[k] if self.given.get(k) is not None else v)
