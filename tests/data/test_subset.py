@@ -55,7 +55,7 @@ def test_image_folder_limit_is_the_same_held_or_streamed(tmp_path):
     assert torch.equal(held, torch.stack([streamed[i] for i in range(5)]))
 
 
-def test_subset_indices_depend_on_limit_seed_only():
+def test_subset_indices_are_sorted_distinct_and_repeatable():
     assert torch.equal(chosen(100, 10, 0, "x"), chosen(100, 10, 0, "x"))
     assert chosen(100, None, 0, "x") is None
     kept = chosen(100, 10, 0, "x")
