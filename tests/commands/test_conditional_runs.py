@@ -195,8 +195,12 @@ def test_resume_keeps_the_conditional_switch_and_the_classes(cdcgan_run, mnist_r
     run = tmp_path / "run"
     shutil.copytree(cdcgan_run, run)
     summary = (run / "summary.json").read_bytes()
-    for extra in (["conditional=false"], ["conditional=false", "resume_force=true"]):
+    cases = [
+        (["conditional=false"], "conditional: True -> False"),  # a config change, as any other
+        (["conditional=false", "resume_force=true"], "trained with conditional=true"),
+    ]
+    for extra, message in cases:
         done = run_cli([f"resume={run}", "trainer.rounds=5", *extra], tmp_path)
         assert done.returncode == 2
-        assert "trained with conditional=true" in error_line(done.stderr, "gantrain")
+        assert message in error_line(done.stderr, "gantrain")
     assert (run / "summary.json").read_bytes() == summary  # a refused start changes nothing
