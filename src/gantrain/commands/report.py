@@ -7,10 +7,9 @@ import csv
 import sys
 from pathlib import Path
 
-import yaml
-
 from gantrain.errors import UserError, report
 from gantrain.record.run_files import read_json
+from gantrain.saved_config import read_overrides
 
 METRICS = (
     "fid",
@@ -34,7 +33,7 @@ def collect(sweep: Path) -> tuple[list[dict], list[str]]:
     """Rows for every job directory, and the override keys that vary between jobs."""
     rows = []
     for job in sorted((p for p in sweep.iterdir() if (p / ".hydra").is_dir()), key=_job_order):
-        overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text()) or []
+        overrides = read_overrides(job / ".hydra" / "overrides.yaml")  # shown, never built
         summary = read_json(job / "summary.json") or {"status": "running"}
         if summary.get("status") == "running":  # or killed: nothing was left to say which
             summary["status"] = "running or killed"

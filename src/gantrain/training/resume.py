@@ -12,6 +12,7 @@ import yaml
 from gantrain.config import split_args
 from gantrain.errors import UserError
 from gantrain.record.run_files import read_json
+from gantrain.saved_config import check_overrides, read_overrides
 from gantrain.training import checkpoint
 
 log = logging.getLogger("gantrain")
@@ -58,8 +59,9 @@ def resume_argv(args: list[str]) -> list[str]:
             "gantrain wrote (outputs/<date>/<time>)"
         )
     saved = run / ".hydra" / "overrides.yaml"
-    old = yaml.safe_load(saved.read_text()) if saved.is_file() else []
-    old = [a for a in old or [] if _key(a) not in ("resume", "resume_force")]
+    old = read_overrides(saved)
+    check_overrides(old, saved)  # data, not code: refused before Hydra composes any of it
+    old = [a for a in old if _key(a) not in ("resume", "resume_force")]
     merged: dict[str, str] = {}
     flags, new = split_args(args)
     for arg in [*old, *new]:
