@@ -136,11 +136,8 @@ def _override_problem(line: str) -> str | None:
     except HydraException:
         return f"{subject} is not a key=value override Hydra can read"
     key = override.key_or_group
-    # Hydra keeps its own settings (hydra.*) out of a run's overrides; gantrain adds only these
-    if key.split("/")[0].split(".")[0] == "hydra" and key not in (
-        "hydra.run.dir",
-        "hydra.output_subdir",
-    ):
+    # Hydra keeps its own settings (hydra.*, hydra/...) out of the overrides it saves for a run
+    if key.split("/")[0].split(".")[0] == "hydra":
         return (
             f"{subject} sets Hydra's own settings (its logging, search path and callbacks run code)"
         )

@@ -254,3 +254,23 @@ def test_unreadable_checkpoints_say_what_they_are(scene, cli, kind):
     else:
         assert f"{last} is not a readable gantrain checkpoint (truncated or foreign file)" in line
     assert "weights_only" not in done.stdout + done.stderr and not marker.exists()
+
+
+def test_report_shows_saved_overrides_as_text_and_builds_nothing(tmp_path):
+    from gantrain.commands.report import collect
+    from gantrain.errors import UserError
+
+    victim = tmp_path / "notes.txt"
+    victim.write_text(VICTIM_TEXT)
+    for job, lines in (("0", ["seed=0"]), ("1", ["seed=1", f"+model._args_=[{victim},w]",
+                                                    "model._target_=builtins.open"])):  # fmt: skip
+        (tmp_path / "sw" / job / ".hydra").mkdir(parents=True)
+        (tmp_path / "sw" / job / ".hydra" / "overrides.yaml").write_text(
+            "".join(f"- {json.dumps(line)}\n" for line in lines)
+        )
+    rows, swept = collect(tmp_path / "sw")
+    assert rows[1]["model._target_"] == "builtins.open" and "seed" in swept
+    assert victim.read_text() == VICTIM_TEXT
+    (tmp_path / "sw" / "1" / ".hydra" / "overrides.yaml").write_text("{model: {_target_: x}}")
+    with pytest.raises(UserError, match="is not a list of key=value overrides"):
+        collect(tmp_path / "sw")
