@@ -108,7 +108,8 @@ def refuse_non_finite(ckpt: Path, payload: dict, use_ema: bool) -> None:
             finite.append((path, rnd))
     if finite:
         (first, rnd), rest = finite[0], finite[1:4]
-        which = "an earlier" if rnd < int(payload.get("round", rnd + 1)) else "another"
+        own = payload.get("round")
+        which = "an earlier" if not isinstance(own, int) or rnd < own else "another"
         fix = f"use {which} checkpoint: checkpoint={first} (round {rnd})"
         if rest:
             fix += " (finite too: " + ", ".join(f"{p.name}, round {r}" for p, r in rest) + ")"

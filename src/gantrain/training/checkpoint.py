@@ -103,7 +103,7 @@ def intact(folder: Path, skip: tuple[str, ...] = ()) -> list[tuple[Path, int]]:
             continue
         try:
             found.append((folder / name, int(load(folder / name)["round"])))
-        except UserError:
+        except (UserError, KeyError, TypeError, ValueError):  # unreadable, or no round in it
             continue
     return found
 
