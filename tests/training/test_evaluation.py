@@ -35,8 +35,8 @@ def test_default_rounds_are_a_round_number_grid_from_1000():
 
 @pytest.mark.parametrize("rounds", [1005, 1200, 2000, 3000, 5000, 7777, 20000, 50000, 10**6])
 def test_default_rounds_give_tensorboard_a_line(rounds):
-    """TensorBoard's outlier-ignoring scale keeps the points between the 5th and 95th
-    percentiles: fewer than four evaluations leave an empty or a one-point range."""
+    """TensorBoard's outlier-ignoring scale keeps the points strictly between the 5th and 95th
+    percentiles: two evaluations leave none (an empty chart), a few leave the middle only."""
     chosen = EvalSettings(at=None).rounds(MILESTONES, rounds)
     assert 6 <= len(chosen) <= 20  # a few seconds each on a CPU
     assert chosen[0] == 1000 and chosen[-1] == rounds

@@ -17,10 +17,10 @@ from gantrain.metrics.protocol import Extractor, SampleCount, Split
 log = logging.getLogger("gantrain")
 
 FIRST_DEFAULT_ROUND = 1000  # earlier samples are noise; scoring them costs time and tells little
-# TensorBoard's charts ("Ignore outliers in chart scaling", on by default) fit the y axis to the
-# points between the 5th and 95th percentiles: two evaluations leave no point inside (an empty
-# FID chart), three leave one. The default stretch from FIRST_DEFAULT_ROUND to the end is cut
-# into this many steps at least, so a chart keeps enough points for a line.
+# TensorBoard's Scalars charts ("Ignore outliers in chart scaling", on by default) fit the y axis
+# to the points strictly between the 5th and 95th percentiles: two evaluations leave none, and
+# the FID chart is empty. The default stretch from FIRST_DEFAULT_ROUND to the end is cut into
+# at least this many steps, so the scale keeps points and the line shows the curve's shape.
 MIN_DEFAULT_STEPS = 5
 
 
