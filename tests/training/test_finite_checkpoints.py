@@ -162,6 +162,19 @@ def test_a_finite_state_is_saved():
     assert nonfinite_parts(st.payload(1)) == ["weights"]
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16, torch.float64])
+def test_a_nan_or_inf_at_any_position_is_found(dtype):
+    # the check reads each tensor's min and max: a NaN must reach them from any SIMD lane
+    for n in (1, 7, 33, 4097):
+        for i in {0, n // 2, n - 1}:
+            for value in (math.nan, math.inf, -math.inf):
+                x = torch.randn(n).to(dtype)
+                x[i] = value
+                payload = {"ema": {"w": x, "empty": torch.zeros(0)}}
+                assert nonfinite_parts(payload) == ["EMA weights"]
+    assert nonfinite_parts({"ema": {"w": torch.randn(4097).to(dtype)[::3]}}) == []
+
+
 def test_exploded_losses_need_the_windows_in_a_row():
     guard = NanGuard("stop")
     big, small = {"loss_g": -3 * EXPLODED, "d_real": 0.5}, {"loss_g": 2.0}

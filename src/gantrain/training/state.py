@@ -33,17 +33,25 @@ def _floats(node, out: list[torch.Tensor]) -> list[torch.Tensor]:
     return out
 
 
+def _extremes(t: torch.Tensor) -> torch.Tensor:
+    """(min, max) of t as float32 (2,); zeros for an empty tensor, which has neither."""
+    if not t.numel():
+        return torch.zeros(2, device=t.device)
+    return torch.stack(torch.aminmax(t.detach())).float()
+
+
 def nonfinite_parts(payload: dict) -> list[str]:
     """The names of the payload's parts holding a NaN or an infinity (CHECKED's words).
 
-    One flag per tensor, computed where the tensor lives, and one copy of the flags to the
-    host per device: a checkpoint costs a single synchronisation with the accelerator."""
+    Each tensor's smallest and largest value (one pass, no temporary as large as the tensor;
+    a NaN anywhere makes both NaN), computed where the tensor lives, then one copy of the flags
+    to the host per device: a checkpoint costs a single synchronisation with the accelerator."""
     parts = [(name, _floats(payload.get(key), [])) for key, name in CHECKED.items()]
     by_device: dict[torch.device, list[torch.Tensor]] = {}
     for _, tensors in parts:
         for t in tensors:
-            by_device.setdefault(t.device, []).append(t.isfinite().all())
-    flags = {d: iter(torch.stack(f).tolist()) for d, f in by_device.items()}
+            by_device.setdefault(t.device, []).append(_extremes(t))
+    flags = {d: iter(torch.stack(f).isfinite().all(1).tolist()) for d, f in by_device.items()}
     return [name for name, tensors in parts if not all([next(flags[t.device]) for t in tensors])]
 
 
