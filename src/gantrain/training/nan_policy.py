@@ -64,7 +64,12 @@ class NanGuard:
                 f"{held}, and {MAX_ROLLBACKS} rollbacks to it, each halving the learning rates "
                 f"once more, diverged again; {retry}"
             )
-        return f"{held}; {retry}, or set trainer.nan_policy=rollback"
+        run = path.parent.parent
+        return (
+            f"{held}; continue from it at a lower learning rate (gantrain resume={run} "
+            "resume_force=true objective.optimizer.lr=...), set trainer.nan_policy=rollback, "
+            "or change the seed"
+        )
 
     def exploded(self, means: dict[str, float], rnd: int) -> dict | None:
         """The divergence record once the logged losses stayed above EXPLODED for
