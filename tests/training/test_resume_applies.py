@@ -64,3 +64,18 @@ def test_a_resume_with_nothing_to_train_rewrites_no_config(finished, mnist_root)
     tiny_train([*CRITIC, "trainer.rounds=3", "trainer.sample_at=[2]", f"resume={finished}"],
                finished, mnist_root)  # fmt: skip
     assert (folder / "config.yaml").read_bytes() != before["config.yaml"][0]
+
+
+def test_a_rolled_back_run_resumes_at_its_scale_of_the_configured_rates(finished, mnist_root):
+    # a run rolled back once saves lr_scale 0.5; its optimizers take the configured rate times
+    # that, whatever rate the saved optimizer state holds
+    last = finished / "checkpoints" / "last.pt"
+    payload = checkpoint.load(last)
+    payload["lr_scale"] = 0.5
+    for key in ("optimizer", "critic_optimizer"):
+        payload["objective"][key]["param_groups"][0]["lr"] = 1.0
+    checkpoint.save(payload, last)
+    tiny_train([*CRITIC, "trainer.rounds=3", "trainer.sample_at=[2]", f"resume={finished}"],
+               finished, mnist_root)  # fmt: skip
+    assert _lrs(finished) == (3e-4, 3e-4)
+    assert checkpoint.load(last)["lr_scale"] == 0.5
