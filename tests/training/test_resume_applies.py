@@ -79,3 +79,15 @@ def test_a_rolled_back_run_resumes_at_its_scale_of_the_configured_rates(finished
                finished, mnist_root)  # fmt: skip
     assert _lrs(finished) == (3e-4, 3e-4)
     assert checkpoint.load(last)["lr_scale"] == 0.5
+
+
+def test_the_start_up_line_says_what_is_applied_and_what_is_not():
+    from gantrain.training.resume import _applied
+
+    said = _applied(["objective.optimizer.lr: 0.0006 -> 0.001", "seed: 0 -> 3",
+                     "objective.d_steps: 1 -> 2"])  # fmt: skip
+    assert said == (
+        "applying objective.optimizer.lr: 0.0006 -> 0.001; objective.d_steps: 1 -> 2; "
+        "not applying seed: 0 -> 3 (the checkpoint's random states continue)"
+    )
+    assert _applied(["seed: 0 -> 3"]).startswith("not applying seed")
