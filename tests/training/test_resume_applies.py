@@ -91,3 +91,5 @@ def test_the_start_up_line_says_what_is_applied_and_what_is_not():
         "not applying seed: 0 -> 3 (the checkpoint's random states continue)"
     )
     assert _applied(["seed: 0 -> 3"]).startswith("not applying seed")
+    assert _applied(["objective.critic_optimizer.amsgrad: False -> True"]).startswith("not")
+    assert _applied(["dataset.seed: 1 -> 2"]) == "applying dataset.seed: 1 -> 2"

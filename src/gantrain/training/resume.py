@@ -120,17 +120,24 @@ def config_changes(saved: dict, now: dict, defaults: dict | None = None) -> list
 
 
 # changed keys a resumed run cannot take up, and why: the checkpoint's state decides them
-NOT_APPLIED = {
+NOT_APPLIED = {  # a key, or a last part of keys (".amsgrad": any optimizer's)
     "seed": "the checkpoint's random states continue",
-    "amsgrad": "the optimizer's saved moments keep their layout",
+    ".amsgrad": "the optimizer's saved moments keep their layout",
 }
+
+
+def _not_applied(key: str) -> str | None:
+    for k, why in NOT_APPLIED.items():
+        if key == k or (k.startswith(".") and key.endswith(k)):
+            return why
+    return None
 
 
 def _applied(changes: list[str]) -> str:
     """'applying a: 1 -> 2; b: ...' and what is not applied, with why. Everything else is built
     from the new config: the nets (a changed shape fails to load), the objective, and the
     optimizers' hyper-parameters, which a resumed optimizer takes over its saved ones."""
-    why = {c: NOT_APPLIED.get(c.split(":", 1)[0].rsplit(".", 1)[-1]) for c in changes}
+    why = {c: _not_applied(c.split(":", 1)[0]) for c in changes}
     applied = [c for c in changes if why[c] is None]
     said = [f"applying {'; '.join(applied)}"] if applied else []
     said += [f"not applying {c} ({why[c]})" for c in changes if why[c] is not None]
