@@ -3,6 +3,7 @@ reloads a finite state, and exploded (finite) losses mark a run diverged."""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -64,6 +65,7 @@ def test_a_diverging_run_keeps_only_finite_checkpoints_and_names_the_one_kept(mn
     log = (run / "train.log").read_text()
     assert "the training state at round 2 is non-finite" in log
     assert f"{run}/checkpoints/last.pt still holds round 1" in log
+    assert json.loads((run / "summary.json").read_text())["status"] == "diverged"
 
 
 def test_rollback_reloads_the_finite_state_and_says_so(mnist_root, tmp_path):
@@ -195,7 +197,6 @@ def test_a_run_whose_losses_exploded_ends_diverged(mnist_root, tmp_path, caplog)
     assert summary["status"] == "diverged" and summary["diverged"] is True
     assert summary["diverged_round"] == 1 and summary["diverged_term"] == "loss_g"
     assert abs(summary["diverged_value"]) > EXPLODED
-    import json
 
     assert json.loads((tmp_path / "summary.json").read_text())["diverged_round"] == 1
     last = caplog.records[-1]

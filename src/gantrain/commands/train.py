@@ -219,11 +219,18 @@ def _hydra_train(cfg: DictConfig) -> float | None:
             return float("inf")
         report(user)
         if not isinstance(user, RunRefused):  # a refused start leaves the run's files alone
-            _record(run_dir, "failed", str(user))
+            _record(run_dir, _status_of(user), str(user))
         if job is None:
             sys.exit(2)
         _failed.append(str(user))
     return float("inf")
+
+
+def _status_of(err: UserError) -> str:
+    """summary.json's status for a run that ended in err: a NaN is a divergence, not a fault."""
+    from gantrain.training.nan_policy import Diverged
+
+    return "diverged" if isinstance(err, Diverged) else "failed"
 
 
 def _user_error(err: Exception, run_dir: Path) -> UserError | None:
