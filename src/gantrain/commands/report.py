@@ -87,9 +87,9 @@ def markdown(rows: list[dict], cols: list[str]) -> str:
 
 def plot(rows: list[dict], swept: list[str], out: Path) -> list[Path]:
     """One PNG per swept parameter: the headline metric of each finished job against it."""
-    import matplotlib
+    from gantrain.record.charts import offscreen
 
-    matplotlib.use("Agg")
+    offscreen()
     import matplotlib.pyplot as plt
 
     done = [r for r in rows if r.get("status") == "done"]

@@ -12,9 +12,9 @@ PER_ROW = 4  # grids a row in report_grids.png
 
 
 def _pyplot():
-    import matplotlib
+    from gantrain.record.charts import offscreen
 
-    matplotlib.use("Agg")
+    offscreen()
     import matplotlib.pyplot as plt
 
     return plt
