@@ -13,8 +13,10 @@ from gantrain.errors import UserError
 
 
 def _left(where) -> list[str]:
+    """What is under where/outputs (the outputs folder itself counts: it must not be made)."""
     outputs = where / "outputs"
-    return sorted(str(p.relative_to(where)) for p in outputs.rglob("*")) if outputs.exists() else []
+    return sorted(str(p.relative_to(where)) for p in [outputs, *outputs.rglob("*")]
+                  if p.exists())  # fmt: skip
 
 
 def test_a_refused_pair_leaves_no_run_directory(mnist_root, tmp_path):

@@ -104,10 +104,6 @@ def prune_metrics(path: Path, last_round: int) -> None:
 
 # ---- a command refused before training: its run directory goes again ----
 
-# what a run directory holds before training starts: Hydra's record, the log, a lock, the
-# summary of the failure, the reserve
-_UNSTARTED = {".hydra", "summary.json", RESERVE_NAME}
-
 
 def _log_files(run_dir: Path) -> list[logging.FileHandler]:
     """The logging handlers (Hydra's train.log) that write into run_dir."""
@@ -126,8 +122,8 @@ def _is_lock(name: str) -> bool:
 
 
 def _only_unstarted(run_dir: Path, logs: set[str], empty_logs: bool) -> bool:
-    """run_dir holds nothing but what Hydra and a refused start write (the logs empty, with
-    empty_logs); .hydra/ holds only Hydra's YAML files."""
+    """run_dir holds nothing but what a run holds before training starts: Hydra's .hydra/
+    (only its YAML files), the log (empty, with empty_logs) and the run's lock."""
     try:
         for entry in run_dir.iterdir():
             if entry.name == ".hydra":
@@ -138,7 +134,7 @@ def _only_unstarted(run_dir: Path, logs: set[str], empty_logs: bool) -> bool:
             elif entry.name in logs:
                 if empty_logs and entry.stat().st_size:
                     return False
-            elif not (entry.is_file() and (entry.name in _UNSTARTED or _is_lock(entry.name))):
+            elif not (entry.is_file() and _is_lock(entry.name)):
                 return False
     except OSError:
         return False
