@@ -22,6 +22,7 @@ LAYERS = {
     "metrics": 2,
     "config": 3,
     "errors": 3,
+    "files": 3,
     "schema": 3,
     "kinds": 3,
     "saved_config": 3,

@@ -74,3 +74,47 @@ def test_progress_line_uses_the_recent_rate(tmp_path, caplog):
     last = caplog.records[-1].getMessage()
     # 8,100 rounds left at about 10 rounds/s; the whole run's average (6.9/s) would say 19:34
     assert "round 1900/10000" in last and " 9.8" in last and "ETA 0:13:" in last
+
+
+def _zero_columns(fd=None):
+    import os
+
+    return os.terminal_size((0, 0))
+
+
+def _no_ioctl(fd=None):
+    raise OSError(25, "Inappropriate ioctl for device")
+
+
+@pytest.mark.parametrize("reported", ["ioctl 0", "COLUMNS=0", "ioctl fails, COLUMNS=0"])
+def test_a_terminal_of_no_width_gets_plain_progress_lines(reported, tmp_path, caplog,
+                                                          monkeypatch):  # fmt: skip
+    """A terminal that says it has 0 columns: the bar would draw nothing; lines are shown."""
+    import os
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    if reported == "ioctl 0":
+        monkeypatch.setattr(os, "get_terminal_size", _zero_columns)
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", "0")
+        size = _no_ioctl if reported == "ioctl fails, COLUMNS=0" else _zero_columns
+        monkeypatch.setattr(os, "get_terminal_size", size)
+    monitor = Monitor(tmp_path, rounds=100)
+    with caplog.at_level(logging.INFO, logger="gantrain"):
+        monitor.scalars(50, {"loss": 1.0})
+    monitor.close()
+    assert monitor.bar is None
+    assert any("round 50/100" in r.getMessage() for r in caplog.records)
+
+
+def test_a_terminal_wide_enough_gets_the_bar(tmp_path, monkeypatch):
+    import os
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setattr(os, "get_terminal_size", lambda fd=None: os.terminal_size((120, 40)))
+    monitor = Monitor(tmp_path, rounds=100)
+    assert monitor.bar is not None
+    monitor.close()

@@ -120,7 +120,21 @@ def job_links(sweep: Path, rows: list[dict], swept: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+USAGE = """usage: gantrain-report SWEEP_DIR
+
+Summarise a sweep (gantrain -m ...): one row per job with its swept keys, status, rounds,
+rounds/s and final metrics, printed as a Markdown table and written to SWEEP_DIR/report.md and
+report.csv, with the jobs' final grids (report_grids.png), their FID or loss curves
+(report_curves.png) and one plot per swept key (report_<key>.png).
+
+  SWEEP_DIR   an outputs/multirun/<date>/<time> directory
+"""
+
+
 def main() -> None:
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        print(USAGE, end="")
+        return
     try:
         if len(sys.argv) != 2:
             raise UserError(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ import torch
 from gantrain.commands.arguments import run
 from gantrain.commands.runs import load_run
 from gantrain.errors import UserError
+from gantrain.files import temp_beside
 from gantrain.kinds import Choice, ClassName, DeviceKind, Flag, Integer, Overrides, PositiveInt
 from gantrain.kinds import Path as PathText
 from gantrain.schema import Schema
@@ -118,7 +118,7 @@ def write_images(out: Path, images: torch.Tensor, per_row: int, extra: dict | No
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npz":
         arrays = {"images": images.numpy(), **{k: v.numpy() for k, v in (extra or {}).items()}}
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=out.name, suffix=".tmp")
+        fd, tmp = temp_beside(out)
         with os.fdopen(fd, "wb") as f:
             np.savez_compressed(f, **arrays)
         os.replace(tmp, out)

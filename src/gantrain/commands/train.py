@@ -17,7 +17,7 @@ from gantrain.errors import UserError, WriteFailed, report
 from gantrain.hardware import distributed
 from gantrain.kinds import Flag, Integer, Node
 from gantrain.kinds import Path as PathText
-from gantrain.record.run_files import write_json
+from gantrain.record.run_files import discard_unstarted, is_new_run_dir, write_json
 from gantrain.schema import defaults_of
 from gantrain.training.resume import RunRefused, prior_state, record_config, resume_argv
 from gantrain.training.signals import Interrupted
@@ -201,6 +201,8 @@ def _hydra_train(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     job = _job(hc)
+    # a single run refused before training leaves no directory behind, if it made one
+    own_dir = job is None and not cfg.get("resume") and is_new_run_dir(run_dir)
     try:
         schema().check(cfg)  # a sweep job composed by another sweeper is checked here
         return _sweep_value(train(cfg, run_dir, dict(hc.runtime.choices), job))
@@ -219,7 +221,8 @@ def _hydra_train(cfg: DictConfig) -> float | None:
             return float("inf")
         report(user)
         if not isinstance(user, RunRefused):  # a refused start leaves the run's files alone
-            _record(run_dir, _status_of(user), str(user))
+            if not (own_dir and discard_unstarted(run_dir)):
+                _record(run_dir, _status_of(user), str(user))
         if job is None:
             sys.exit(2)
         _failed.append(str(user))

@@ -117,17 +117,40 @@ def open_dataset(name: str, root: Path, download: bool, make: Callable[[bool], o
             f"{name} not found in {where} and dataset.download=false: {_missing_hint(src, where)}"
         )
     log.info("downloading %s into %s", name, root)
+    made = _missing_folders(where)  # torchvision creates these before it downloads
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # a closed network fails fast instead of hanging
     try:
         return make(True)
     except Exception as err:  # network errors come in many types; all mean "no files"
+        _remove_empty(made)  # a refused command leaves no folders behind (dataset.root=/typo)
+        hint = _missing_hint(src, where)
+        if root in made:
+            hint = f"dataset.root={root} does not exist: give the directory holding {src.folder}"
         raise UserError(
-            f"{name} not found in {where} and the download failed ({_download_reason(err)}): "
-            f"{_missing_hint(src, where)}"
+            f"{name} not found in {where} and the download failed ({_download_reason(err)}): {hint}"
         ) from None
     finally:
         socket.setdefaulttimeout(old)
+
+
+def _missing_folders(where: Path) -> list[Path]:
+    """where and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    while not where.exists() and where != where.parent:
+        missing.append(where)
+        where = where.parent
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Folders this process created, deepest first, unless something was written into them
+    (part of a download, which the next try reuses)."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def _as_nchw(name: str, ds) -> torch.Tensor:

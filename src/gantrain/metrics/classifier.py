@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gantrain.errors import UserError
+from gantrain.files import temp_beside
 from gantrain.kinds import Integer, PositiveFloat, PositiveInt
 from gantrain.metrics.data import as_dict, content_hash, describe, labelled_split
 
@@ -93,7 +93,8 @@ def train_classifier(
         opt = torch.optim.Adam(net.parameters(), lr=recipe.lr)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, recipe.lr, total_steps=recipe.steps)
         net.train()
-        for _ in range(recipe.steps):
+        progress = Progress(recipe.steps)
+        for step in range(1, recipe.steps + 1):
             idx = torch.randint(0, images.shape[0], (recipe.batch_size,), generator=g)
             x = _shift(images[idx].to(device).float().div(127.5).sub(1.0), g)
             loss = F.cross_entropy(net(x)[1], labels[idx].to(device))
@@ -101,7 +102,31 @@ def train_classifier(
             loss.backward()
             opt.step()
             sched.step()
+            progress.step(step, loss.detach())
     return net.eval()
+
+
+class Progress:
+    """A log line at every tenth of the steps: the first training runs for minutes on a busy
+    CPU before the first round, and must not look hung. The loss is the mean since the last
+    line, summed on the device so that only a logged step waits for it."""
+
+    def __init__(self, steps: int, clock=time.perf_counter):
+        self.steps, self.clock = steps, clock
+        self.every = max(1, steps // 10)
+        self.t0 = clock()
+        self.total, self.count = None, 0
+
+    def step(self, step: int, loss: torch.Tensor) -> None:
+        self.total = loss if self.total is None else self.total + loss
+        self.count += 1
+        if step % self.every and step != self.steps:
+            return
+        elapsed = self.clock() - self.t0
+        left = elapsed / step * (self.steps - step)
+        log.info("classifier: step %d/%d, loss %.3f, %.0f s elapsed, ~%.0f s left",
+                 step, self.steps, float(self.total) / self.count, elapsed, left)  # fmt: skip
+        self.total, self.count = None, 0
 
 
 @torch.no_grad()
@@ -136,7 +161,7 @@ def cache_dir(root: str | Path | None) -> Path:
 
 def _save_atomic(payload: dict, path: Path) -> None:
     # a unique temp name: two processes may build the same classifier at once
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    fd, tmp = temp_beside(path)
     with os.fdopen(fd, "wb") as f:
         torch.save(payload, f)
         f.flush()

@@ -8,10 +8,11 @@ import hashlib
 import http.client
 import logging
 import os
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from gantrain.files import temp_beside
 
 log = logging.getLogger("gantrain")
 
@@ -33,7 +34,7 @@ def fetch(url: str, dest: Path, sha256_prefix: str, read_timeout_s: float = READ
     tmp = None
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")
+        fd, tmp = temp_beside(dest, ".part")
         digest = hashlib.sha256()
         deadline = time.monotonic() + total_timeout_s
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=read_timeout_s) as r:

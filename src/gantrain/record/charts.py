@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 
-def class_bars(shares: list[float], title: str):
-    """A bar chart of the samples' predicted-class shares (a matplotlib Figure)."""
+def offscreen():
+    """matplotlib with its off-screen backend (its font-cache messages are silenced where the
+    gantrain package is imported)."""
     import matplotlib
 
     matplotlib.use("Agg")
+    return matplotlib
+
+
+def class_bars(shares: list[float], title: str):
+    """A bar chart of the samples' predicted-class shares (a matplotlib Figure)."""
+    offscreen()
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(4, 2.5), dpi=80)

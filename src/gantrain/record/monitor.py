@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -40,6 +41,23 @@ _DEFAULT_THREAD_HOOK = threading.excepthook
 EVAL_CONSTANTS = ("num_samples", "num_classes", "eval_s")
 
 
+MIN_BAR_COLUMNS = 20  # narrower, the bar draws nothing: plain log lines instead
+
+
+def _columns() -> int:
+    """The width the bar would have: the terminal's, else $COLUMNS; 0 when neither says."""
+    try:
+        columns = os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = int(os.environ.get("COLUMNS", "0"))
+        except ValueError:
+            columns = 0
+    return columns
+
+
 def _fmt(logs: dict) -> str:
     return " ".join(f"{k} {v:.4g}" for k, v in logs.items() if isinstance(v, int | float))
 
@@ -57,6 +75,8 @@ class Monitor:
         )
         self.metrics = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
+        if self.progress and sys.stderr.isatty() and _columns() < MIN_BAR_COLUMNS:
+            self.progress = False  # a terminal too narrow for the bar (or saying 0) gets lines
         self.bar = (
             tqdm(total=rounds, initial=start_round, unit="round", dynamic_ncols=True)
             if self.progress

@@ -20,9 +20,9 @@ NOT_CURVES = {"round", "num_samples", "num_classes", "eval_s", "class_histogram"
 
 
 def _pyplot():
-    import matplotlib
+    from gantrain.record.charts import offscreen
 
-    matplotlib.use("Agg")
+    offscreen()
     import matplotlib.pyplot as plt
 
     return plt
