@@ -12,11 +12,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from gantrain.commands.claim import claim_job_dir, claim_run_dir
 from gantrain.config import build, conf_dir, split_args
 from gantrain.errors import UserError, WriteFailed, report
 from gantrain.hardware import distributed
 from gantrain.kinds import Flag, Integer, Node
 from gantrain.kinds import Path as PathText
+from gantrain.record.lock import DirectoryInUse
 from gantrain.record.run_files import write_json
 from gantrain.schema import defaults_of
 from gantrain.training.resume import RunRefused, prior_state, record_config, resume_argv
@@ -199,6 +201,7 @@ def _hydra_train(cfg: DictConfig) -> float | None:
     run_dir = Path(hc.runtime.output_dir)
     job = _job(hc)
     try:
+        claim_job_dir(run_dir, job is not None)  # one writer per run directory
         schema().check(cfg)  # a sweep job composed by another sweeper is checked here
         return _sweep_value(train(cfg, run_dir, dict(hc.runtime.choices), job))
     except Interrupted as stop:
@@ -215,7 +218,7 @@ def _hydra_train(cfg: DictConfig) -> float | None:
             _failed.append(str(err))
             return float("inf")
         report(user)
-        if not isinstance(user, RunRefused):  # a refused start leaves the run's files alone
+        if not isinstance(user, (RunRefused, DirectoryInUse)):  # the run's files stay alone
             _record(run_dir, "failed", str(user))
         if job is None:
             sys.exit(2)
@@ -287,6 +290,7 @@ def main() -> None:
     try:
         args = resume_argv(sys.argv[1:])
         check_command_line(args, schema())
+        args = claim_run_dir(args)  # before Hydra writes anything into the run directory
     except UserError as err:
         report(err)
         sys.exit(2)
