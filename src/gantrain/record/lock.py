@@ -201,8 +201,11 @@ def _take(path: Path) -> int | None:
         except FileNotFoundError:
             pass
         os.close(fd)
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, json.dumps(_me()).encode() + b"\n", 0)
+    record = json.dumps(_me()).encode() + b"\n"
+    os.pwrite(fd, record, 0)
+    # cut what a longer stale record left; never to 0 bytes, which would make ext4 flush the
+    # file to disk at close (its safeguard for files rewritten through truncation)
+    os.ftruncate(fd, len(record))
     return fd
 
 
