@@ -3,11 +3,13 @@
 Hydra creates the run directory, writes .hydra/ and opens train.log before gantrain's job
 function runs; a second process in a directory another one trains into must be refused before
 that. So one run's directory is pinned on the command line (the default, outputs/<date>/<time>,
-made explicit) and claimed first; a sweep's job directories are claimed as each job starts.
+made explicit) and claimed first. A sweep's job directories are claimed as each job starts, and
+gantrain, not Hydra, writes a job's .hydra/ once the job holds its directory.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -20,6 +22,9 @@ NO_JOB = {"--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", 
           "--shell-completion", "-sc"}  # fmt: skip
 NEW_RUN = "wait for it to finish or choose another hydra.run.dir"
 SWEEP_JOB = "wait for it to finish or choose another hydra.sweep.dir"
+# carried by each sweep job's config (Hydra sets it around the job): where gantrain writes .hydra/
+SUBDIR_VAR = "GANTRAIN_HYDRA_SUBDIR"
+DEFERRED = ["hydra.output_subdir=null", f"+hydra.job.env_set.{SUBDIR_VAR}=.hydra"]
 
 
 def _resume_fix(holder: dict | None) -> str:
@@ -40,9 +45,13 @@ def claim_run_dir(args: list[str]) -> list[str]:
     """Claim the directory a single run of args writes; args with it pinned as hydra.run.dir.
     Raises DirectoryInUse (gantrain.record.lock) where another live process holds it."""
     flags, overrides = split_args(args)
-    if set(flags) & (NO_JOB | {"-m", "--multirun"}) or distributed.env_rank() != 0:
-        return args  # no run directory, a sweep's (claimed per job), or a scratch one
+    if set(flags) & NO_JOB or distributed.env_rank() != 0:
+        return args  # no run directory, or a scratch one
     given = _values(overrides)
+    if {"-m", "--multirun"} & set(flags):
+        if "hydra.output_subdir" in given:
+            return args  # the user's choice: Hydra writes it (before the job's claim)
+        return [*args, *DEFERRED]
     run_dir = given.get("hydra.run.dir")
     if run_dir is None:
         stamp = Path("outputs") / time.strftime("%Y-%m-%d") / time.strftime("%H-%M-%S")
@@ -61,8 +70,46 @@ def claim_run_dir(args: list[str]) -> list[str]:
     return args
 
 
-def claim_job_dir(run_dir: Path, sweep_job: bool) -> None:
+def claim_job_dir(run_dir: Path, sweep_job: bool, cfg) -> None:
     """At the start of the job function: a sweep job's directory, or a single run's whose
     hydra.run.dir only Hydra could resolve (a no-op where main() has claimed it)."""
-    if distributed.env_rank() == 0:
+    if distributed.env_rank() != 0:
+        return
+    try:
         lock.claim(run_dir, SWEEP_JOB if sweep_job else NEW_RUN)
+    except lock.DirectoryInUse:
+        _stop_logging_into(run_dir)
+        raise
+    subdir = os.environ.get(SUBDIR_VAR)
+    if sweep_job and subdir:
+        _save_hydra_files(run_dir / subdir, cfg)
+
+
+def _stop_logging_into(run_dir: Path) -> None:
+    """Hydra points the log at the job's train.log before the job starts; a refused job's
+    lines (and the launcher's next ones) must not land in the holder's log."""
+    import logging
+
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        name = getattr(handler, "baseFilename", None)
+        if name and Path(name).parent == Path(os.path.abspath(run_dir)):
+            root.removeHandler(handler)
+            handler.close()
+
+
+def _save_hydra_files(folder: Path, cfg) -> None:
+    """What Hydra writes into .hydra/: the job's config, Hydra's own, the job's overrides."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    hydra_cfg = OmegaConf.create(OmegaConf.to_container(HydraConfig.instance().cfg))  # a copy
+    hydra_cfg.hydra.output_subdir = folder.name
+    hydra_cfg.hydra.job.env_set.pop(SUBDIR_VAR, None)
+    hydra_cfg.hydra.overrides.hydra = [
+        o for o in hydra_cfg.hydra.overrides.hydra if o not in DEFERRED
+    ]
+    folder.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, folder / "config.yaml")
+    OmegaConf.save(hydra_cfg, folder / "hydra.yaml")
+    OmegaConf.save(hydra_cfg.hydra.overrides.task, folder / "overrides.yaml")

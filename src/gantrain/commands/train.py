@@ -201,7 +201,7 @@ def _hydra_train(cfg: DictConfig) -> float | None:
     run_dir = Path(hc.runtime.output_dir)
     job = _job(hc)
     try:
-        claim_job_dir(run_dir, job is not None)  # one writer per run directory
+        claim_job_dir(run_dir, job is not None, cfg)  # one writer per run directory
         schema().check(cfg)  # a sweep job composed by another sweeper is checked here
         return _sweep_value(train(cfg, run_dir, dict(hc.runtime.choices), job))
     except Interrupted as stop:
