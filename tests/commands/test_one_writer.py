@@ -4,8 +4,10 @@ D's files stay as they were; once the holder is killed (SIGKILL), D resumes with
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +18,8 @@ import pytest
 import torch
 from helpers import CRITIC, TINY, one_error_line, run_cli
 
+from gantrain.commands.claim import DEFERRED, claim_run_dir
+from gantrain.record import lock
 from gantrain.record.lock import LOCK_NAME
 
 # a run that would train for hours: a checkpoint every round, nothing else written meanwhile
@@ -140,3 +144,42 @@ def test_a_run_killed_by_sigkill_resumes_without_clean_up(mnist_root, tmp_path):
         assert not (run / LOCK_NAME).exists()  # a run that ends removes its lock
     finally:
         _stop(proc)
+
+
+@pytest.fixture()
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+    lock.release_all()
+
+
+def test_the_default_run_directory_is_pinned_and_claimed_before_hydra_runs(in_tmp):
+    args = claim_run_dir(["seed=1"])
+    assert args[0] == "seed=1" and args[1].startswith("hydra.run.dir=outputs/")
+    run = Path(args[1].split("=", 1)[1])
+    assert lock.holds(run) and [p.name for p in run.iterdir()] == [LOCK_NAME]
+    assert re.fullmatch(r"outputs/\d{4}-\d\d-\d\d/\d\d-\d\d-\d\d(_\d+)?", str(run))
+
+
+def test_no_job_no_claim_and_a_sweep_leaves_dot_hydra_to_its_jobs(in_tmp):
+    for args in (["--cfg", "job"], ["--help"], ["-cn", "mine"], ["hydra.run.dir=r/${now:%H}"]):
+        assert claim_run_dir(args) == args
+    assert claim_run_dir(["-m", "seed=0,1"]) == ["-m", "seed=0,1", *DEFERRED]
+    mine = ["-m", "seed=0,1", "hydra.output_subdir=meta"]
+    assert claim_run_dir(mine) == mine
+    assert not list(in_tmp.iterdir())  # nothing written
+
+
+def test_a_directory_in_use_refused_for_a_resume_says_how_to_stop_it(in_tmp):
+    run = in_tmp / "run"
+    run.mkdir()
+    (run / LOCK_NAME).write_text("")
+    with open(run / LOCK_NAME) as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # another open file: to the lock, another process
+        (run / LOCK_NAME).write_text(json.dumps({"pid": 4321, "host": "h", "since": "then"}))
+        with pytest.raises(lock.DirectoryInUse) as refused:
+            claim_run_dir([f"resume={run}", f"hydra.run.dir={run}"])
+    assert str(refused.value) == (
+        f"{run} is in use by gantrain pid 4321 on host h since then; it is still training: "
+        "resume it once it has stopped (kill 4321 stops it with a checkpoint)"
+    )

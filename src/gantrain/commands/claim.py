@@ -20,6 +20,8 @@ from gantrain.record import lock
 # flags with which Hydra runs no job (prints help, a config, a completion script)
 NO_JOB = {"--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i",
           "--shell-completion", "-sc"}  # fmt: skip
+# flags that bring the user's own configs, which may name another hydra.run.dir
+OWN_CONFIG = {"--config-name", "-cn", "--config-path", "-cp", "--config-dir", "-cd"}
 NEW_RUN = "wait for it to finish or choose another hydra.run.dir"
 SWEEP_JOB = "wait for it to finish or choose another hydra.sweep.dir"
 # carried by each sweep job's config (Hydra sets it around the job): where gantrain writes .hydra/
@@ -53,6 +55,8 @@ def claim_run_dir(args: list[str]) -> list[str]:
             return args  # the user's choice: Hydra writes it (before the job's claim)
         return [*args, *DEFERRED]
     run_dir = given.get("hydra.run.dir")
+    if run_dir is None and set(flags) & OWN_CONFIG:
+        return args  # the user's config names the directory: claimed when the job starts
     if run_dir is None:
         stamp = Path("outputs") / time.strftime("%Y-%m-%d") / time.strftime("%H-%M-%S")
         path = lock.claim_new(stamp)
