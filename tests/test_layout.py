@@ -24,6 +24,7 @@ LAYERS = {
     "errors": 3,
     "schema": 3,
     "kinds": 3,
+    "saved_config": 3,
 }
 
 

@@ -7,27 +7,43 @@ import json
 from helpers import run_cli
 from PIL import Image
 
-from gantrain.record.report_pictures import curves_picture, grids_picture
+from gantrain.commands.report import collect
+from gantrain.record.report_pictures import curves, curves_picture, finals, grids_picture
 
-TINY = ["device=cpu", "trainer.rounds=4", "trainer.sample_at=[2,4]", "trainer.batch_size=16",
-        "model.width=8", "model.max_width=16", "objective.critic.width=8",
-        "objective.critic.max_width=16", "eval.at=[2,4]", "eval.num_samples=24",
-        "eval.kid_subsets=3", "eval.classifier.steps=20"]  # fmt: skip
+# the README's sweep, tiny: two objectives that log different names (adversarial: loss_d,
+# loss_g, d_real, d_fake; mmd: mmd, loss), no evaluation
+SWEEP = ["-m", "objective=adversarial,mmd", "seed=0,1", "device=cpu", "trainer.rounds=4",
+         "trainer.sample_at=[2,4]", "trainer.log_every=1", "trainer.batch_size=16",
+         "model.width=8", "model.max_width=16", "eval.at=[]", "hydra.sweep.dir=sw"]  # fmt: skip
 
 
-def test_report_of_a_four_job_sweep_draws_grids_and_curves(mnist_root, tmp_path):
-    args = ["-m", "objective.loss=bce,hinge", "seed=0,1", f"dataset.root={mnist_root}", *TINY,
-            "hydra.sweep.dir=sw"]  # fmt: skip
-    done = run_cli(args, tmp_path)
+def test_report_of_two_objectives_draws_every_job(mnist_root, tmp_path):
+    done = run_cli([*SWEEP, f"dataset.root={mnist_root}"], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     out = run_cli([str(tmp_path / "sw")], tmp_path, script="gantrain-report")
     assert out.returncode == 0, out.stderr
     sweep = tmp_path / "sw"
     grids = Image.open(sweep / "report_grids.png")
     assert grids.width == 4 * 300  # four panels in a row, 3 inches at 100 dpi each
-    assert Image.open(sweep / "report_curves.png").size == (600, 400)
+    labels = {"0": "objective=adversarial seed=0", "1": "objective=adversarial seed=1",
+              "2": "objective=mmd seed=0", "3": "objective=mmd seed=1"}  # fmt: skip
+    drawn = curves([(label, sweep / job) for job, label in labels.items()])
+    assert {m: [label for label, _ in series] for m, series in drawn.items()} == {
+        "loss_d": [labels["0"], labels["1"]],
+        "loss": [labels["2"], labels["3"]],
+    }
+    assert all(len(pts) == 4 for series in drawn.values() for _, pts in series)  # rounds 1-4
+    assert Image.open(sweep / "report_curves.png").size == (2 * 600, 400)  # a panel a metric
+    rows, _ = collect(sweep)
+    assert {m: [x for x, _ in pts] for m, pts in finals(rows, "objective").items()} == {
+        "loss_d": ["adversarial", "adversarial"],
+        "loss": ["mmd", "mmd"],
+    }
     md = (sweep / "report.md").read_text()
-    assert "![report_grids](report_grids.png)" in md and "(report_curves.png)" in md
+    for picture in ("report_grids", "report_curves", "report_objective", "report_seed"):
+        assert f"![{picture}]({picture}.png)" in md and (sweep / f"{picture}.png").is_file()
+    for job, label in labels.items():
+        assert f"- [job {job}]({job}/) {label}: [final grid]({job}/samples/round_000004.png)" in md
 
 
 def _job(folder, rows, grid=True):
@@ -50,3 +66,30 @@ def test_curves_fall_back_to_the_loss_and_grids_skip_jobs_without_one(tmp_path):
     assert Image.open(tmp_path / "g.png").width == 300  # only a's panel
     assert grids_picture([("b", b, 3.0)], tmp_path / "none.png") is None
     assert curves_picture([("e", _job(tmp_path / "e", []))], tmp_path / "e.png") is None
+
+
+ADVERSARIAL = [{"round": r, "loss_d": 1.2, "loss_g": 0.8, "d_real": 0.6, "d_fake": 0.4}
+               for r in (50, 100)]  # fmt: skip
+MMD = [{"round": r, "mmd": 3.0 / r, "loss": 3.0 / r} for r in (50, 100)]
+EVAL = {"fid": 36.3, "kid": 4.0, "num_samples": 1000, "eval_s": 3.0}
+
+
+def test_fid_where_any_job_has_it_and_the_loss_of_the_others(tmp_path):
+    adv = _job(tmp_path / "adv", [*ADVERSARIAL[:1], {**ADVERSARIAL[1], **EVAL}])
+    mmd = _job(tmp_path / "mmd", MMD)
+    drawn = curves([("adversarial", adv), ("mmd", mmd)])
+    assert drawn == {"fid": [("adversarial", [(100, 36.3)])],
+                     "loss": [("mmd", [(50, 0.06), (100, 0.03)])]}  # fmt: skip
+    assert curves_picture([("adversarial", adv), ("mmd", mmd)], tmp_path / "c.png")
+    assert Image.open(tmp_path / "c.png").size == (1200, 400)
+    both = _job(tmp_path / "mmd_eval", [*MMD, {"round": 150, "loss": 0.02, **EVAL}])
+    assert list(curves([("adversarial", adv), ("mmd", both)])) == ["fid"]  # one shared panel
+
+
+def test_the_swept_picture_draws_every_finished_job(tmp_path):
+    rows = [{"job": "0", "objective": "adversarial", "status": "done", "loss_d": 1.1, "loss_g": 0.9},
+            {"job": "1", "objective": "mmd", "status": "done", "loss": 3.2, "mmd": 3.2},
+            {"job": "2", "objective": "mmd", "status": "failed", "loss": 9.0}]  # fmt: skip
+    assert finals(rows, "objective") == {"loss_d": [("adversarial", 1.1)], "loss": [("mmd", 3.2)]}
+    rows[1]["fid"] = 40.0
+    assert finals(rows, "objective") == {"fid": [("mmd", 40.0)], "loss_d": [("adversarial", 1.1)]}

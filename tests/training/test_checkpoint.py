@@ -1,4 +1,5 @@
-"""Checkpoints: atomic writes; pickled objects, truncated and foreign files refused in one line."""
+"""Checkpoints: atomic writes; pickled objects, truncated and foreign files refused in one line,
+in gantrain's words (never torch's advice to load with weights_only off)."""
 
 import pickle
 
@@ -45,9 +46,50 @@ def test_pickled_object_is_refused_without_running_it(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"format": checkpoint.FORMAT, "round": 1, "payload": Boom()}, path)
     Boom.ran = False
-    with pytest.raises(UserError, match="no code in it runs"):
+    with pytest.raises(UserError, match="holds pickled code/objects") as refused:
         checkpoint.load(path)
     assert not Boom.ran
+    # protocol 2 pickles the static method as getattr(Boom, "trigger"): getattr comes first
+    assert str(refused.value) == (
+        f"{path} holds pickled code/objects (GLOBAL getattr); refused so that no code runs"
+    )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"hello world", pickle.dumps({"round": 1}), bytes(range(256)) * 16, b"PK\x03\x04junk"],
+)
+def test_foreign_bytes_are_called_unreadable_in_gantrain_words(tmp_path, content):
+    path = tmp_path / "last.pt"
+    path.write_bytes(content)
+    with pytest.raises(UserError) as refused:
+        checkpoint.load(path)
+    assert str(refused.value) == (
+        f"{path} is not a readable gantrain checkpoint (truncated or foreign file)"
+    )
+
+
+def test_a_pickled_global_is_named_and_nothing_of_torch_advice_is_kept(tmp_path):
+    import os
+
+    class System:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    path = tmp_path / "last.pt"
+    torch.save({"format": checkpoint.FORMAT, "x": System()}, path)
+    with pytest.raises(UserError) as refused:
+        checkpoint.load(path)
+    assert str(refused.value) == (
+        f"{path} holds pickled code/objects (GLOBAL {os.system.__module__}.system); refused so "
+        "that no code runs"
+    )
+
+
+def test_a_target_of_another_type_is_not_mapped(tmp_path):
+    path = tmp_path / "last.pt"
+    checkpoint.save({"config": {"model": {"_target_": {"nested": 1}}}}, path)
+    assert checkpoint.load(path)["config"]["model"]["_target_"] == {"nested": 1}
 
 
 def test_truncated_file_is_refused(tmp_path):

@@ -7,10 +7,9 @@ import csv
 import sys
 from pathlib import Path
 
-import yaml
-
 from gantrain.errors import UserError, report
 from gantrain.record.run_files import read_json
+from gantrain.saved_config import read_overrides
 
 METRICS = (
     "fid",
@@ -34,7 +33,7 @@ def collect(sweep: Path) -> tuple[list[dict], list[str]]:
     """Rows for every job directory, and the override keys that vary between jobs."""
     rows = []
     for job in sorted((p for p in sweep.iterdir() if (p / ".hydra").is_dir()), key=_job_order):
-        overrides = yaml.safe_load((job / ".hydra" / "overrides.yaml").read_text()) or []
+        overrides = read_overrides(job / ".hydra" / "overrides.yaml")  # shown, never built
         summary = read_json(job / "summary.json") or {"status": "running"}
         if summary.get("status") == "running":  # or killed: nothing was left to say which
             summary["status"] = "running or killed"
@@ -86,39 +85,39 @@ def markdown(rows: list[dict], cols: list[str]) -> str:
 
 
 def plot(rows: list[dict], swept: list[str], out: Path) -> list[Path]:
-    """One PNG per swept parameter: the headline metric of each finished job against it."""
-    import matplotlib
+    """One PNG per swept parameter: the finished jobs' final metrics against it, a panel per
+    metric (FID where any job has it, then each other job's first logged loss)."""
+    from gantrain.record.report_pictures import swept_picture
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    done = [r for r in rows if r.get("status") == "done"]
-    metric = next((m for m in METRICS if any(m in r for r in done)), None)
-    paths = []
-    for key in swept if metric else []:
-        pts = [(str(r.get(key)), r[metric]) for r in done if metric in r]
-        fig, ax = plt.subplots(figsize=(4, 3), dpi=100)
-        ax.scatter([p[0] for p in pts], [p[1] for p in pts])
-        ax.set_xlabel(key)
-        ax.set_ylabel(metric)
-        fig.tight_layout()
-        path = out / f"report_{key.replace('/', '_')}.png"
-        fig.savefig(path)
-        plt.close(fig)
-        paths.append(path)
-    return paths
+    paths = [swept_picture(rows, key, out / f"report_{key.replace('/', '_')}.png") for key in swept]
+    return [p for p in paths if p is not None]
 
 
 def _pictures(sweep: Path, rows: list[dict], swept: list[str]) -> list[Path]:
     """report_grids.png and report_curves.png, each where there is something to draw."""
     from gantrain.record.report_pictures import curves_picture, grids_picture
 
-    labels = [" ".join(f"{k}={r.get(k)}" for k in swept) or f"job {r['job']}" for r in rows]
-    jobs = [(label, sweep / r["job"]) for label, r in zip(labels, rows)]
+    jobs = [(label, sweep / r["job"]) for label, r in zip(_labels(rows, swept), rows)]
     grids = grids_picture([(*j, r.get("fid")) for j, r in zip(jobs, rows)],
                           sweep / "report_grids.png")  # fmt: skip
     curves = curves_picture(jobs, sweep / "report_curves.png")
     return [p for p in (grids, curves) if p is not None]
+
+
+def _labels(rows: list[dict], swept: list[str]) -> list[str]:
+    return [" ".join(f"{k}={r.get(k)}" for k in swept) or f"job {r['job']}" for r in rows]
+
+
+def job_links(sweep: Path, rows: list[dict], swept: list[str]) -> str:
+    """report.md's list of the jobs: each one's directory and final grid, linked."""
+    from gantrain.record.report_pictures import final_grid
+
+    lines = ["\n## Jobs\n"]
+    for label, r in zip(_labels(rows, swept), rows):
+        grid = final_grid(sweep / r["job"])
+        shown = f": [final grid]({r['job']}/samples/{grid.name})" if grid else ": no grid"
+        lines.append(f"- [job {r['job']}]({r['job']}/){' ' + label if swept else ''}{shown}")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -143,14 +142,16 @@ def main() -> None:
     cols = _columns(rows, swept)
     table = markdown(rows, cols)
     print(table, end="")
-    pictures = _pictures(sweep, rows, swept)
+    pictures = [*_pictures(sweep, rows, swept), *plot(rows, swept, sweep)]
     shown = "".join(f"\n![{p.stem}]({p.name})\n" for p in pictures)
-    (sweep / "report.md").write_text(table + shown, encoding="utf-8")
+    (sweep / "report.md").write_text(
+        table + shown + job_links(sweep, rows, swept), encoding="utf-8"
+    )
     with open(sweep / "report.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=cols, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    for path in [*pictures, *plot(rows, swept, sweep)]:
+    for path in pictures:
         print(f"wrote {path}")
 
 

@@ -9,6 +9,7 @@ import torch
 from omegaconf import OmegaConf
 
 from gantrain.errors import UserError
+from gantrain.saved_config import check_saved
 from gantrain.schema import Schema
 
 # checkpoint=best / checkpoint=last name RUN/checkpoints/<name>.pt
@@ -61,8 +62,10 @@ def load_run(
     config = payload.get("config")
     if not isinstance(config, dict) or "model" not in config:
         raise UserError(f"{ckpt} holds no config to rebuild its model from")
-    model = build(OmegaConf.create(config["model"]))
+    check_saved(config, ckpt)  # the whole config: the dataset is built from it later
     use_ema = ema and bool(payload.get("ema"))
+    refuse_non_finite(Path(ckpt), payload, use_ema)
+    model = build(OmegaConf.create(config["model"]))
     try:
         model.load_state_dict(payload["model"])
         if use_ema:
@@ -76,3 +79,42 @@ def load_run(
     Schema({}).check(OmegaConf.create(dataset), path="dataset")
     weights = "ema" if use_ema else "raw"
     return Run(model.to(device).eval(), payload, Path(ckpt), dataset, weights)
+
+
+def _non_finite(payload: dict, use_ema: bool) -> str | None:
+    """The name of the first tensor holding NaN or Inf among the weights sampling would use
+    (the EMA's with use_ema, else the model's), or None."""
+    part = "ema" if use_ema else "model"
+    weights = payload.get(part)
+    for name, tensor in weights.items() if isinstance(weights, dict) else ():
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point():
+            if not bool(torch.isfinite(tensor).all()):
+                return f"{part}.{name}"
+    return None
+
+
+def refuse_non_finite(ckpt: Path, payload: dict, use_ema: bool) -> None:
+    """A checkpoint whose weights hold NaN/Inf draws only blank or garbage images: refused,
+    naming the newest checkpoints beside it whose weights are finite."""
+    from gantrain.training import checkpoint
+
+    bad = _non_finite(payload, use_ema)
+    if bad is None:
+        return
+    finite = []
+    for path, rnd in checkpoint.intact(ckpt.parent, skip=(ckpt.name,)):
+        other = checkpoint.load(path)
+        if _non_finite(other, use_ema and bool(other.get("ema"))) is None:
+            finite.append((path, rnd))
+    if finite:
+        (first, rnd), rest = finite[0], finite[1:4]
+        own = payload.get("round")
+        which = "an earlier" if not isinstance(own, int) or rnd < own else "another"
+        fix = f"use {which} checkpoint: checkpoint={first} (round {rnd})"
+        if rest:
+            fix += " (finite too: " + ", ".join(f"{p.name}, round {r}" for p, r in rest) + ")"
+    else:
+        fix = "no checkpoint beside it holds finite weights: train again"
+    raise UserError(
+        f"{ckpt} holds non-finite weights (NaN/Inf) in {bad}; it cannot produce images: {fix}"
+    )

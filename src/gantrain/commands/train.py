@@ -82,6 +82,7 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     from gantrain.hardware.device import resolve_device, set_threads
     from gantrain.metrics.classifier import Recipe
     from gantrain.training.evaluation import EvalSettings, make_evaluator
+    from gantrain.training.nan_policy import diverged_line
     from gantrain.training.rng import seed_everything
 
     trainer = build(cfg.trainer)
@@ -106,7 +107,8 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
         log.info("%s already finished; skipped", run_dir)
         return {"status": "done", "skipped": True}
     writes = distributed.init(device)
-    if state is not None and cfg.resume and writes:
+    # a resume with nothing left to train leaves the run's recorded config as it was
+    if state is not None and cfg.resume and writes and state["round"] < trainer.rounds:
         record_config(run_dir, cfg, list(HydraConfig.get().overrides.task))
     if trainer.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
@@ -164,12 +166,13 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
         finished = True
     finally:
         distributed.close(together=finished)
-    log.info(
-        "done: %d rounds at %.2f rounds/s; outputs in %s",
-        summary["rounds"],
-        summary["rounds_per_s"] or 0.0,
-        run_dir,
-    )
+    done = f"{summary['rounds']} rounds at {summary.get('rounds_per_s') or 0.0:.2f} rounds/s; "
+    done += f"outputs in {run_dir}"
+    diverged = diverged_line(summary, done)
+    if diverged:
+        log.warning(diverged)
+    else:
+        log.info("done: %s", done)
     return summary
 
 
@@ -219,11 +222,18 @@ def _hydra_train(cfg: DictConfig) -> float | None:
             return float("inf")
         report(user)
         if not isinstance(user, (RunRefused, DirectoryInUse)):  # the run's files stay alone
-            _record(run_dir, "failed", str(user))
+            _record(run_dir, _status_of(user), str(user))
         if job is None:
             sys.exit(2)
         _failed.append(str(user))
     return float("inf")
+
+
+def _status_of(err: UserError) -> str:
+    """summary.json's status for a run that ended in err: a NaN is a divergence, not a fault."""
+    from gantrain.training.nan_policy import Diverged
+
+    return "diverged" if isinstance(err, Diverged) else "failed"
 
 
 def _user_error(err: Exception, run_dir: Path) -> UserError | None:

@@ -173,8 +173,9 @@ def load_or_train(
         try:
             payload = torch.load(path, map_location="cpu", weights_only=True)
             return _from_payload(payload, device), _info(payload, path, trained=False)
-        except Exception as err:  # a damaged cache is rebuilt, not fatal
-            log.warning("classifier cache %s unreadable (%s); retraining", path, err)
+        except Exception as err:  # a damaged cache is rebuilt, not fatal; torch's text
+            # advises loading with weights_only off, so only the kind of failure is shown
+            log.warning("classifier cache %s unreadable (%s); retraining", path, type(err).__name__)
 
     t0 = time.perf_counter()
     log.info("training the %s feature classifier (%d steps; once, then cached)", stem, recipe.steps)

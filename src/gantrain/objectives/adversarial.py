@@ -234,6 +234,6 @@ class Adversarial(Objective):
             self.penalties.load_state_dict(state["penalties"])
         if "augment" in state:  # nor those from before augmentation
             self.augment.load_state_dict(state["augment"])
-        self.opt.load_state_dict(state["optimizer"])
-        self.critic_opt.load_state_dict(state["critic_optimizer"])
+        self.load_optimizer(self.opt, state["optimizer"])
+        self.load_optimizer(self.critic_opt, state["critic_optimizer"])
         self.accel.load_state_dict(state.get("accel", {}))

@@ -10,6 +10,9 @@ from gantrain.errors import UserError
 from gantrain.hardware.accel import Accelerator
 from gantrain.models.base import GenerativeModel
 
+# hyper-parameters a loaded optimizer keeps from its checkpoint: its saved state has their layout
+SAVED_LAYOUT = ("amsgrad",)
+
 # () -> real images (B, C, H, W) in [-1, 1], or (images, labels (B,)) in a conditional run
 NextBatch = Callable[[], torch.Tensor | tuple[torch.Tensor, torch.Tensor]]
 
@@ -55,6 +58,16 @@ class Objective:
 
     def state_dict(self) -> dict:
         raise NotImplementedError
+
+    @staticmethod
+    def load_optimizer(opt: torch.optim.Optimizer, saved: dict) -> None:
+        """The saved moments and step counts, with the hyper-parameters the optimizer was built
+        with (the config's): torch's load_state_dict would bring back the saved lr, betas,
+        weight decay..., which a run resumed with a changed config (resume_force) must not keep."""
+        configured = {k: v for k, v in opt.defaults.items() if k not in SAVED_LAYOUT}
+        opt.load_state_dict(saved)
+        for group in opt.param_groups:
+            group.update(configured)
 
     def load_state_dict(self, state: dict) -> None:
         raise NotImplementedError

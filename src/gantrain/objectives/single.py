@@ -28,5 +28,5 @@ class SingleOptimizerObjective(Objective):
 
     def load_state_dict(self, state: dict) -> None:
         self.recon.load_state_dict(state["recon"])
-        self.opt.load_state_dict(state["optimizer"])
+        self.load_optimizer(self.opt, state["optimizer"])
         self.accel.load_state_dict(state.get("accel", {}))

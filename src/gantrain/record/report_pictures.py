@@ -1,5 +1,10 @@
-"""A sweep at a glance: each job's final grid side by side (report_grids.png) and each job's
-FID, or its loss where it has none, against rounds (report_curves.png)."""
+"""A sweep at a glance: each job's final grid side by side (report_grids.png), each job's FID,
+or its loss where it has none, against rounds (report_curves.png), and each finished job's final
+metric against a swept parameter (report_<param>.png).
+
+Jobs of different objectives log different names (adversarial: loss_d, loss_g; mmd: mmd, loss),
+so a picture has one panel per metric name, each with every job that logged it: FID where any
+job has it, then the first loss of each job not drawn yet. Every job appears somewhere."""
 
 from __future__ import annotations
 
@@ -7,8 +12,11 @@ import json
 import math
 from pathlib import Path
 
-LOSSES = ("loss", "loss_g", "nll", "mmd")  # the curve drawn when no job has an FID
+# a job's picture without an FID shows the first of these it logged
+LOSSES = ("loss_d", "loss_g", "loss", "nll", "mmd", "elbo")
+HEADLINE = ("fid", *LOSSES)
 PER_ROW = 4  # grids a row in report_grids.png
+NOT_CURVES = {"round", "num_samples", "num_classes", "eval_s", "class_histogram"}
 
 
 def _pyplot():
@@ -62,26 +70,86 @@ def grids_picture(jobs: list[tuple[str, Path, float | None]], out: Path) -> Path
     return out
 
 
-def curves_picture(jobs: list[tuple[str, Path]], out: Path) -> Path | None:
-    """One line per job: FID against rounds where any job evaluated, else its first loss."""
+def panel_names(names_by_job: list[set[str]], order: tuple[str, ...]) -> list[str]:
+    """The metric names to draw, one panel each: order[0] (FID) where any job has it, then each
+    job's first name in order that no chosen name covers yet (or, where it has none of them,
+    its first name alphabetically), so that every job with any name is drawn."""
+    chosen = [order[0]] if any(order[0] in names for names in names_by_job) else []
+    for names in names_by_job:
+        if names and not names & set(chosen):
+            first = next((k for k in order if k in names), None) or min(names)
+            chosen.append(first)
+    return sorted(chosen, key=lambda k: (order.index(k) if k in order else len(order), k))
+
+
+def curves(jobs: list[tuple[str, Path]], order: tuple[str, ...] = HEADLINE
+           ) -> dict[str, list[tuple[str, list[tuple[int, float]]]]]:  # fmt: skip
+    """What report_curves.png draws: metric -> [(job label, [(round, value), ...])] for every
+    job that logged the metric; the metrics as panel_names chooses them in order."""
     histories = [(label, history(job)) for label, job in jobs]
-    keys = [k for k in ("fid", *LOSSES) if any(k in r for _, h in histories for r in h)]
-    if not keys:
+    logged = [{k for r in rows for k, v in r.items()
+               if k not in NOT_CURVES and isinstance(v, int | float)} for _, rows in histories]  # fmt: skip
+    out = {}
+    for metric in panel_names(logged, order):
+        series = [(label, [(r["round"], r[metric]) for r in rows if metric in r and "round" in r])
+                  for label, rows in histories]  # fmt: skip
+        out[metric] = [(label, pts) for label, pts in series if pts]
+    return out
+
+
+def curves_picture(jobs: list[tuple[str, Path]], out: Path,
+                   order: tuple[str, ...] = HEADLINE) -> Path | None:  # fmt: skip
+    """One panel per metric of curves(jobs, order), one line per job in it."""
+    panels = curves(jobs, order)
+    if not panels:
         return None
-    metric = keys[0]
+    colour = {label: f"C{i % 10}" for i, (label, _) in enumerate(jobs)}  # a job's on every panel
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    values = []
-    for label, rows in histories:
-        pts = [(r["round"], r[metric]) for r in rows if metric in r and "round" in r]
-        if pts:
-            ax.plot(*zip(*pts), marker="o" if metric == "fid" else None, markersize=3, label=label)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), dpi=100, squeeze=False)
+    for ax, (metric, series) in zip(axes.flat, panels.items()):
+        values = []
+        for label, pts in series:
+            sparse = metric == "fid" or len(pts) < 20  # a line through one point draws nothing
+            ax.plot(*zip(*pts), marker="o" if sparse else None, markersize=3, label=label,
+                    color=colour[label])  # fmt: skip
             values += [v for _, v in pts]
-    ax.set_xlabel("round")
-    ax.set_ylabel(metric)
-    if metric == "fid" and min(values) > 0 and max(values) > 10 * min(values):
-        ax.set_yscale("log")  # early FIDs are in the hundreds, later ones in the tens
-    ax.legend(fontsize=7)
+        ax.set_xlabel("round")
+        ax.set_ylabel(metric)
+        if metric == "fid" and min(values) > 0 and max(values) > 10 * min(values):
+            ax.set_yscale("log")  # early FIDs are in the hundreds, later ones in the tens
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def finals(rows: list[dict], key: str, order: tuple[str, ...] = HEADLINE
+           ) -> dict[str, list[tuple[str, float]]]:  # fmt: skip
+    """What report_<key>.png draws: metric -> [(the job's value of key, its final metric)] for
+    the finished jobs that have it; the metrics as panel_names chooses them."""
+    done = [r for r in rows if r.get("status") == "done"]
+    names = [{m for m in order if m in r} for r in done]
+    return {m: [(str(r.get(key)), r[m]) for r in done if m in r]
+            for m in panel_names(names, order)}  # fmt: skip
+
+
+def swept_picture(rows: list[dict], key: str, out: Path,
+                  order: tuple[str, ...] = HEADLINE) -> Path | None:  # fmt: skip
+    """One panel per metric of finals(), the jobs' values of key along x (all of them on every
+    panel, so a job missing from one panel shows as a gap there)."""
+    panels = finals(rows, key, order)
+    if not panels:
+        return None
+    xs = list(dict.fromkeys(x for pts in panels.values() for x, _ in pts))
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3), dpi=100, squeeze=False)
+    for ax, (metric, pts) in zip(axes.flat, panels.items()):
+        ax.scatter([xs.index(x) for x, _ in pts], [v for _, v in pts])
+        ax.set_xticks(range(len(xs)), xs)
+        ax.set_xlim(-0.5, len(xs) - 0.5)
+        ax.set_xlabel(key)
+        ax.set_ylabel(metric)
     fig.tight_layout()
     fig.savefig(out)
     plt.close(fig)

@@ -5,19 +5,21 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import re
+import warnings
 from pathlib import Path
 
 import torch
 
 from gantrain.errors import UserError
 from gantrain.record.run_files import atomic
+from gantrain.saved_config import MOVED
 
 FORMAT = 1
-# classes and functions that moved: a checkpoint's saved config names them by their old homes
-MOVED = {
-    "gantrain.trainer.Trainer": "gantrain.training.trainer.Trainer",
-    "gantrain.data.torchvision_sets.load_celeba": "gantrain.data.celeba.load",
-}
+# torch's refusal of a pickled global names it ("... GLOBAL posix.system whose module ...")
+_GLOBAL = re.compile(r"GLOBAL ([\w.]+?)\.?(?:\s|$)")
+# the other refusals of pickled objects torch's safe unpickler makes
+_OBJECT = ("reduce for unrecognized function", "Can only create new object", "Can only build")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -49,17 +51,13 @@ def load(path: Path) -> dict:
     if not path.is_file():
         raise UserError(f"no checkpoint at {path}; give a run directory with checkpoints/last.pt")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0]
-        raise UserError(
-            f"{path} holds more than tensors and plain values ({first}); it was not loaded so "
-            "that no code in it runs"
-        ) from None
-    except Exception as err:  # torch.load fails in many ways on foreign bytes; all mean unreadable
-        raise UserError(
-            f"{path} is not a readable gantrain checkpoint (truncated or foreign: {err})"
-        ) from None
+        with warnings.catch_warnings():  # torch warns of foreign pickle protocols on stderr
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as err:
+        raise UserError(f"cannot read {path}: {(err.strerror or str(err)).lower()}") from None
+    except Exception as err:  # torch.load fails in many ways on foreign bytes
+        raise UserError(_unreadable(path, err)) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise UserError(f"{path} is not a gantrain checkpoint (format {FORMAT} expected)")
     if isinstance(payload.get("config"), dict):
@@ -67,11 +65,29 @@ def load(path: Path) -> dict:
     return payload
 
 
+def _unreadable(path: Path, err: Exception) -> str:
+    """Why torch refused the file, in gantrain's words: torch's own text advises loading with
+    weights_only off, the one thing never to do with a file of unknown origin, so none of it
+    is kept but the name of a refused global."""
+    text = str(err)
+    if isinstance(err, pickle.UnpicklingError):
+        named = _GLOBAL.search(text)
+        if named:
+            return (
+                f"{path} holds pickled code/objects (GLOBAL {named.group(1)[:100]}); refused so "
+                "that no code runs"
+            )
+        if any(words in text for words in _OBJECT):
+            return f"{path} holds pickled code/objects; refused so that no code runs"
+    return f"{path} is not a readable gantrain checkpoint (truncated or foreign file)"
+
+
 def _current_targets(node):
     """The saved config with each moved _target_ at its present home."""
     if isinstance(node, dict):
         return {
-            k: MOVED.get(v, v) if k == "_target_" else _current_targets(v) for k, v in node.items()
+            k: MOVED.get(v, v) if k == "_target_" and isinstance(v, str) else _current_targets(v)
+            for k, v in node.items()
         }
     if isinstance(node, list):
         return [_current_targets(v) for v in node]
@@ -87,7 +103,7 @@ def intact(folder: Path, skip: tuple[str, ...] = ()) -> list[tuple[Path, int]]:
             continue
         try:
             found.append((folder / name, int(load(folder / name)["round"])))
-        except UserError:
+        except (UserError, KeyError, TypeError, ValueError):  # unreadable, or no round in it
             continue
     return found
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -16,13 +17,18 @@ from gantrain.metrics.protocol import Extractor, SampleCount, Split
 log = logging.getLogger("gantrain")
 
 FIRST_DEFAULT_ROUND = 1000  # earlier samples are noise; scoring them costs time and tells little
+# TensorBoard's Scalars charts ("Ignore outliers in chart scaling", on by default) fit the y axis
+# to the points strictly between the 5th and 95th percentiles: two evaluations leave none, and
+# the FID chart is empty. The default stretch from FIRST_DEFAULT_ROUND to the end is cut into
+# at least this many steps, so the scale keeps points and the line shows the curve's shape.
+MIN_DEFAULT_STEPS = 5
 
 
 @dataclass(frozen=True)
 class EvalSettings:
     """FID/KID during training (the eval.* keys)."""
 
-    # rounds to evaluate at; None: the sample milestones from FIRST_DEFAULT_ROUND on; [] for none
+    # rounds to evaluate at; None: default_rounds(); [] for none
     at: Rounds | None = None
     num_samples: SampleCount = 1000
     extractor: Extractor = "auto"
@@ -33,11 +39,30 @@ class EvalSettings:
 
     def rounds(self, sample_at: list[int], rounds: int) -> list[int]:
         """The rounds to evaluate at, those <= rounds."""
-        if self.at is None:
-            chosen = [r for r in sample_at if r >= FIRST_DEFAULT_ROUND]
-        else:
-            chosen = list(self.at)
+        chosen = default_rounds(sample_at, rounds) if self.at is None else self.at
         return sorted({r for r in chosen if r <= rounds})
+
+
+def default_rounds(sample_at: list[int], rounds: int) -> list[int]:
+    """From FIRST_DEFAULT_ROUND to the last round every `step` rounds, step a round number
+    (1, 2 or 5 x 10^k) of a fifth to a twelfth of that stretch (200 for 2,000 rounds, 5,000 for
+    50,000): six to thirteen evaluations from 1,005 rounds on, and the sample milestones on that
+    stretch. A few seconds each on a CPU, next to minutes of training."""
+    if rounds < FIRST_DEFAULT_ROUND:
+        return []
+    step = _round_number((rounds - FIRST_DEFAULT_ROUND) / MIN_DEFAULT_STEPS)
+    grid = range(step, rounds + 1, step)
+    chosen = {FIRST_DEFAULT_ROUND, rounds, *grid, *sample_at}
+    return sorted(r for r in chosen if FIRST_DEFAULT_ROUND <= r <= rounds)
+
+
+def _round_number(at_most: float) -> int:
+    """The largest of 1, 2, 5, 10, 20, 50, ... that is <= at_most (1 when at_most < 1)."""
+    best, scale = 1, 1
+    while scale <= at_most:
+        best = max(m * scale for m in (1, 2, 5) if m * scale <= at_most)
+        scale *= 10
+    return best
 
 
 def make_evaluator(settings: EvalSettings, dataset_cfg, device: torch.device, rounds: list[int],
@@ -61,7 +86,7 @@ def make_evaluator(settings: EvalSettings, dataset_cfg, device: torch.device, ro
     except UserError as err:
         log.warning("evaluation during training is off: %s", err)
         return None
-    log.info("evaluating at rounds %s: %d samples, %s", rounds, settings.num_samples, scorer.info)
+    log.info("%s", plan_line(rounds, settings.num_samples, scorer.info))
 
     def evaluate(model: torch.nn.Module) -> dict:
         release_freed_memory()
@@ -71,3 +96,29 @@ def make_evaluator(settings: EvalSettings, dataset_cfg, device: torch.device, ro
                 if isinstance(v, int | float) or k == "class_histogram"}  # fmt: skip
 
     return evaluate
+
+
+def plan_line(rounds: list[int], num_samples: int, info: dict) -> str:
+    """The evaluation plan in words, e.g. "evaluating at rounds 1000, 1500 and 2000: FID/KID
+    of 1,000 samples against 10,000 mnist test images, in the features of classifier-mnist-...pt
+    (98.6% test accuracy)"; a long list of rounds is cut to its ends."""
+    at = [str(r) for r in rounds]
+    if len(at) == 1:
+        listed = f"round {at[0]}"
+    elif len(at) <= 8:
+        listed = f"rounds {', '.join(at[:-1])} and {at[-1]}"
+    else:
+        listed = f"{len(at)} rounds ({', '.join(at[:3])}, ..., {', '.join(at[-2:])})"
+    reference = " ".join(str(w) for w in (info.get("dataset"), info.get("split")) if w)
+    line = (f"evaluating at {listed}: FID/KID of "
+            f"{num_samples:,} samples against {info.get('reference_images', 0):,} "
+            f"{reference + ' ' if reference else ''}images")  # fmt: skip
+    extractor = info.get("extractor", {})
+    source = extractor.get("file") or extractor.get("weights")
+    if source:
+        line += f", in the features of {Path(source).name}"
+        if "test_accuracy" in extractor:
+            line += f" ({extractor['test_accuracy']:.1%} test accuracy)"
+    elif extractor.get("name"):
+        line += f", in {extractor['name']} features"
+    return line

@@ -12,6 +12,7 @@ import yaml
 from gantrain.config import split_args
 from gantrain.errors import UserError
 from gantrain.record.run_files import read_json
+from gantrain.saved_config import check_overrides, read_overrides
 from gantrain.training import checkpoint
 
 log = logging.getLogger("gantrain")
@@ -58,8 +59,9 @@ def resume_argv(args: list[str]) -> list[str]:
             "gantrain wrote (outputs/<date>/<time>)"
         )
     saved = run / ".hydra" / "overrides.yaml"
-    old = yaml.safe_load(saved.read_text()) if saved.is_file() else []
-    old = [a for a in old or [] if _key(a) not in ("resume", "resume_force")]
+    old = read_overrides(saved)
+    check_overrides(old, saved)  # data, not code: refused before Hydra composes any of it
+    old = [a for a in old if _key(a) not in ("resume", "resume_force")]
     merged: dict[str, str] = {}
     flags, new = split_args(args)
     for arg in [*old, *new]:
@@ -119,6 +121,31 @@ def config_changes(saved: dict, now: dict, defaults: dict | None = None) -> list
     return [f"{k}: {a.get(k, '(absent)')} -> {b.get(k, '(absent)')}" for k in keys]
 
 
+# changed keys a resumed run cannot take up, and why: the checkpoint's state decides them
+NOT_APPLIED = {  # a key, or a last part of keys (".amsgrad": any optimizer's)
+    "seed": "the checkpoint's random states continue",
+    ".amsgrad": "the optimizer's saved moments keep their layout",
+}
+
+
+def _not_applied(key: str) -> str | None:
+    for k, why in NOT_APPLIED.items():
+        if key == k or (k.startswith(".") and key.endswith(k)):
+            return why
+    return None
+
+
+def _applied(changes: list[str]) -> str:
+    """'applying a: 1 -> 2; b: ...' and what is not applied, with why. Everything else is built
+    from the new config: the nets (a changed shape fails to load), the objective, and the
+    optimizers' hyper-parameters, which a resumed optimizer takes over its saved ones."""
+    why = {c: _not_applied(c.split(":", 1)[0]) for c in changes}
+    applied = [c for c in changes if why[c] is None]
+    said = [f"applying {'; '.join(applied)}"] if applied else []
+    said += [f"not applying {c} ({why[c]})" for c in changes if why[c] is not None]
+    return "; ".join(said)
+
+
 def _same(default, value) -> bool:
     plain = list(default) if isinstance(default, tuple) else default
     return plain == value
@@ -129,7 +156,7 @@ def _load_or_fall_back(run_dir: Path) -> dict:
     that says how many rounds are lost)."""
     last = run_dir / "checkpoints" / "last.pt"
     try:
-        return checkpoint.load(last)
+        return {**checkpoint.load(last), "loaded_from": str(last)}
     except UserError as err:
         found = checkpoint.intact(last.parent, skip=("last.pt",))
         if not found:
@@ -141,7 +168,7 @@ def _load_or_fall_back(run_dir: Path) -> dict:
         reached = _last_logged_round(run_dir)
         lost = f"{reached - rnd} rounds are lost" if reached > rnd else "no logged round is lost"
         log.warning("%s is damaged; continuing from %s (round %d): %s", last, path.name, rnd, lost)
-        return checkpoint.load(path)
+        return {**checkpoint.load(path), "loaded_from": str(path)}
 
 
 def _last_logged_round(run_dir: Path) -> int:
@@ -180,7 +207,7 @@ def prior_state(run_dir: Path, config: dict, resume: bool, force: bool, sweep_jo
             "the change, or pass resume_force=true to continue anyway"
         )
     if changes:
-        log.warning("resume_force=true: continuing despite %s", "; ".join(changes))
+        log.warning("resume_force=true: %s", _applied(changes))
     if (
         sweep_job
         and summary.get("status") == "done"

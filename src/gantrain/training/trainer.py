@@ -18,10 +18,16 @@ from gantrain.record.pictures import Pictures
 from gantrain.record.run_files import prune_metrics, read_json, write_json
 from gantrain.training import checkpoint
 from gantrain.training.ema import EMA
-from gantrain.training.nan_policy import NanGuard, NanPolicy
+from gantrain.training.nan_policy import (
+    MAX_ROLLBACKS,
+    Diverged,
+    NanGuard,
+    NanPolicy,
+    exploded_warning,
+)
 from gantrain.training.schedule import Schedule
 from gantrain.training.signals import Interrupted, StopRequests
-from gantrain.training.state import TrainState
+from gantrain.training.state import TrainState, nonfinite_parts
 
 log = logging.getLogger("gantrain")
 
@@ -84,9 +90,12 @@ class Trainer:
         self.pictures = (
             Pictures(run_dir, batches, g, "encode" in model.provides) if writes else None
         )
-        self.guard = NanGuard(self.nan_policy, run_dir / "checkpoints" / "last.pt")
+        self.guard = NanGuard(self.nan_policy)
         self.last, self.last_eval, self.eval_s = {}, {}, 0.0
         start = self.state.restore(state) if state else 0
+        if state:  # the file it came from (last.pt, or a milestone where last.pt was damaged)
+            self.state.kept = (Path(state.get("loaded_from", run_dir / "checkpoints" / "last.pt")),
+                               start)  # fmt: skip
         self.step = objective.step
         if can_graph(objective, batches):
             self.step = GraphedStep(objective, batches, getattr(objective, "d_steps", 1))
@@ -130,7 +139,7 @@ class Trainer:
                 st.ema.update(st.model)
             st.add(logs)
             self.monitor.advance()
-            if (check_each_round or when.logs(rnd)) and not self.guard.finite(logs, rnd):
+            if (check_each_round or when.logs(rnd)) and not self.guard.finite(logs, rnd, st.kept):
                 rnd = self._rollback()
                 continue
             shown = st.ema.model if st.ema else st.model  # what pictures and scores see
@@ -146,26 +155,59 @@ class Trainer:
                     if "fid" in self.last_eval:
                         st.keep_best(rnd, self.last_eval["fid"], self.run_dir / "checkpoints")
                 self.monitor.scalars(rnd, self.last, scores)
-            if (when.checkpoints(rnd) or stop.signum) and self.writes:
-                st.save(rnd, self.run_dir / "checkpoints", when.keeps(rnd), self.keep_checkpoints)
+                self._watch(rnd)
+            if when.checkpoints(rnd) or stop.signum:
+                st.save(rnd, self.run_dir / "checkpoints", when.keeps(rnd), self.keep_checkpoints,
+                        write=self.writes)  # fmt: skip
             if stop.signum:
                 raise Interrupted(stop.signum, rnd)
         return time.perf_counter() - t0
 
+    def _watch(self, rnd: int) -> None:
+        """Mark the run diverged once its logged losses exploded (finite, but far too large)."""
+        record = self.guard.exploded(self.last, rnd)
+        if record is not None and self.state.diverged is None:
+            self.state.diverged = record
+            log.warning("%s; the run goes on to round %d", exploded_warning(record), self.rounds)
+
     def _rollback(self) -> int:
-        """Back to last.pt with the learning rates halved once more; returns its round."""
-        start = self.state.restore(checkpoint.load(self.guard.last))
-        self.state.objective.scale_lr(self.guard.lr_factor())
+        """Back to the newest finite checkpoint with the learning rates halved once more (of
+        the configured ones); returns its round."""
+        st = self.state
+        path, kept = st.kept
+        payload = checkpoint.load(path)
+        if nonfinite_parts(payload):  # only finite states are saved; an older gantrain's may not be
+            raise Diverged(f"{path} (round {kept}) holds a NaN or an infinity, so a rollback "
+                           "cannot start from it; lower the learning rate (objective.optimizer.lr) "
+                           "or change the seed")  # fmt: skip
+        scale = min(st.lr_scale, float(payload.get("lr_scale", 1.0))) / 2
+        start = st.restore(payload, lr_scale=scale)
+        log.warning("%s; rollback %d of %d: reloaded %s (round %d), the learning rates now %g "
+                    "of the configured ones", self.guard.reason, self.guard.rollbacks,
+                    MAX_ROLLBACKS, path, start, scale)  # fmt: skip
         if isinstance(self.step, GraphedStep):
             self.step.reset()
-        self.state.sums, self.state.count = {}, 0
+        st.sums, st.count = {}, 0
+        self.guard.streak = []  # the exploded windows before the rollback are undone with it
         return start
 
     def _summary(self, start: int, train_s: float) -> dict:
         step_s = train_s - self.eval_s  # rounds/s counts training, not evaluation
         device = self.device
+        diverged = self.state.diverged
         return {
-            "status": "done",
+            "status": "diverged" if diverged else "done",
+            **(
+                {
+                    "diverged": True,
+                    "diverged_round": diverged["round"],
+                    "diverged_term": diverged["term"],
+                    "diverged_value": diverged["value"],
+                }
+                if diverged
+                else {}
+            ),  # fmt: skip
+            **({"rollbacks": self.guard.rollbacks} if self.guard.rollbacks else {}),
             "rounds": self.rounds,
             "resumed_from": start,
             "wall_s": round(train_s, 3),

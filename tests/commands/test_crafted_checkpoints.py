@@ -1,0 +1,276 @@
+"""A run directory names, never builds, arbitrary code: crafted checkpoints and overrides are
+refused by the real console scripts in one line, before anything in them runs."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from helpers import CRITIC, TINY, run_cli, tiny_train
+
+from gantrain.training import checkpoint
+
+VICTIM_TEXT = "a user's notes\n"
+SECRET = "s3cr3t-value-of-the-environment"
+
+
+@pytest.fixture(scope="module")
+def real_run(mnist_root, tmp_path_factory):
+    """A tiny DCGAN run with EMA weights, last.pt and a milestone checkpoint at round 2."""
+    run = tmp_path_factory.mktemp("real")
+    overrides = ["trainer.rounds=2", "trainer.sample_at=[2]", "trainer.ema_decay=0.9", *CRITIC]
+    tiny_train(overrides, run, mnist_root)
+    (run / ".hydra").mkdir(exist_ok=True)
+    saved = [f"dataset.root={mnist_root}", *TINY, *overrides]
+    (run / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in saved))
+    return run
+
+
+@pytest.fixture
+def scene(real_run, tmp_path):
+    """A copy of the run, a victim file with content, and the path of a file nothing may make."""
+    run = tmp_path / "run"
+    shutil.copytree(real_run, run)
+    victim = tmp_path / "notes.txt"
+    victim.write_text(VICTIM_TEXT)
+    return run, victim, tmp_path / "created.txt"
+
+
+def _open(victim):
+    return {"_target_": "builtins.open", "_args_": [str(victim), "w"]}
+
+
+def _write_text(victim):
+    path = {"_target_": "pathlib.Path", "_args_": [str(victim)]}
+    return {"_target_": "pathlib.Path.write_text", "_args_": [path, ""]}
+
+
+def _subprocess(marker):
+    return {"_target_": "subprocess.run", "args": ["touch", str(marker)]}
+
+
+def _system(marker):
+    return {"_target_": "os.system", "_args_": [f"touch {marker}"]}
+
+
+def _partial(victim):
+    return {"_target_": "builtins.open", "_partial_": True, "file": str(victim), "mode": "w"}
+
+
+# (name, how the config is changed, what the error line must name)
+CRAFTED = [
+    ("open as the model", lambda c, v, m: c.update(model=_open(v)), "builtins.open"),
+    (
+        "write_text nested in the model's args",
+        lambda c, v, m: c["model"].update(latent_dim=_write_text(v)),
+        "pathlib.Path",
+    ),
+    (
+        "subprocess.run nested in the dataset",
+        lambda c, v, m: c["dataset"].update(root=_subprocess(m)),
+        "subprocess.run",
+    ),
+    ("os.system in a list", lambda c, v, m: c["model"].update(extra=[1, _system(m)]), "os.system"),
+    ("a _partial_ open", lambda c, v, m: c["model"].update(opener=_partial(v)), "builtins.open"),
+    (
+        "a foreign objective",
+        lambda c, v, m: c["objective"].update(_target_="shutil.rmtree", path=str(v)),
+        "shutil.rmtree",
+    ),
+]
+
+
+def _craft(run, change) -> None:
+    """last.pt as torch.save writes it: format 1, the run's real weights, the changed config."""
+    last = run / "checkpoints" / "last.pt"
+    payload = checkpoint.load(last)
+    config = copy.deepcopy(payload["config"])
+    change(config)
+    torch.save({**payload, "config": config}, last)
+
+
+def _one_error(done, script: str) -> str:
+    lines = [line for line in done.stderr.splitlines() if line.startswith(f"{script}: error:")]
+    assert done.returncode == 2, done.stderr
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """Run gantrain-sample or gantrain-eval: as the installed console script in a process of its
+    own (real=True), or its main() here, which is quicker and runs the same code."""
+    from gantrain.commands import evaluate, sample
+
+    def call(args: list[str], cwd, script: str, real: bool):
+        if real:
+            return run_cli(args, cwd, script, timeout=120)
+        monkeypatch.setattr(sys, "argv", [script, *args])
+        code = 0
+        try:
+            {"gantrain-sample": sample, "gantrain-eval": evaluate}[script].main()
+        except SystemExit as stop:
+            code = stop.code
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out.out, out.err)
+
+    return call
+
+
+# the crafted configs gantrain-sample meets as a real process; the rest it meets in this one
+REAL = ("open as the model", "write_text nested in the model's args")
+
+
+@pytest.mark.parametrize("name,change,target", CRAFTED, ids=[c[0] for c in CRAFTED])
+def test_sample_refuses_a_foreign_target(scene, cli, name, change, target):
+    run, victim, marker = scene
+    _craft(run, lambda c: change(c, victim, marker))
+    out = run.parent / "samples.npz"
+    done = cli([f"run_dir={run}", "num_samples=4", f"out={out}"], run.parent, "gantrain-sample",
+               real=name in REAL)  # fmt: skip
+    line = _one_error(done, "gantrain-sample")
+    assert f"_target_={target}" in line and str(run / "checkpoints" / "last.pt") in line
+    assert "not one of gantrain's own classes" in line
+    assert victim.read_text() == VICTIM_TEXT and not marker.exists() and not out.exists()
+
+
+@pytest.mark.parametrize("name,change,target", CRAFTED[:3], ids=[c[0] for c in CRAFTED[:3]])
+def test_eval_refuses_a_foreign_target(scene, cli, name, change, target):
+    run, victim, marker = scene
+    _craft(run, lambda c: change(c, victim, marker))
+    done = cli([f"run_dir={run}", "num_samples=4"], run.parent, "gantrain-eval",
+               real=target == "subprocess.run")  # fmt: skip
+    assert f"_target_={target}" in _one_error(done, "gantrain-eval")
+    assert victim.read_text() == VICTIM_TEXT and not marker.exists()
+    assert not (run / "eval.json").exists()
+
+
+@pytest.mark.parametrize("script", ["gantrain-sample", "gantrain-eval"])
+def test_an_interpolation_in_a_saved_config_reads_nothing(scene, cli, script, monkeypatch):
+    run, _, _ = scene
+    _craft(run, lambda c: c["dataset"].update(root="${oc.env:GANTRAIN_TEST_SECRET}"))
+    monkeypatch.setenv("GANTRAIN_TEST_SECRET", SECRET)
+    out = [f"out={run.parent / 's.npz'}"] if script == "gantrain-sample" else []
+    done = cli([f"run_dir={run}", "num_samples=4", *out], run.parent, script,
+               real=script == "gantrain-sample")  # fmt: skip
+    line = _one_error(done, script)
+    assert "config.dataset.root holds an interpolation" in line and "last.pt" in line
+    assert SECRET not in done.stdout + done.stderr
+
+
+# saved overrides that would build or read something once Hydra composed them
+OVERRIDES = [
+    (["model._target_=builtins.open", "+model._args_=[{victim},w]"], "builtins.open"),
+    (
+        ["model={{_target_: pathlib.Path.write_text, _args_: [{victim}, '']}}"],
+        "pathlib.Path.write_text",
+    ),  # fmt: skip
+    (["+model.width={{_target_: os.system, _args_: ['touch {marker}']}}"], "os.system"),
+    (["dataset.root=${{oc.env:GANTRAIN_TEST_SECRET}}"], "dataset.root uses a resolver"),
+    (["+hydra.job_logging.root.level=INFO"], "sets Hydra's own settings"),
+    (["--config-dir={marker}"], "is a command-line flag"),
+]
+
+
+@pytest.mark.parametrize("lines,named", OVERRIDES, ids=[o[1] for o in OVERRIDES])
+def test_resume_refuses_crafted_overrides(scene, monkeypatch, lines, named):
+    """gantrain resume=RUN as a real process for two of them; resume_argv (what gantrain's main
+    calls before Hydra) for the rest."""
+    from gantrain.errors import UserError
+    from gantrain.training.resume import resume_argv
+
+    run, victim, marker = scene
+    saved = run / ".hydra" / "overrides.yaml"
+    crafted = [line.format(victim=victim, marker=marker) for line in lines]
+    saved.write_text(saved.read_text() + "".join(f"- {json.dumps(c)}\n" for c in crafted))
+    before = (run / "checkpoints" / "last.pt").read_bytes()
+    monkeypatch.setenv("GANTRAIN_TEST_SECRET", SECRET)
+    args = [f"resume={run}", "trainer.rounds=3"]
+    if named in ("builtins.open", "dataset.root uses a resolver"):
+        done = run_cli(args, run.parent, timeout=120)
+        line, shown = _one_error(done, "gantrain"), done.stdout + done.stderr
+    else:
+        with pytest.raises(UserError) as refused:
+            resume_argv(args)
+        line = shown = str(refused.value)
+    assert named in line and str(saved) in line, line
+    assert victim.read_text() == VICTIM_TEXT and not marker.exists() and SECRET not in shown
+    assert (run / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_non_finite_weights_are_refused_naming_a_finite_checkpoint(scene, cli):
+    run, _, _ = scene
+    last = run / "checkpoints" / "last.pt"
+    payload = checkpoint.load(last)
+    for part in ("model", "ema"):
+        name = next(k for k, v in payload[part].items() if v.is_floating_point())
+        payload[part][name] = torch.full_like(payload[part][name], float("nan"))
+    torch.save(payload, last)
+    out = run.parent / "s.npz"
+    done = run_cli([f"run_dir={run}", "num_samples=4", f"out={out}"], run.parent,
+                   "gantrain-sample", timeout=120)  # fmt: skip
+    line = _one_error(done, "gantrain-sample")
+    assert f"{last} holds non-finite weights (NaN/Inf) in ema.{name}" in line
+    assert "it cannot produce images" in line
+    assert f"checkpoint={run / 'checkpoints' / 'round_000002.pt'} (round 2)" in line
+    assert not out.exists()
+    done = cli([f"checkpoint={run / 'checkpoints' / 'round_000002.pt'}", "num_samples=4",
+                f"out={out}"], run.parent, "gantrain-sample", real=False)  # fmt: skip
+    assert done.returncode == 0 and out.is_file(), done.stderr
+
+
+class _System:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("kind", ["random bytes", "pickled os.system", "half a checkpoint"])
+def test_unreadable_checkpoints_say_what_they_are(scene, cli, kind):
+    run, _, marker = scene
+    last = run / "checkpoints" / "last.pt"
+    for other in run.glob("checkpoints/round_*.pt"):
+        other.unlink()  # the refusal alone, without the intact ones beside it
+    if kind == "random bytes":
+        last.write_bytes(os.urandom(4096))
+    elif kind == "pickled os.system":
+        torch.save({"format": checkpoint.FORMAT, "round": 2, "x": _System(marker)}, last)
+    else:
+        last.write_bytes(last.read_bytes()[:2000])
+    done = cli([f"run_dir={run}", "num_samples=4", "out=s.npz"], run.parent, "gantrain-sample",
+               real=kind != "half a checkpoint")  # fmt: skip
+    line = _one_error(done, "gantrain-sample")
+    if kind == "pickled os.system":
+        assert "holds pickled code/objects (GLOBAL " in line and "system)" in line
+        assert "refused so that no code runs" in line
+    else:
+        assert f"{last} is not a readable gantrain checkpoint (truncated or foreign file)" in line
+    assert "weights_only" not in done.stdout + done.stderr and not marker.exists()
+
+
+def test_report_shows_saved_overrides_as_text_and_builds_nothing(tmp_path):
+    from gantrain.commands.report import collect
+    from gantrain.errors import UserError
+
+    victim = tmp_path / "notes.txt"
+    victim.write_text(VICTIM_TEXT)
+    for job, lines in (("0", ["seed=0"]), ("1", ["seed=1", f"+model._args_=[{victim},w]",
+                                                    "model._target_=builtins.open"])):  # fmt: skip
+        (tmp_path / "sw" / job / ".hydra").mkdir(parents=True)
+        (tmp_path / "sw" / job / ".hydra" / "overrides.yaml").write_text(
+            "".join(f"- {json.dumps(line)}\n" for line in lines)
+        )
+    rows, swept = collect(tmp_path / "sw")
+    assert rows[1]["model._target_"] == "builtins.open" and "seed" in swept
+    assert victim.read_text() == VICTIM_TEXT
+    (tmp_path / "sw" / "1" / ".hydra" / "overrides.yaml").write_text("{model: {_target_: x}}")
+    with pytest.raises(UserError, match="is not a list of key=value overrides"):
+        collect(tmp_path / "sw")
