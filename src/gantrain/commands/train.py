@@ -12,11 +12,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from gantrain.commands.claim import claim_job_dir, claim_run_dir
 from gantrain.config import build, conf_dir, split_args
 from gantrain.errors import UserError, WriteFailed, report
 from gantrain.hardware import distributed
 from gantrain.kinds import Flag, Integer, Node
 from gantrain.kinds import Path as PathText
+from gantrain.record.lock import DirectoryInUse
 from gantrain.record.run_files import discard_unstarted, is_new_run_dir, write_json
 from gantrain.schema import defaults_of
 from gantrain.training.resume import RunRefused, prior_state, record_config, resume_argv
@@ -204,6 +206,7 @@ def _hydra_train(cfg: DictConfig) -> float | None:
     # a single run refused before training leaves no directory behind, if it made one
     own_dir = job is None and not cfg.get("resume") and is_new_run_dir(run_dir)
     try:
+        claim_job_dir(run_dir, job is not None, cfg)  # one writer per run directory
         schema().check(cfg)  # a sweep job composed by another sweeper is checked here
         return _sweep_value(train(cfg, run_dir, dict(hc.runtime.choices), job))
     except Interrupted as stop:
@@ -220,7 +223,7 @@ def _hydra_train(cfg: DictConfig) -> float | None:
             _failed.append(str(err))
             return float("inf")
         report(user)
-        if not isinstance(user, RunRefused):  # a refused start leaves the run's files alone
+        if not isinstance(user, (RunRefused, DirectoryInUse)):  # the run's files stay alone
             if not (own_dir and discard_unstarted(run_dir)):
                 _record(run_dir, _status_of(user), str(user))
         if job is None:
@@ -300,6 +303,7 @@ def main() -> None:
     try:
         args = resume_argv(sys.argv[1:])
         check_command_line(args, schema())
+        args = claim_run_dir(args)  # before Hydra writes anything into the run directory
     except UserError as err:
         report(err)
         sys.exit(2)
