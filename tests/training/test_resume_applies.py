@@ -93,3 +93,19 @@ def test_the_start_up_line_says_what_is_applied_and_what_is_not():
     assert _applied(["seed: 0 -> 3"]).startswith("not applying seed")
     assert _applied(["objective.critic_optimizer.amsgrad: False -> True"]).startswith("not")
     assert _applied(["dataset.seed: 1 -> 2"]) == "applying dataset.seed: 1 -> 2"
+
+
+def test_resume_with_no_rounds_left_of_an_interrupted_run_says_so(finished, mnist_root, tmp_path):
+    """An interrupted run's summary.json holds no round count; a resume to fewer rounds than its
+    checkpoint reached trains nothing and ends in one plain line, not a traceback."""
+    import json
+
+    from helpers import TINY, run_cli
+
+    (finished / "summary.json").write_text(json.dumps({"status": "interrupted", "error": "x"}))
+    same = [f"dataset.root={mnist_root}", *TINY, *CRITIC, "trainer.sample_at=[2]"]
+    out = run_cli([*same, f"resume={finished}", "trainer.rounds=1"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    said = out.stdout + out.stderr
+    assert "Traceback" not in said
+    assert "already at round 2 of 1; nothing to train" in said
