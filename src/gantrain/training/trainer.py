@@ -104,7 +104,11 @@ class Trainer:
                 "%s is already at round %d of %d; nothing to train", run_dir, start, self.rounds
             )
             # an interrupted run's summary holds no round count: the checkpoint's is the truth
-            return {"status": "done", **(read_json(run_dir / "summary.json") or {}), "rounds": start}
+            return {
+                "status": "done",
+                **(read_json(run_dir / "summary.json") or {}),
+                "rounds": start,
+            }
         if writes:  # held from the start: a full disk can still be recorded in it
             run_dir.mkdir(parents=True, exist_ok=True)
             write_json(run_dir / "summary.json", {"status": "running"}, reserve=True)
