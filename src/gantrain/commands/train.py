@@ -283,10 +283,12 @@ def main() -> None:
     # a log file on a full disk must not print a traceback for every line that follows
     logging.raiseExceptions = False
     from gantrain.commands.command_line import check_command_line
+    from gantrain.commands.places import check_run_places
 
     try:
         args = resume_argv(sys.argv[1:])
         check_command_line(args, schema())
+        check_run_places(args)
     except UserError as err:
         report(err)
         sys.exit(2)
