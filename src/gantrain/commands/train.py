@@ -111,8 +111,12 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     seed_everything(seed)
     accel = Accelerator.from_config(device, cfg.device, trainer.deterministic)
 
-    model = build(nets.model)
-    objective = build(nets.objective)
+    from gantrain.hardware.memory_check import check_fits, one_line_if_out_of_memory
+
+    check_fits(nets, device)  # counted on the meta device, before any real allocation
+    with one_line_if_out_of_memory(nets):
+        model = build(nets.model)
+        objective = build(nets.objective)
     objective.check_fits(model, names.get("model"), names.get("objective"))
     accel.prepare(model)
     objective.bind(model, accel)
