@@ -177,8 +177,8 @@ def sample(
             "directory (no extension)"
         )
     check_out(out)
-    if mode != "reconstruct":  # interpolations: a straight and a spherical row per pair
-        check_grid(out, n if mode == "samples" else n * 2 * steps)
+    # interpolations: a straight and a spherical row per pair; reconstructions beside inputs
+    check_grid(out, {"samples": n, "interpolate": n * 2 * steps, "reconstruct": 2 * n}[mode])
     run = load_run(run_dir, checkpoint, ema, dataset or {}, resolve_device(device))
     model = run.model
     labels = class_labels(run, class_, n)
