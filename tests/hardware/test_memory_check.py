@@ -50,3 +50,10 @@ def test_a_failed_allocation_is_one_line():
     with pytest.raises(ValueError):  # anything else is not the memory's fault: left alone
         with mc.one_line_if_out_of_memory(cfg):
             raise ValueError("a bug")
+    # a constructor's own refusal, re-raised with a cause that leads back to it, passes as is
+    refusal, wrapper = UserError("objective.gradient_penalty=10 needs ..."), RuntimeError("x")
+    wrapper.__cause__, refusal.__context__ = refusal, wrapper
+    with pytest.raises(UserError, match="gradient_penalty"):
+        with mc.one_line_if_out_of_memory(cfg):
+            raise refusal
+    assert not mc._out_of_memory(wrapper)  # the loop of causes ends

@@ -116,11 +116,15 @@ def check_fits(cfg, device: torch.device) -> None:
 
 
 def _out_of_memory(err: BaseException | None) -> bool:
-    while err is not None:
+    seen = set()
+    while err is not None and id(err) not in seen:  # causes and contexts may loop
+        seen.add(id(err))
         if isinstance(err, MemoryError | torch.OutOfMemoryError):
             return True
         text = str(err).lower()
-        if isinstance(err, RuntimeError) and ("out of memory" in text or "allocate" in text):
+        if isinstance(err, RuntimeError) and (
+            "out of memory" in text or "can't allocate memory" in text
+        ):
             return True
         err = err.__cause__ or err.__context__
     return False
@@ -133,7 +137,7 @@ def one_line_if_out_of_memory(cfg):
     try:
         yield
     except Exception as err:
-        if not _out_of_memory(err):
+        if isinstance(err, UserError) or not _out_of_memory(err):
             raise
         keys = [f"{p}.{k}={v[k]}" for p, v in nets_of(cfg).items() for k in SIZE_KEYS if k in v]
         raise UserError(
