@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import logging
 import math
-import os
+from itertools import chain
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from gantrain.commands.arguments import run
 from gantrain.commands.runs import load_run
 from gantrain.errors import UserError
-from gantrain.files import temp_beside
 from gantrain.kinds import Choice, ClassName, DeviceKind, Flag, Integer, Overrides, PositiveInt
 from gantrain.kinds import Path as PathText
 from gantrain.schema import Schema
@@ -111,27 +109,26 @@ def reconstructions(model, dataset: dict, n: int, seed: int) -> tuple[torch.Tens
 def write_images(out: Path, images: torch.Tensor, per_row: int, extra: dict | None = None) -> None:
     """uint8 (N, C, H, W) to out.npz (key images, plus extra arrays), out.png (one grid, per_row
     images a row) or the directory out (000000.png, ...)."""
-    from torchvision.utils import make_grid
+    from gantrain.record.sample_files import write_stream
 
-    from gantrain.record.images import save_image_atomic, to_pil
+    write_stream(out, images.split(1000), tuple(images.shape), per_row, extra)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".npz":
-        arrays = {"images": images.numpy(), **{k: v.numpy() for k, v in (extra or {}).items()}}
-        fd, tmp = temp_beside(out)
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-        os.replace(tmp, out)
-    elif out.suffix == ".png":
-        save_image_atomic(to_pil(make_grid(images.float() / 255, nrow=per_row)), out)
-    else:
-        from PIL import Image
 
-        out.mkdir(parents=True, exist_ok=True)
-        arr = images.permute(0, 2, 3, 1).numpy()  # (N, H, W, C)
-        for i, img in enumerate(arr):
-            pic = Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img)
-            save_image_atomic(pic, out / f"{i:06d}.png")
+def check_out(out: Path) -> None:
+    """out can be written as what its name asks for, before the run is loaded."""
+    from gantrain.commands.places import check_writable
+
+    if out.suffix == "" and out.exists() and not out.is_dir():
+        raise UserError(
+            f"out={out} is an existing file, and a name without an extension asks for a folder "
+            f"of PNGs: give a new folder name, or out={out}.npz / out={out}.png for one file"
+        )
+    if out.suffix != "" and out.is_dir():
+        raise UserError(
+            f"out={out} is an existing folder, and a {out.suffix} name asks for one file: give "
+            f"another name, or out={out.with_suffix('')} for a folder of PNGs"
+        )
+    check_writable(out if out.suffix == "" else out.parent, "out", shown=str(out))
 
 
 def walk(out: Path, paths: torch.Tensor, steps: int, fps: int) -> None:
@@ -163,9 +160,11 @@ def sample(
 ) -> Path:
     """Draw from a run as conf/sample.yaml describes each key; returns where it wrote."""
     from gantrain.hardware.device import resolve_device
-    from gantrain.metrics.scores import sample_uint8
+    from gantrain.metrics.scores import sample_batches
     from gantrain.record.images import interleave_rows
+    from gantrain.record.sample_files import check_grid, write_stream
 
+    n = num_samples
     if out is None:
         raise UserError("give out=PATH.npz, out=PATH.png or out=DIRECTORY")
     out = Path(out).expanduser()
@@ -177,14 +176,19 @@ def sample(
             f"out={out} must end in .npz or .png (or .gif/.mp4 for mode=interpolate), or name a "
             "directory (no extension)"
         )
+    check_out(out)
+    # interpolations: a straight and a spherical row per pair; reconstructions beside inputs
+    check_grid(out, {"samples": n, "interpolate": n * 2 * steps, "reconstruct": 2 * n}[mode])
     run = load_run(run_dir, checkpoint, ema, dataset or {}, resolve_device(device))
-    model, n = run.model, num_samples
+    model = run.model
     labels = class_labels(run, class_, n)
     log.info("sampling %s with the %s weights", mode, run.weights)
     extra = {} if labels is None else {"labels": labels}  # int64 (N,) in .npz output
     if mode == "samples":
-        images = sample_uint8(model, n, seed, labels=labels)
-        write_images(out, images, per_row=max(1, round(n**0.5)), extra=extra)
+        batches = sample_batches(model, n, seed, labels=labels)
+        first = next(batches)  # its shape goes into the .npz header before the rest is drawn
+        shape = (n, *first.shape[1:])
+        write_stream(out, chain([first], batches), shape, max(1, round(n**0.5)), extra)
     elif mode == "interpolate" and animated:
         walk(out, interpolations(model, n, steps, seed, labels), steps, fps)
     elif mode == "interpolate":

@@ -115,8 +115,12 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     seed_everything(seed)
     accel = Accelerator.from_config(device, cfg.device, trainer.deterministic)
 
-    model = build(nets.model)
-    objective = build(nets.objective)
+    from gantrain.hardware.memory_check import check_fits, one_line_if_out_of_memory
+
+    check_fits(nets, device)  # counted on the meta device, before any real allocation
+    with one_line_if_out_of_memory(nets):
+        model = build(nets.model)
+        objective = build(nets.objective)
     objective.check_fits(model, names.get("model"), names.get("objective"))
     accel.prepare(model)
     objective.bind(model, accel)
@@ -299,10 +303,12 @@ def main() -> None:
     # a log file on a full disk must not print a traceback for every line that follows
     logging.raiseExceptions = False
     from gantrain.commands.command_line import check_command_line
+    from gantrain.commands.places import check_run_places
 
     try:
         args = resume_argv(sys.argv[1:])
         check_command_line(args, schema())
+        check_run_places(args)
         args = claim_run_dir(args)  # before Hydra writes anything into the run directory
     except UserError as err:
         report(err)

@@ -8,11 +8,11 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from gantrain.data.decode import MAX_PIXELS, TooLarge, decode, header_status
+from gantrain.data.decode import square as square  # the decoder's squaring, named here before
 from gantrain.data.labelled import Labelled, checked, no_labels
 from gantrain.data.subset import Limit, limit_list
 from gantrain.errors import UserError
@@ -22,30 +22,6 @@ from gantrain.kinds import Path as PathText
 log = logging.getLogger(__name__)
 EXTENSIONS = (".png", ".jpg", ".jpeg")
 DECODE_BATCH = 256
-
-
-def square(img: Image.Image, size: int, channels: int) -> torch.Tensor:
-    """A PIL image -> uint8 (channels, size, size): shorter side resized to size, centre crop."""
-    mode = "L" if channels == 1 else "RGB"
-    img.draft(mode, (size, size))  # JPEG decodes at a reduced scale that still covers size: faster
-    img = img.convert(mode)
-    w, h = img.size
-    scale = size / min(w, h)
-    new = (max(size, round(w * scale)), max(size, round(h * scale)))
-    if new != img.size:
-        img = img.resize(new, Image.Resampling.BICUBIC)
-    left, top = (new[0] - size) // 2, (new[1] - size) // 2
-    img = img.crop((left, top, left + size, top + size))
-    arr = np.asarray(img, dtype=np.uint8).reshape(size, size, channels)
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()  # (C, S, S)
-
-
-def _readable_header(path: Path) -> bool:
-    try:
-        with Image.open(path) as img:
-            return img.width > 0 and img.height > 0
-    except Exception:  # PIL raises many types for a bad file; each means "cannot read it"
-        return False
 
 
 class ImageFiles(Dataset):
@@ -70,11 +46,16 @@ class ImageFiles(Dataset):
 
     def read(self, i: int) -> torch.Tensor | None:
         """The i-th image, or None when the file cannot be decoded."""
+        return self.read_status(i)[0]
+
+    def read_status(self, i: int) -> tuple[torch.Tensor | None, str]:
+        """(the i-th image or None, "ok" / "too large" / "unreadable")."""
         try:
-            with Image.open(self.paths[i]) as img:
-                return square(img, self.image_size, self.channels)
-        except Exception:  # truncated, not an image, too big, ...: all mean "skip it"
-            return None
+            return decode(self.paths[i], self.image_size, self.channels), "ok"
+        except TooLarge:
+            return None, "too large"
+        except Exception:  # truncated, not an image, ...: all mean "skip it"
+            return None, "unreadable"
 
     def __getitem__(self, i: int):
         # while streaming, a file that passed the header check may still fail to decode; the
@@ -95,8 +76,11 @@ class ImageFiles(Dataset):
         raise UserError(f"none of the {len(self)} images could be decoded, e.g. {self.paths[i]}")
 
 
+STATUS = ("ok", "unreadable", "too large")
+
+
 class _Flagged(Dataset):
-    """(image or zeros, readable?) so that a decoding pass can count and drop bad files."""
+    """(image or zeros, STATUS index) so that a decoding pass can count and drop bad files."""
 
     def __init__(self, files: ImageFiles):
         self.files = files
@@ -105,42 +89,54 @@ class _Flagged(Dataset):
         return len(self.files)
 
     def __getitem__(self, i: int):
-        image = self.files.read(i)
+        image, status = self.files.read_status(i)
         if image is None:
             s = self.files.image_size
-            return torch.zeros(self.files.channels, s, s, dtype=torch.uint8), False
-        return image, True
+            image = torch.zeros(self.files.channels, s, s, dtype=torch.uint8)
+        return image, STATUS.index(status)
 
 
-def _hold(files: ImageFiles, workers: int) -> tuple[torch.Tensor, list[int], list[Path]]:
+def _hold(files: ImageFiles, workers: int) -> tuple[torch.Tensor, list[int], dict]:
     """Decode every file once (workers in parallel) into uint8 (N_ok, C, S, S); the indices of
-    the readable files and the bad paths."""
+    the readable files and the bad paths by reason ("unreadable", "too large")."""
     s = files.image_size
     out = torch.empty(len(files), files.channels, s, s, dtype=torch.uint8)
     good_idx: list[int] = []
-    bad: list[Path] = []
+    bad: dict[str, list[Path]] = {"unreadable": [], "too large": []}
     n, start = 0, 0
     loader = DataLoader(
         _Flagged(files),
         batch_size=DECODE_BATCH,
         num_workers=workers if len(files) > DECODE_BATCH else 0,  # spawning costs more than tiny
     )
-    for images, ok in loader:
+    for images, status in loader:
+        ok = status == 0
         good = images[ok]
         out[n : n + good.shape[0]] = good
         n += good.shape[0]
         good_idx += [start + k for k in ok.nonzero().flatten().tolist()]
-        bad += [files.paths[start + k] for k in (~ok).nonzero().flatten().tolist()]
+        for k in (~ok).nonzero().flatten().tolist():
+            bad[STATUS[status[k]]].append(files.paths[start + k])
         start += ok.numel()
     return out[:n], good_idx, bad
 
 
-def _check_headers(files: ImageFiles) -> tuple[ImageFiles, list[Path]]:
-    """Keep the files whose headers open (cheap: decoding waits until each image is streamed)."""
+def _check_headers(files: ImageFiles) -> tuple[ImageFiles, dict]:
+    """Keep the files whose headers open within the pixel bound (cheap: decoding waits until
+    each image is streamed); the others by reason."""
     with ThreadPoolExecutor(max_workers=8) as pool:  # file opening waits on the disk, not the GIL
-        flags = list(pool.map(_readable_header, files.paths, chunksize=64))
-    bad = [p for p, ok in zip(files.paths, flags) if not ok]
-    return files.subset([i for i, ok in enumerate(flags) if ok]), bad
+        found = list(pool.map(header_status, files.paths, chunksize=64))
+    bad = {r: [p for p, f in zip(files.paths, found) if f == r] for r in STATUS[1:]}
+    return files.subset([i for i, f in enumerate(found) if f == "ok"]), bad
+
+
+def _warn_skipped(bad: dict, total: int, what: str) -> None:
+    if bad["too large"]:
+        log.warning("skipped %d images over %s pixels in %s (first: %s)", len(bad["too large"]),
+                    f"{MAX_PIXELS:,}", what, bad["too large"][0])  # fmt: skip
+    if bad["unreadable"]:
+        log.warning("skipped %d unreadable of %d images in %s (e.g. %s)", len(bad["unreadable"]),
+                    total, what, bad["unreadable"][0])  # fmt: skip
 
 
 def hold_or_stream(files: ImageFiles, in_memory_max: int, workers: int, what: str):
@@ -159,14 +155,13 @@ def hold_or_stream(files: ImageFiles, in_memory_max: int, workers: int, what: st
         result, bad = _check_headers(files)
         n_ok = len(result)
     if n_ok == 0:
+        first = (bad["unreadable"] or bad["too large"])[0]
+        bound = f" or over {MAX_PIXELS:,} pixels" if bad["too large"] else ""
         raise UserError(
-            f"none of the {len(files)} images in {what} could be read (e.g. {bad[0]}): "
-            "check that they are PNG or JPEG files"
+            f"none of the {len(files)} images in {what} could be read (e.g. {first}): check "
+            f"that they are PNG or JPEG files{bound}"
         )
-    if bad:
-        log.warning(
-            "skipped %d unreadable of %d images in %s (e.g. %s)", len(bad), len(files), what, bad[0]
-        )
+    _warn_skipped(bad, len(files), what)
     if files.labels is None:
         return result
     kept = files.subset(good_idx) if held else result

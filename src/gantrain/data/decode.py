@@ -1,0 +1,123 @@
+"""gantrain's one image decoder: an image file -> uint8 (channels, size, size), as every reader
+of image files (image folders, CelebA) sees it.
+
+- Square: the shorter side scaled to size and the centre cut out, computed on the source, so
+  only the centred square (and the few pixels its resampling filter reaches) is ever converted
+  and resampled: a 1 x 150000 strip costs kilobytes, not the gigabytes its upscaled copy would.
+  JPEGs decode at a reduced scale (draft) that still covers size.
+- Bounded: an image of more than MAX_PIXELS pixels is refused from its header, before any pixel
+  is decoded (TooLarge); readers skip it with a counted warning.
+- 16-bit greyscale (PNG modes I;16, I;16B, I) keeps its high byte (value >> 8), so mid-grey stays
+  mid-grey; 48/64-bit colour PNGs PIL itself reads as their high bytes.
+- Transparency (RGBA, LA, palette with a transparent colour) is composited on BACKGROUND, white,
+  so what shows is what a viewer shows, whatever colour the transparent pixels hide.
+- EXIF orientation is applied: a portrait photo stays upright.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+# PIL's own default bound (about 9459 x 9459): decoding one costs ~270 MB as RGB; above it, PIL
+# warns of a decompression bomb, and at twice it refuses to open the file
+MAX_PIXELS = 89_478_485
+BACKGROUND = (255, 255, 255)
+SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+EXIF_ORIENTATION = 0x0112
+# the images refused here never reach PIL's decoder: its warning about them would only repeat
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
+
+class TooLarge(Exception):
+    """An image with more pixels than MAX_PIXELS; not decoded."""
+
+
+def open_checked(path: Path) -> Image.Image:
+    """The image's header (PIL decodes lazily), refused with TooLarge above MAX_PIXELS."""
+    try:
+        img = Image.open(path)
+    except Image.DecompressionBombError as err:
+        raise TooLarge(str(err)) from None
+    if img.width * img.height > MAX_PIXELS:
+        img.close()
+        raise TooLarge(f"{img.width} x {img.height} pixels")
+    return img
+
+
+def header_status(path: Path) -> str:
+    """ "ok", "too large" or "unreadable", from the header alone (cheap)."""
+    try:
+        with open_checked(path) as img:
+            return "ok" if img.width > 0 and img.height > 0 else "unreadable"
+    except TooLarge:
+        return "too large"
+    except Exception:  # PIL raises many types for a bad file; each means "cannot read it"
+        return "unreadable"
+
+
+def _eight_bit(img: Image.Image) -> Image.Image:
+    """16-bit greyscale -> L by the high byte; PIL's own convert would clip at 255 (white)."""
+    if img.mode not in SIXTEEN_BIT:
+        return img
+    arr = np.asarray(img).astype(np.int64) >> 8  # (H, W); I holds 16-bit PNG values too
+    return Image.fromarray(arr.clip(0, 255).astype(np.uint8), "L")
+
+
+def _opaque(img: Image.Image) -> Image.Image:
+    """Transparent pixels composited on BACKGROUND."""
+    if img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("LA", "PA", "La"):
+        img = img.convert("RGBA")
+    if img.mode not in ("RGBA", "RGBa"):
+        return img
+    ground = Image.new("RGBA", img.size, (*BACKGROUND, 255))
+    return Image.alpha_composite(ground, img.convert("RGBA")).convert("RGB")
+
+
+def _centre_box(w: int, h: int, size: int) -> tuple[float, float, float, float]:
+    """The source region (left, top, right, bottom) that becomes the size x size square: the
+    centre crop of the image scaled so its shorter side is size (the scaled sides rounded, as
+    a resize to whole pixels would)."""
+    scale = size / min(w, h)
+    new_w, new_h = max(size, round(w * scale)), max(size, round(h * scale))
+    left, top = (new_w - size) // 2, (new_h - size) // 2
+    sx, sy = new_w / w, new_h / h
+    return left / sx, top / sy, (left + size) / sx, (top + size) / sy
+
+
+def square(img: Image.Image, size: int, channels: int) -> torch.Tensor:
+    """An opened PIL image -> uint8 (channels, size, size): shorter side resized to size, centre
+    crop (bicubic), as described above."""
+    mode = "L" if channels == 1 else "RGB"
+    img.draft(mode, (size, size))  # JPEG decodes at a reduced scale that still covers size
+    if img.getexif().get(EXIF_ORIENTATION, 1) != 1:
+        img = ImageOps.exif_transpose(img)
+    box = _centre_box(img.width, img.height, size)
+    # the cut keeps a margin around the box: the bicubic filter reaches 2 output pixels (2 * f
+    # source pixels) beyond it, and Pillow's two-pass resampling of a cut narrower than about
+    # one output size beyond the box differs from that of the whole image; with this margin
+    # the square matches the whole image's resize to within one level (tests/data/test_decode.py)
+    reach = size + math.ceil(4 * max(1.0, (box[2] - box[0]) / size)) + 2
+    cut = (max(0, math.floor(box[0]) - reach), max(0, math.floor(box[1]) - reach),
+           min(img.width, math.ceil(box[2]) + reach),
+           min(img.height, math.ceil(box[3]) + reach))  # fmt: skip
+    img = img.crop(cut)  # (cut's width, height): all that is converted and resampled
+    img = _opaque(_eight_bit(img)).convert(mode)
+    inner = (box[0] - cut[0], box[1] - cut[1], box[2] - cut[0], box[3] - cut[1])
+    img = img.resize((size, size), Image.Resampling.BICUBIC, box=inner)
+    arr = np.asarray(img, dtype=np.uint8).reshape(size, size, channels)
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()  # (C, S, S)
+
+
+def decode(path: Path, size: int, channels: int) -> torch.Tensor:
+    """The file at path as uint8 (channels, size, size); TooLarge above MAX_PIXELS, PIL's own
+    errors for a file it cannot read."""
+    with open_checked(path) as img:
+        return square(img, size, channels)
