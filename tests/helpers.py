@@ -239,3 +239,17 @@ def one_error_line(stderr: str) -> str:
     lines = [line for line in stderr.splitlines() if "error" in line.lower()]
     assert len(lines) == 1 and "Traceback" not in stderr, stderr
     return lines[0]
+
+
+def small_filesystem(where: Path, size: str):
+    """Yields where with a tmpfs of size (e.g. "3m") mounted on it, where this machine lets the
+    tests mount one (else the test is skipped); unmounted afterwards. For fixtures."""
+    import pytest
+
+    where.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+                          capture_output=True, text=True)  # fmt: skip
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here ({made.stderr.strip()})")
+    yield where
+    subprocess.run(["umount", str(where)], check=True)

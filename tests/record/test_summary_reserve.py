@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import errno
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import small_filesystem
 
 from gantrain.errors import WriteFailed
 from gantrain.record.run_files import RESERVE, write_json
@@ -44,14 +44,7 @@ def test_a_full_disk_gives_up_the_reserve_to_record_the_failure(tmp_path, monkey
 @pytest.fixture()
 def small_disk(tmp_path):
     """A 1 MB filesystem (tmpfs), where this machine lets the tests mount one."""
-    where = tmp_path / "small"
-    where.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)],
-                          capture_output=True, text=True)  # fmt: skip
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a small filesystem here ({made.stderr.strip()})")
-    yield where
-    subprocess.run(["umount", str(where)], check=True)
+    yield from small_filesystem(tmp_path / "small", "1m")
 
 
 def test_a_really_full_disk_records_the_failure(small_disk):

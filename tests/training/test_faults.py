@@ -12,7 +12,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import CRITIC, TINY, cli_args, one_error_line, patched_gantrain, run_cli
+from helpers import (
+    CRITIC,
+    TINY,
+    cli_args,
+    one_error_line,
+    patched_gantrain,
+    run_cli,
+    small_filesystem,
+)
 
 from gantrain.errors import WriteFailed
 from gantrain.record.monitor import Monitor
@@ -89,14 +97,7 @@ def test_a_real_size_limit_before_any_checkpoint(mnist_root, tmp_path):
 @pytest.fixture()
 def small_disk(tmp_path):
     """A 3 MB filesystem (tmpfs), where this machine lets the tests mount one."""
-    where = tmp_path / "small"
-    where.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(where)],
-                          capture_output=True, text=True)  # fmt: skip
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a small filesystem here ({made.stderr.strip()})")
-    yield where
-    subprocess.run(["umount", str(where)], check=True)
+    yield from small_filesystem(tmp_path / "small", "3m")
 
 
 def test_a_run_on_a_filesystem_too_small_for_it(mnist_root, small_disk, tmp_path):
