@@ -9,6 +9,7 @@ from gantrain.config import options
 PAIRS = [(m, o) for m in ("ae", "vae", "dcgan") for o in ("mle", "mmd", "adversarial")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model,objective", PAIRS)
 @pytest.mark.parametrize("dataset", options("dataset"))
 @pytest.mark.parametrize("device", options("device"))
@@ -21,6 +22,7 @@ def test_every_combination_composes_and_resolves(model, objective, dataset, devi
     assert resolved["model"]["channels"] == resolved["dataset"]["channels"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("experiment", options("experiment"))
 def test_every_experiment_composes_with_its_pair(experiment):
     cfg = compose_cfg([f"experiment={experiment}"])
@@ -58,6 +60,7 @@ def test_pair_defaults_specialise_the_objective():
     assert gmmn.objective.space == "data" and gmmn.objective.kernel == "rbf"
 
 
+@pytest.mark.slow
 def test_help_lists_groups_and_options(tmp_path):
     out = run_cli(["--help"], tmp_path)
     assert out.returncode == 0
@@ -69,6 +72,7 @@ def test_help_lists_groups_and_options(tmp_path):
         assert line in out.stdout
 
 
+@pytest.mark.slow
 def test_cfg_job_prints_the_composed_config(tmp_path):
     out = run_cli(["model=vae", "objective=mle", "--cfg", "job"], tmp_path)
     assert out.returncode == 0

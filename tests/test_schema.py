@@ -102,6 +102,7 @@ def bad_values(kind, shipped) -> list:
     raise AssertionError(f"no wrong values known for {kind}")
 
 
+@pytest.mark.slow
 def test_every_leaf_has_a_kind_with_words_and_its_shipped_value_fits():
     seen = 0
     for where, schema, cfg in all_configs():
@@ -113,6 +114,7 @@ def test_every_leaf_has_a_kind_with_words_and_its_shipped_value_fits():
     assert seen > 500
 
 
+@pytest.mark.slow
 def test_every_key_refuses_wrong_types_and_out_of_range_values(capsys):
     keys, values = set(), 0
     for where, schema, cfg in all_configs():

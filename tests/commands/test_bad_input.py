@@ -26,6 +26,7 @@ def tiny_run(mnist_root, tmp_path_factory):
     return run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("multirun", [False, True])
 def test_run_directory_under_a_file_is_one_line(tmp_path, multirun):
     (tmp_path / "plain").write_text("a file where a folder would go")
@@ -39,6 +40,7 @@ def test_run_directory_under_a_file_is_one_line(tmp_path, multirun):
     assert (tmp_path / "plain").read_text() == "a file where a folder would go"
 
 
+@pytest.mark.slow
 def test_sample_out_that_is_an_existing_file_is_one_line(tmp_path):
     (tmp_path / "samples").write_text("kept")
     (tmp_path / "grid.png").mkdir()
@@ -61,6 +63,7 @@ def test_a_grid_of_too_many_images_is_refused(tmp_path, monkeypatch, capsys):
     assert "10,001 images" in err and "g.npz" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_a_model_too_large_is_refused_quickly(mnist_root, tmp_path):
     run = tmp_path / "run"
     args = [f"dataset.root={mnist_root}", *TINY, *CRITIC, "model.latent_dim=100000000",
@@ -72,6 +75,7 @@ def test_a_model_too_large_is_refused_quickly(mnist_root, tmp_path):
     assert not run.exists()  # refused before training: the run directory is gone
 
 
+@pytest.mark.slow
 def test_many_samples_stream_to_the_same_npz(tiny_run, tmp_path, monkeypatch, capsys):
     """With the noise drawn 48 numbers at a time and 100 images a batch, 250 samples are the
     images of one whole draw of noise."""

@@ -25,6 +25,7 @@ def evaluated_run(mnist_root, tmp_path_factory):
     return run
 
 
+@pytest.mark.slow
 def test_best_holds_the_round_of_the_lowest_fid(evaluated_run):
     rows = [json.loads(x) for x in (evaluated_run / "metrics.jsonl").read_text().splitlines()]
     fids = {r["round"]: r["fid"] for r in rows if "fid" in r}
@@ -44,6 +45,7 @@ def test_only_a_lower_fid_replaces_best(tmp_path, monkeypatch):
     assert torch.load(tmp_path / "best.pt", weights_only=True)["round"] == 4
 
 
+@pytest.mark.slow
 def test_eval_and_sample_take_checkpoint_best(evaluated_run, tmp_path, monkeypatch, capsys):
     best = torch.load(evaluated_run / "checkpoints" / "best.pt", weights_only=True)
     args = [f"run_dir={evaluated_run}", "checkpoint=best", "num_samples=20", *FAST]
@@ -54,6 +56,7 @@ def test_eval_and_sample_take_checkpoint_best(evaluated_run, tmp_path, monkeypat
     assert call(sample_cli, args, monkeypatch, capsys)[0] == 0 and (tmp_path / "s.npz").is_file()
 
 
+@pytest.mark.slow
 def test_checkpoint_best_without_evaluations_is_one_line(mnist_root, tmp_path, monkeypatch,
                                                          capsys):  # fmt: skip
     tiny_train(["trainer.rounds=2", "trainer.sample_at=[2]", *CRITIC], tmp_path, mnist_root)

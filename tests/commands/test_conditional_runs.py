@@ -37,6 +37,7 @@ def cdcgan_run(mnist_root, tmp_path_factory):
     return run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pair", list(PAIRS))
 def test_every_pair_trains_conditionally(pair, mnist_root, tmp_path):
     model, objective = pair.split("_")
@@ -54,6 +55,7 @@ def test_every_pair_trains_conditionally(pair, mnist_root, tmp_path):
     assert grid.size == (8 * 28 + 9 * 2, 10 * 28 + 11 * 2)
 
 
+@pytest.mark.slow
 def test_grid_columns_share_noise_and_rows_share_a_class(cdcgan_run):
     from gantrain.commands.runs import load_run
     from gantrain.record.pictures import class_rows
@@ -97,6 +99,7 @@ def test_interpolation_keeps_the_class(cdcgan_run, tmp_path, monkeypatch, capsys
     assert walk["images"].shape[0] == 12 and walk["labels"].tolist() == [2] * 12
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "run, args, message",
     [
@@ -131,6 +134,7 @@ def test_eval_adds_label_accuracy_and_intra_fid(cdcgan_run, mnist_root, monkeypa
     assert 0 <= record["label_accuracy"] <= 1 and record["intra_fid"] > 0
 
 
+@pytest.mark.slow
 def test_conditional_image_folder_samples_a_class_by_name(tmp_path, monkeypatch, capsys):
     for c, name in enumerate(["cats", "dogs"]):
         (tmp_path / "pets" / name).mkdir(parents=True)
@@ -151,6 +155,7 @@ def test_conditional_image_folder_samples_a_class_by_name(tmp_path, monkeypatch,
     assert np.load(out)["labels"].tolist() == [1, 1, 1]
 
 
+@pytest.mark.slow
 def test_datasets_without_labels_are_refused_in_one_line(tmp_path):
     write_celeba(tmp_path / "celeba_root")
     flat = tmp_path / "flat"
@@ -169,6 +174,7 @@ def test_datasets_without_labels_are_refused_in_one_line(tmp_path):
         assert not (tmp_path / "run" / "checkpoints").exists()
 
 
+@pytest.mark.slow
 def test_num_classes_is_not_a_key(tmp_path):
     done = run_cli(["+model.num_classes=3", "device=cpu"], tmp_path)
     assert done.returncode == 2
@@ -189,6 +195,7 @@ def test_numeric_class_names_that_disagree_with_their_index_are_refused():
     assert class_labels(run, 1, 2).tolist() == [1, 1]  # "1" is index 1: no doubt
 
 
+@pytest.mark.slow
 def test_resume_keeps_the_conditional_switch_and_the_classes(cdcgan_run, mnist_root, tmp_path):
     import shutil
 

@@ -127,6 +127,7 @@ def cli(monkeypatch, capsys):
 REAL = ("open as the model", "write_text nested in the model's args")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,change,target", CRAFTED, ids=[c[0] for c in CRAFTED])
 def test_sample_refuses_a_foreign_target(scene, cli, name, change, target):
     run, victim, marker = scene
@@ -140,6 +141,7 @@ def test_sample_refuses_a_foreign_target(scene, cli, name, change, target):
     assert victim.read_text() == VICTIM_TEXT and not marker.exists() and not out.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,change,target", CRAFTED[:3], ids=[c[0] for c in CRAFTED[:3]])
 def test_eval_refuses_a_foreign_target(scene, cli, name, change, target):
     run, victim, marker = scene
@@ -151,6 +153,7 @@ def test_eval_refuses_a_foreign_target(scene, cli, name, change, target):
     assert not (run / "eval.json").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", ["gantrain-sample", "gantrain-eval"])
 def test_an_interpolation_in_a_saved_config_reads_nothing(scene, cli, script, monkeypatch):
     run, _, _ = scene
@@ -178,6 +181,7 @@ OVERRIDES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lines,named", OVERRIDES, ids=[o[1] for o in OVERRIDES])
 def test_resume_refuses_crafted_overrides(scene, monkeypatch, lines, named):
     """gantrain resume=RUN as a real process for two of them; resume_argv (what gantrain's main
@@ -204,6 +208,7 @@ def test_resume_refuses_crafted_overrides(scene, monkeypatch, lines, named):
     assert (run / "checkpoints" / "last.pt").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_non_finite_weights_are_refused_naming_a_finite_checkpoint(scene, cli):
     run, _, _ = scene
     last = run / "checkpoints" / "last.pt"
@@ -233,6 +238,7 @@ class _System:
         return (os.system, (f"touch {self.marker}",))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["random bytes", "pickled os.system", "half a checkpoint"])
 def test_unreadable_checkpoints_say_what_they_are(scene, cli, kind):
     run, _, marker = scene

@@ -3,6 +3,8 @@
 import pytest
 from helpers import run_cli
 
+pytestmark = pytest.mark.slow  # processes or training: run by `pytest -m slow`
+
 CASES = {
     "unknown model": (["model=gpt"], "model=gpt"),
     "unknown objective": (["objective=nope"], "objective=nope"),

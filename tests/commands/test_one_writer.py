@@ -92,6 +92,7 @@ def _refused(out: subprocess.CompletedProcess, holder: subprocess.Popen, code: i
     return line
 
 
+@pytest.mark.slow
 def test_a_second_run_into_a_directory_in_use_is_refused(training, mnist_root):
     proc, run, cwd = training
     before = _files(run)
@@ -103,6 +104,7 @@ def test_a_second_run_into_a_directory_in_use_is_refused(training, mnist_root):
     assert proc.poll() is None
 
 
+@pytest.mark.slow
 def test_resuming_a_run_that_still_trains_is_refused(training):
     proc, run, cwd = training
     before = _files(run)
@@ -113,6 +115,7 @@ def test_resuming_a_run_that_still_trains_is_refused(training):
     assert proc.poll() is None
 
 
+@pytest.mark.slow
 def test_a_sweep_job_in_a_directory_in_use_fails_and_the_others_run(training, mnist_root):
     proc, run, cwd = training
     before = _files(run)
@@ -128,6 +131,7 @@ def test_a_sweep_job_in_a_directory_in_use_fails_and_the_others_run(training, mn
     assert proc.poll() is None
 
 
+@pytest.mark.slow
 def test_a_run_killed_by_sigkill_resumes_without_clean_up(mnist_root, tmp_path):
     run = tmp_path / "run"
     proc = _start(_args(mnist_root, run, LONG), tmp_path)

@@ -19,6 +19,7 @@ def _left(where) -> list[str]:
                   if p.exists())  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_refused_pair_leaves_no_run_directory(mnist_root, tmp_path):
     out = run_cli([f"dataset.root={mnist_root}", "device=cpu", "model=dcgan", "objective=mle"],
                   tmp_path, timeout=240)  # fmt: skip
@@ -27,6 +28,7 @@ def test_a_refused_pair_leaves_no_run_directory(mnist_root, tmp_path):
     assert _left(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_missing_data_without_network_leaves_no_folders(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -40,6 +42,7 @@ def test_missing_data_without_network_leaves_no_folders(tmp_path):
     assert list(empty.iterdir()) == [] and not (tmp_path / "no").exists()
 
 
+@pytest.mark.slow
 def test_a_refused_run_in_a_folder_holding_more_keeps_it(mnist_root, tmp_path):
     """A run directory that held something before the command is not this command's to remove."""
     run = tmp_path / "mine"
@@ -66,6 +69,7 @@ def test_a_failed_download_removes_the_folders_it_made(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("script", "says"),
     [

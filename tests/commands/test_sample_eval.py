@@ -53,6 +53,7 @@ def error_line(err: str, prog: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_samples_npz_png_and_directory(dcgan_run, tmp_path, monkeypatch, capsys):
     base = [f"run_dir={dcgan_run}", "num_samples=10", "device=cpu"]
     assert call(sample_cli, [*base, f"out={tmp_path / 's.npz'}"], monkeypatch, capsys)[0] == 0
@@ -142,6 +143,7 @@ def test_eval_user_errors_are_one_line(dcgan_run, tmp_path, monkeypatch, capsys,
     assert code == 2 and message in error_line(err, "gantrain-eval")
 
 
+@pytest.mark.slow
 def test_corrupt_checkpoint_through_the_console_scripts(dcgan_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(dcgan_run, run)

@@ -36,6 +36,7 @@ def sweep(mnist_root, tmp_path_factory):
     return cwd, args
 
 
+@pytest.mark.slow
 def test_joblib_jobs_write_complete_directories(sweep):
     cwd, _ = sweep
     for job in ("0", "1"):
@@ -52,6 +53,7 @@ def test_joblib_jobs_write_complete_directories(sweep):
         assert list((d / "tb").iterdir())
 
 
+@pytest.mark.slow
 def test_report_summarises_the_sweep(sweep):
     cwd, _ = sweep
     out = run_cli([str(cwd / "sw")], cwd, script="gantrain-report")
@@ -66,6 +68,7 @@ def test_report_summarises_the_sweep(sweep):
     assert (cwd / "sw" / "report.md").is_file() and (cwd / "sw" / "report_seed.png").is_file()
 
 
+@pytest.mark.slow
 def test_rerun_skips_finished_jobs(sweep):
     cwd, args = sweep
     before = (cwd / "sw" / "0" / "checkpoints" / "last.pt").stat().st_mtime_ns
@@ -75,6 +78,7 @@ def test_rerun_skips_finished_jobs(sweep):
     assert (cwd / "sw" / "0" / "checkpoints" / "last.pt").stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
 def test_failed_job_is_recorded_and_the_sweep_goes_on(mnist_root, tmp_path):
     out = run_cli(
         [
@@ -92,6 +96,7 @@ def test_failed_job_is_recorded_and_the_sweep_goes_on(mnist_root, tmp_path):
     assert failed["status"] == "failed" and "trainer.batch_size=1000" in failed["error"]
 
 
+@pytest.mark.slow
 def test_a_bad_value_in_any_job_stops_the_sweep_before_it_starts(mnist_root, tmp_path):
     out = run_cli(
         ["-m", "trainer.batch_size=16,0", f"dataset.root={mnist_root}", "device=cpu",
@@ -111,6 +116,7 @@ def test_report_refuses_a_non_sweep_dir(tmp_path):
     assert len(out.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_slurm_and_optuna_presets_compose():
     slurm = compose_cfg(["hydra/launcher=slurm"]).hydra.launcher
     assert slurm._target_.endswith("SlurmLauncher") and slurm.gpus_per_node == 1

@@ -32,6 +32,7 @@ def run_dir(mnist_root, tmp_path_factory):
     return cwd / "run"
 
 
+@pytest.mark.slow
 def test_grids_at_milestones_only_up_to_rounds(run_dir):
     names = sorted(p.name for p in (run_dir / "samples").glob("round_*.png"))
     assert names == ["round_000001.png", "round_000003.png", "round_000006.png"]
@@ -81,6 +82,7 @@ def test_summary_and_logs(run_dir):
     assert "round 6/6" in (run_dir / "train.log").read_text()  # plain lines when not a TTY
 
 
+@pytest.mark.slow
 def test_same_seed_same_grid(mnist_root, tmp_path):
     from helpers import tiny_train
 

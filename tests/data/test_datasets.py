@@ -57,6 +57,7 @@ def md5_unchecked(monkeypatch):
     monkeypatch.setattr(celeba, "check_integrity", exists_only)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("option", options("dataset"))
 def test_every_dataset_config_matches_its_loader(option):
     node = OmegaConf.to_container(compose_cfg([f"dataset={option}"]).dataset)
@@ -68,6 +69,7 @@ def test_every_dataset_config_matches_its_loader(option):
 # ---- the MNIST family: IDX files ----
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(FOLDERS))
 def test_mnist_family_loads_idx_files(name, tmp_path):
     written = write_mnist_family(tmp_path, FOLDERS[name])
@@ -185,6 +187,7 @@ def test_image_folder_streams_above_in_memory_max(tmp_path):
     assert torch.equal(torch.stack([files[i] for i in range(12)]), held)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["unset", "missing", "empty", "no images", "none readable"])
 def test_image_folder_bad_root_is_one_line(case, tmp_path):
     root = {"unset": None, "missing": tmp_path / "nope"}.get(case, tmp_path)
@@ -198,6 +201,7 @@ def test_image_folder_bad_root_is_one_line(case, tmp_path):
     assert "dataset.root" in one_line(err) or "none of the 3" in one_line(err)
 
 
+@pytest.mark.slow
 def test_image_folder_unset_root_through_the_cli(tmp_path):
     out = run_cli(["dataset=image_folder", "device=cpu", "--cfg", "job"], tmp_path)
     assert out.returncode == 0  # composing needs no root

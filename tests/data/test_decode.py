@@ -83,6 +83,7 @@ def test_square_matches_resizing_the_whole_image():
         assert np.abs(whole - ours).max() <= 1, size
 
 
+@pytest.mark.slow
 def test_a_thin_strip_decodes_in_little_memory(tmp_path):
     """A 1 x 150000 PNG (a few hundred bytes) once cost gigabytes: upscaled before the crop."""
     path = tmp_path / "strip.png"

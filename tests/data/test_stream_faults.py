@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 from helpers import write_image_folder
 
@@ -56,6 +57,7 @@ except UserError as err:
 """
 
 
+@pytest.mark.slow
 def test_a_killed_worker_names_dataset_workers():
     # in a process of its own: torch reports the death from a SIGCHLD handler, which may
     # interrupt a multiprocessing queue's lock at any moment; the training process ends right

@@ -114,6 +114,7 @@ def test_device_keys_do_not_change_cpu_results(mnist_root, tmp_path, no_native_b
     assert (tmp_path / "a" / png).read_bytes() == (tmp_path / "b" / png).read_bytes()
 
 
+@pytest.mark.slow
 def test_bf16_on_a_cpu_that_has_it_changes_what_is_computed(mnist_root, tmp_path, native_bf16):
     from helpers import tiny_train
 
@@ -136,6 +137,7 @@ def _worker(rank: int, world: int, store: str, out: str):
     close()
 
 
+@pytest.mark.slow
 def test_processes_stay_in_step(tmp_path):
     mp.spawn(_worker, args=(2, str(tmp_path / "store"), str(tmp_path)), nprocs=2, join=True)
     a, b = torch.load(tmp_path / "0.pt"), torch.load(tmp_path / "1.pt")
@@ -146,6 +148,7 @@ def test_processes_stay_in_step(tmp_path):
     assert not torch.equal(start["weight"], a["weight"])
 
 
+@pytest.mark.slow
 def test_torchrun_two_gloo_processes_write_one_run_dir(mnist_root, tmp_path):
     torchrun = Path(sys.executable).with_name("torchrun")
     args = [

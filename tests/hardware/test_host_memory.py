@@ -5,6 +5,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # processes or training: run by `pytest -m slow`
+
 SCRIPT = """
 import resource, sys
 import torch

@@ -111,6 +111,7 @@ def test_class_histogram_and_coverage():
     assert stats["mean_confidence"] == pytest.approx((60 * 0.9 + 36 * 0.5 + 4) / 100)
 
 
+@pytest.mark.slow
 def test_classifier_cache_is_reused_and_rebuilt_when_data_change(tmp_path):
     root = write_mnist(tmp_path / "data")
     _, first = clf.load_or_train(mnist_cfg(root), FAST)
@@ -135,6 +136,7 @@ def test_cached_classifier_loads_with_weights_only(extractor):
     assert payload["num_classes"] == 10 and 0.0 <= payload["test_accuracy"] <= 1.0
 
 
+@pytest.mark.slow
 def test_classifier_learns_the_digits(tmp_path):
     root = write_mnist(tmp_path / "data", n_train=256, n_test=64)
     _, info = clf.load_or_train(mnist_cfg(root), clf.Recipe(steps=80, batch_size=32))

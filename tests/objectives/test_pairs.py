@@ -26,6 +26,7 @@ def _args(pair):
     return [f"model={model}", f"objective={objective}", *PAIRS[pair][0]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pair", list(PAIRS))
 def test_pair_trains_and_writes_pictures(pair, mnist_root, tmp_path):
     summary = tiny_train(
@@ -39,6 +40,7 @@ def test_pair_trains_and_writes_pictures(pair, mnist_root, tmp_path):
     assert recon == ([] if pair.startswith("dcgan") else ["round_000002.png", "round_000004.png"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pair", list(PAIRS))
 def test_pair_loss_falls_on_a_fixed_batch(pair, mnist_root):
     torch.manual_seed(0)
@@ -62,6 +64,7 @@ def test_pair_loss_falls_on_a_fixed_batch(pair, mnist_root):
     assert end < 0.8 * start, (pair, key, curve[:3], curve[-3:])
 
 
+@pytest.mark.slow
 def test_vae_reports_elbo_in_nats(mnist_root, tmp_path):
     summary = tiny_train(
         ["model=vae", "objective=mle", "trainer.rounds=2", "trainer.sample_at=[2]"],
@@ -73,6 +76,7 @@ def test_vae_reports_elbo_in_nats(mnist_root, tmp_path):
     assert final["elbo"] < 0
 
 
+@pytest.mark.slow
 def test_generator_step_leaves_the_critic_gradient_to_the_critic_loss(mnist_root):
     """After a round the critic's gradient is its own loss's alone: the generator step's
     backward passes through the critic without computing gradients for its weights."""

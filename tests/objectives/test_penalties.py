@@ -44,6 +44,7 @@ def _objective(mnist_root, extra):
     return build(cfg.model), build(cfg.objective)
 
 
+@pytest.mark.slow
 def test_gradient_penalty_with_batch_norm_is_refused(mnist_root):
     with pytest.raises(UserError, match="BatchNorm.*objective.critic.norm=layer"):
         _objective(mnist_root, ["objective.gradient_penalty=10"])
@@ -51,6 +52,7 @@ def test_gradient_penalty_with_batch_norm_is_refused(mnist_root):
     _objective(mnist_root, ["objective.r1=10"])  # R1 on real images alone: BatchNorm is fine
 
 
+@pytest.mark.slow
 def test_wasserstein_logs_the_distance_estimate_not_a_probability(mnist_root):
     torch.manual_seed(0)
     model, objective = _objective(
@@ -69,6 +71,7 @@ def test_wasserstein_logs_the_distance_estimate_not_a_probability(mnist_root):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "pair",
     [

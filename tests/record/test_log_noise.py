@@ -6,6 +6,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # processes or training: run by `pytest -m slow`
+
 
 def test_no_font_cache_messages_on_a_first_import(tmp_path):
     code = (

@@ -22,6 +22,7 @@ def _tags(run_dir) -> dict:
     return acc.Tags()
 
 
+@pytest.mark.slow
 def test_tensorboard_separates_training_and_evaluation(mnist_root, tmp_path):
     tiny_train(["trainer.rounds=4", "trainer.sample_at=[2,4]", "eval.at=[2,4]", *FAST_EVAL],
                tmp_path, mnist_root)  # fmt: skip

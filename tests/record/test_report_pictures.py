@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from helpers import run_cli
 from PIL import Image
 
@@ -17,6 +18,7 @@ SWEEP = ["-m", "objective=adversarial,mmd", "seed=0,1", "device=cpu", "trainer.r
          "model.width=8", "model.max_width=16", "eval.at=[]", "hydra.sweep.dir=sw"]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_report_of_two_objectives_draws_every_job(mnist_root, tmp_path):
     done = run_cli([*SWEEP, f"dataset.root={mnist_root}"], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -68,6 +68,7 @@ def test_sigterm_during_the_first_checkpoint_write(mnist_root, tmp_path, monkeyp
     assert not list(tmp_path.rglob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_a_second_ctrl_c_during_a_write_leaves_the_previous_checkpoint(mnist_root, tmp_path):
     setup = """
     import builtins, os, signal

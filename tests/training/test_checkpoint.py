@@ -121,6 +121,7 @@ def test_missing_file(tmp_path):
         checkpoint.load(tmp_path / "nope.pt")
 
 
+@pytest.mark.slow
 def test_checkpoints_written_before_the_layout_move_still_sample_and_resume(mnist_root, tmp_path):
     from helpers import TINY, run_cli, tiny_train
 

@@ -57,6 +57,7 @@ checkpoint.open = fake_open
 """
 
 
+@pytest.mark.slow
 def test_a_full_disk_at_a_checkpoint_keeps_the_one_before(mnist_root, tmp_path):
     run = tmp_path / "run"
     out = patched_gantrain(FULL_DISK_AT_SECOND_CHECKPOINT,
@@ -73,6 +74,7 @@ def test_a_full_disk_at_a_checkpoint_keeps_the_one_before(mnist_root, tmp_path):
     assert summary["status"] == "failed" and "no space left on device" in summary["error"]
 
 
+@pytest.mark.slow
 def test_a_real_size_limit_before_any_checkpoint(mnist_root, tmp_path):
     """The kernel refuses the write (RLIMIT_FSIZE: each file at most 64 KB, a checkpoint is more)."""
     run = tmp_path / "run"
@@ -100,6 +102,7 @@ def small_disk(tmp_path):
     yield from small_filesystem(tmp_path / "small", "3m")
 
 
+@pytest.mark.slow
 def test_a_run_on_a_filesystem_too_small_for_it(mnist_root, small_disk, tmp_path):
     run = small_disk / "run"
     every_10 = "[" + ",".join(str(r) for r in range(10, 201, 10)) + "]"
@@ -117,6 +120,7 @@ def test_a_run_on_a_filesystem_too_small_for_it(mnist_root, small_disk, tmp_path
     assert summary["status"] == "failed" and "no space left on device" in summary["error"]
 
 
+@pytest.mark.slow
 def test_a_failed_grid_leaves_checkpoint_and_metrics_whole(mnist_root, tmp_path):
     setup = """
     import errno
@@ -177,6 +181,7 @@ def _truncate(path: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
 
 
+@pytest.mark.slow
 def test_a_damaged_last_checkpoint_resumes_from_the_newest_milestone(finished_run, tmp_path):
     _truncate(finished_run / "checkpoints" / "last.pt")
     out = run_cli([f"resume={finished_run}", "trainer.rounds=12"], tmp_path)
@@ -189,6 +194,7 @@ def test_a_damaged_last_checkpoint_resumes_from_the_newest_milestone(finished_ru
     assert rounds == sorted(set(rounds)) and rounds[-1] == 12  # rows 9, 10 logged once, again
 
 
+@pytest.mark.slow
 def test_no_intact_checkpoint_is_one_line(finished_run, tmp_path):
     for ckpt in (finished_run / "checkpoints").glob("*.pt"):
         _truncate(ckpt)
@@ -197,6 +203,7 @@ def test_no_intact_checkpoint_is_one_line(finished_run, tmp_path):
     assert "no milestone checkpoint (round_*.pt) beside it is intact" in one_error_line(out.stderr)
 
 
+@pytest.mark.slow
 def test_sample_and_eval_name_the_intact_checkpoints(finished_run, tmp_path):
     _truncate(finished_run / "checkpoints" / "last.pt")
     for script, extra in (("gantrain-sample", ["out=x.npz"]), ("gantrain-eval", [])):

@@ -53,6 +53,7 @@ def _all_finite(folder: Path) -> dict[str, int]:
     return rounds
 
 
+@pytest.mark.slow
 def test_a_diverging_run_keeps_only_finite_checkpoints_and_names_the_one_kept(mnist_root, tmp_path):
     run = tmp_path / "run"
     out = run_cli(_args(mnist_root, run), tmp_path)
@@ -68,6 +69,7 @@ def test_a_diverging_run_keeps_only_finite_checkpoints_and_names_the_one_kept(mn
     assert json.loads((run / "summary.json").read_text())["status"] == "diverged"
 
 
+@pytest.mark.slow
 def test_rollback_reloads_the_finite_state_and_says_so(mnist_root, tmp_path):
     run = tmp_path / "run"
     out = run_cli(_args(mnist_root, run, ["trainer.nan_policy=rollback"]), tmp_path)

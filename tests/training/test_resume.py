@@ -103,6 +103,7 @@ def _assert_same_run(a: Path, b: Path, pictures=("samples",)) -> None:
     assert (a / "metrics.jsonl").read_text() == (b / "metrics.jsonl").read_text()
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_is_bit_identical(uninterrupted, mnist_root, tmp_path):
     run = tmp_path / "run"
     # past a checkpoint and between two of them, mid-log-window
@@ -110,6 +111,7 @@ def test_sigkill_then_resume_is_bit_identical(uninterrupted, mnist_root, tmp_pat
     _assert_same_run(uninterrupted, run)
 
 
+@pytest.mark.slow
 def test_sigkill_resume_identity_for_a_vae_gan(mnist_root, tmp_path):
     # reparameterisation noise, reconstructions and a critic all have to come back exactly
     extra = ["model=vae", "objective=adversarial"]
@@ -119,6 +121,7 @@ def test_sigkill_resume_identity_for_a_vae_gan(mnist_root, tmp_path):
     _assert_same_run(tmp_path / "a", tmp_path / "b", ("samples", "reconstructions"))
 
 
+@pytest.mark.slow
 def test_sigkill_resume_identity_for_wgan_gp_with_lazy_r1(mnist_root, tmp_path):
     # the interpolation draws, the penalties' step count and the lazy schedule come back exactly
     extra = ["objective.loss=wasserstein", "objective.gradient_penalty=10", "objective.d_steps=2",
@@ -129,6 +132,7 @@ def test_sigkill_resume_identity_for_wgan_gp_with_lazy_r1(mnist_root, tmp_path):
     _assert_same_run(tmp_path / "a", tmp_path / "b")
 
 
+@pytest.mark.slow
 def test_sigkill_resume_identity_for_a_conditional_dcgan(mnist_root, tmp_path):
     # labels travel with their images through the batch order, the grids and the projection critic
     extra = ["conditional=true"]
@@ -139,6 +143,7 @@ def test_sigkill_resume_identity_for_a_conditional_dcgan(mnist_root, tmp_path):
     assert "critic.projection.weight" in _weights(tmp_path / "b")
 
 
+@pytest.mark.slow
 def test_sigkill_resume_identity_for_streamed_conditional_data(tmp_path):
     # a resumed stream starts a DataLoader iterator mid-epoch: it must not move the global
     # generator that the noise comes from, and each streamed image keeps its label
@@ -158,6 +163,7 @@ def test_sigkill_resume_identity_for_streamed_conditional_data(tmp_path):
     _assert_same_run(tmp_path / "a", run)
 
 
+@pytest.mark.slow
 def test_sigkill_resume_identity_with_ada_restores_p(mnist_root, tmp_path):
     # p moves every 4 rounds by the real images seen over ada_kimg * 1000: a resumed run must
     # go on from the p it saved, with the sums of the interval under way
@@ -180,6 +186,7 @@ accel.native_bf16 = lambda: True
 """
 
 
+@pytest.mark.slow
 def test_sigkill_resume_identity_in_bf16_on_the_cpu(mnist_root, tmp_path):
     extra = ["device.amp=true"]
     proc = _start(_args(mnist_root, tmp_path / "a", extra=extra), tmp_path, PRETEND_NATIVE_BF16)
@@ -190,6 +197,7 @@ def test_sigkill_resume_identity_in_bf16_on_the_cpu(mnist_root, tmp_path):
     _assert_same_run(tmp_path / "a", run)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_finishes_the_round_and_checkpoints(sig, code, mnist_root, tmp_path):
     run = tmp_path / "run"
@@ -209,6 +217,7 @@ def test_signal_finishes_the_round_and_checkpoints(sig, code, mnist_root, tmp_pa
     assert json.loads((run / "summary.json").read_text())["resumed_from"] == stopped
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_changed_config_and_names_the_keys(uninterrupted, tmp_path):
     out = run_cli([f"resume={uninterrupted}", "model.width=16", "seed=3"], tmp_path)
     assert out.returncode != 0 and "Traceback" not in out.stderr
@@ -216,6 +225,7 @@ def test_resume_refuses_a_changed_config_and_names_the_keys(uninterrupted, tmp_p
     assert "model.width: 8 -> 16" in line and "seed: 0 -> 3" in line and "resume_force=true" in line
 
 
+@pytest.mark.slow
 def test_resume_accepts_safe_changes_and_force(uninterrupted, tmp_path):
     uninterrupted = Path(shutil.copytree(uninterrupted, tmp_path / "copy"))
     before = (uninterrupted / "samples" / "round_000024.png").read_bytes()
@@ -242,6 +252,7 @@ def test_milestone_checkpoints_are_kept(uninterrupted):
     assert kept == ["round_000012.pt", "round_000024.pt"]
 
 
+@pytest.mark.slow
 def test_existing_run_dir_is_not_overwritten(uninterrupted, tmp_path):
     before = (uninterrupted / "checkpoints" / "last.pt").read_bytes()
     out = run_cli(["dataset.root=x", "device=cpu", f"hydra.run.dir={uninterrupted}"], tmp_path)

@@ -27,6 +27,7 @@ def finished(mnist_root, tmp_path):
     return run
 
 
+@pytest.mark.slow
 def test_resume_force_applies_a_changed_learning_rate(finished, mnist_root, caplog):
     with caplog.at_level(logging.INFO, logger="gantrain"):
         tiny_train([*CRITIC, "trainer.rounds=3", "trainer.sample_at=[2]", f"resume={finished}",
@@ -50,6 +51,7 @@ def test_a_resumed_optimizer_keeps_its_moments_and_takes_the_configured_values()
     assert torch.equal(new.state[w]["exp_avg"], old.state[w]["exp_avg"])
 
 
+@pytest.mark.slow
 def test_a_resume_with_nothing_to_train_rewrites_no_config(finished, mnist_root):
     folder = finished / ".hydra"
     folder.mkdir()
@@ -66,6 +68,7 @@ def test_a_resume_with_nothing_to_train_rewrites_no_config(finished, mnist_root)
     assert (folder / "config.yaml").read_bytes() != before["config.yaml"][0]
 
 
+@pytest.mark.slow
 def test_a_rolled_back_run_resumes_at_its_scale_of_the_configured_rates(finished, mnist_root):
     # a run rolled back once saves lr_scale 0.5; its optimizers take the configured rate times
     # that, whatever rate the saved optimizer state holds
@@ -95,6 +98,7 @@ def test_the_start_up_line_says_what_is_applied_and_what_is_not():
     assert _applied(["dataset.seed: 1 -> 2"]) == "applying dataset.seed: 1 -> 2"
 
 
+@pytest.mark.slow
 def test_resume_with_no_rounds_left_of_an_interrupted_run_says_so(finished, mnist_root, tmp_path):
     """An interrupted run's summary.json holds no round count; a resume to fewer rounds than its
     checkpoint reached trains nothing and ends in one plain line, not a traceback."""
