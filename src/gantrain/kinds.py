@@ -7,6 +7,8 @@ for 1). Ranges are annotated_types constraints, so tools can read them back.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -83,4 +85,44 @@ ImageSize = Annotated[
     Gt(0),
     AfterValidator(_buildable),
     Says("a side of 4..7 times a power of two, e.g. 16, 28, 32 or 64"),
+]
+
+
+# hours, minutes and seconds, each optional but in that order, each a whole or decimal number
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
+
+
+def duration_seconds(value: int | float | str) -> float:
+    """The seconds in a duration: 90s, 20m, 2h, 1h30m, 1.5h (= 90m), or a number of seconds
+    (45, 2.5, "45"). ValueError for anything else, and for a duration that is not > 0."""
+    if isinstance(value, bool):
+        raise ValueError("true/false is not a duration")
+    if isinstance(value, str):
+        text = value.strip()
+        found = _DURATION.fullmatch(text)
+        if re.fullmatch(r"\d+(?:\.\d+)?", text):
+            seconds = float(text)
+        elif found is None or not any(found.groups()):
+            raise ValueError(f"{value!r} is not a duration")
+        else:
+            h, m, s = (float(g) if g else 0.0 for g in found.groups())
+            seconds = 3600 * h + 60 * m + s
+    elif isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        raise ValueError(f"{value!r} is not a duration")
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError("a duration must be more than 0 seconds")
+    return seconds
+
+
+def _duration(value):
+    duration_seconds(value)
+    return value  # the constructor takes the words as given and reads them with duration_seconds
+
+
+Duration = Annotated[
+    int | float | str,
+    AfterValidator(_duration),
+    Says("a duration > 0: 90s, 20m, 2h, 1h30m, 1.5h or a number of seconds"),
 ]

@@ -84,6 +84,7 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     from gantrain.training.evaluation import EvalSettings, make_evaluator
     from gantrain.training.nan_policy import diverged_line
     from gantrain.training.rng import seed_everything
+    from gantrain.training.time_limit import stopped_line
 
     trainer = build(cfg.trainer)
     seed = cfg.seed
@@ -175,6 +176,8 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     diverged = diverged_line(summary, done)
     if diverged:
         log.warning(diverged)
+    elif stopped_line(summary, run_dir):
+        log.info("%s", stopped_line(summary, run_dir))
     else:
         log.info("done: %s", done)
     return summary
@@ -296,7 +299,7 @@ def _sweep_failed(sweep: Path | None) -> bool:
     if sweep is None:
         return False
     statuses = [(read_json(p) or {}).get("status") for p in sweep.glob("*/summary.json")]
-    return any(s != "done" for s in statuses)
+    return any(s not in ("done", "time_limit") for s in statuses)  # a time limit is as asked
 
 
 def main() -> None:

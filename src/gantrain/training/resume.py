@@ -30,6 +30,7 @@ SAFE_KEYS = (
     "trainer.progress",
     "trainer.checkpoint_every",
     "trainer.keep_checkpoints",
+    "trainer.time_limit",
     "resume",
     "resume_force",
     "device.threads",

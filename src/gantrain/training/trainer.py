@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from gantrain.hardware.graphs import GraphedStep, can_graph
-from gantrain.kinds import Count, Flag, OpenUnit, PositiveInt, Rounds
+from gantrain.kinds import Count, Duration, Flag, OpenUnit, PositiveInt, Rounds
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives.base import Objective
 from gantrain.record.monitor import Monitor, NullMonitor
@@ -28,6 +28,7 @@ from gantrain.training.nan_policy import (
 from gantrain.training.schedule import Schedule
 from gantrain.training.signals import Interrupted, StopRequests
 from gantrain.training.state import TrainState, nonfinite_parts
+from gantrain.training.time_limit import Deadline, rng_untouched
 
 log = logging.getLogger("gantrain")
 
@@ -48,6 +49,7 @@ class Trainer:
         ema_warmup: Flag = True,
         nan_policy: NanPolicy = "stop",
         deterministic: Flag = False,
+        time_limit: Duration | None = None,
     ):
         self.rounds, self.batch_size = rounds, batch_size
         self.checkpoint_every, self.keep_checkpoints = checkpoint_every, keep_checkpoints
@@ -56,6 +58,7 @@ class Trainer:
         self.progress, self.ema_decay, self.nan_policy = progress, ema_decay, nan_policy
         self.ema_warmup = ema_warmup
         self.deterministic = bool(deterministic)
+        self.time_limit = time_limit
 
     def fit(
         self,
@@ -92,6 +95,8 @@ class Trainer:
         )
         self.guard = NanGuard(self.nan_policy)
         self.last, self.last_eval, self.eval_s = {}, {}, 0.0
+        self.eval_on = bool(eval_at) and self.evaluate is not None
+        self.stopped_at: int | None = None  # the round the time limit stopped the run after
         start = self.state.restore(state) if state else 0
         if state:  # the file it came from (last.pt, or a milestone where last.pt was damaged)
             self.state.kept = (Path(state.get("loaded_from", run_dir / "checkpoints" / "last.pt")),
@@ -104,11 +109,10 @@ class Trainer:
                 "%s is already at round %d of %d; nothing to train", run_dir, start, self.rounds
             )
             # an interrupted run's summary holds no round count: the checkpoint's is the truth
-            return {
-                "status": "done",
-                **(read_json(run_dir / "summary.json") or {}),
-                "rounds": start,
-            }
+            before = read_json(run_dir / "summary.json") or {}
+            if before.get("status") == "time_limit":  # stopped where the run now ends
+                before["status"] = "done"
+            return {"status": "done", **before, "rounds": start}
         if writes:  # held from the start: a full disk can still be recorded in it
             run_dir.mkdir(parents=True, exist_ok=True)
             write_json(run_dir / "summary.json", {"status": "running"}, reserve=True)
@@ -134,7 +138,9 @@ class Trainer:
     def _loop(self, start: int, stop: StopRequests) -> float:
         st, when = self.state, self.schedule
         check_each_round = self.device.type == "cpu"  # a per-round sync is free on the CPU only
+        deadline = Deadline(self.time_limit, self.device)
         t0 = time.perf_counter()
+        deadline.start()
         st.model.train()
         rnd = start
         while rnd < self.rounds:
@@ -144,29 +150,53 @@ class Trainer:
                 st.ema.update(st.model)
             st.add(logs)
             self.monitor.advance()
-            if (check_each_round or when.logs(rnd)) and not self.guard.finite(logs, rnd, st.kept):
+            # past the time limit: this round ends the run as the last round would
+            final = rnd < self.rounds and deadline.passed()
+            checked = check_each_round or when.logs(rnd) or final
+            if checked and not self.guard.finite(logs, rnd, st.kept):
                 rnd = self._rollback()
                 continue
-            shown = st.ema.model if st.ema else st.model  # what pictures and scores see
-            if when.pictures(rnd) and self.writes:
-                if shown is not st.model:  # the raw weights' prior too, for ema=false sampling
-                    self.pictures.refit(st.model)
-                self.pictures.milestone(rnd, shown, st.noise, self.monitor)
-            if when.logs(rnd):
-                self.last, scores = st.means(), {}
-                if when.evaluates(rnd) and self.evaluate is not None:
-                    self.last_eval = scores = self.evaluate(shown)
-                    self.eval_s += self.last_eval.get("eval_s", 0.0)
-                    if "fid" in self.last_eval:
-                        st.keep_best(rnd, self.last_eval["fid"], self.run_dir / "checkpoints")
-                self.monitor.scalars(rnd, self.last, scores)
-                self._watch(rnd)
-            if when.checkpoints(rnd) or stop.signum:
+            if final:
+                log.info("time limit %s reached after round %d: stopping with its checkpoint, "
+                         "grid%s", deadline.words, rnd, " and evaluation" * self.eval_on)  # fmt: skip
+            self._outputs(rnd, final)
+            if when.checkpoints(rnd) or stop.signum or final:
                 st.save(rnd, self.run_dir / "checkpoints", when.keeps(rnd), self.keep_checkpoints,
                         write=self.writes)  # fmt: skip
             if stop.signum:
                 raise Interrupted(stop.signum, rnd)
+            if final:
+                self.stopped_at = rnd
+                break
         return time.perf_counter() - t0
+
+    def _outputs(self, rnd: int, final: bool) -> None:
+        """The round's grid, log row and evaluation where the schedule asks for them, and all
+        three on the round a time limit stops at. What the schedule did not ask for leaves the
+        random generators and the open log window as they were, so the checkpoint after it
+        continues as an uninterrupted run would."""
+        st, when = self.state, self.schedule
+        shown = st.ema.model if st.ema else st.model  # what pictures and scores see
+        if (when.pictures(rnd) or final) and self.writes:
+            with rng_untouched(not when.pictures(rnd)):
+                if shown is not st.model:  # the raw weights' prior too, for ema=false sampling
+                    self.pictures.refit(st.model)
+                self.pictures.milestone(rnd, shown, st.noise, self.monitor)
+        if not (when.logs(rnd) or final):
+            return
+        window = st.sums, st.count
+        self.last, scores = st.means(), {}
+        if not when.logs(rnd):
+            st.sums, st.count = window
+        if (when.evaluates(rnd) or final) and self.eval_on:
+            with rng_untouched(not when.evaluates(rnd)):
+                self.last_eval = scores = self.evaluate(shown)
+            self.eval_s += self.last_eval.get("eval_s", 0.0)
+            if "fid" in self.last_eval:
+                st.keep_best(rnd, self.last_eval["fid"], self.run_dir / "checkpoints")
+        self.monitor.scalars(rnd, self.last, scores)
+        if when.logs(rnd):  # divergence is judged on the schedule's windows
+            self._watch(rnd)
 
     def _watch(self, rnd: int) -> None:
         """Mark the run diverged once its logged losses exploded (finite, but far too large)."""
@@ -199,9 +229,11 @@ class Trainer:
     def _summary(self, start: int, train_s: float) -> dict:
         step_s = train_s - self.eval_s  # rounds/s counts training, not evaluation
         device = self.device
-        diverged = self.state.diverged
+        diverged, stopped = self.state.diverged, self.stopped_at
+        status = "diverged" if diverged else "time_limit" if stopped else "done"
+        reached = stopped or self.rounds
         return {
-            "status": "diverged" if diverged else "done",
+            "status": status,
             **(
                 {
                     "diverged": True,
@@ -213,10 +245,11 @@ class Trainer:
                 else {}
             ),  # fmt: skip
             **({"rollbacks": self.guard.rollbacks} if self.guard.rollbacks else {}),
-            "rounds": self.rounds,
+            "rounds": reached,
+            **({"target_rounds": self.rounds, "time_limit": self.time_limit} if stopped else {}),
             "resumed_from": start,
             "wall_s": round(train_s, 3),
-            "rounds_per_s": round((self.rounds - start) / step_s, 3) if step_s > 0 else None,
+            "rounds_per_s": round((reached - start) / step_s, 3) if step_s > 0 else None,
             "eval_s": round(self.eval_s, 3),
             "device": str(device),
             **(
