@@ -124,5 +124,5 @@ def _duration(value):
 Duration = Annotated[
     int | float | str,
     AfterValidator(_duration),
-    Says("a duration > 0: 90s, 20m, 2h, 1h30m, 1.5h or a number of seconds"),
+    Says("a duration (90s, 20m, 2h, 1h30m, 1.5h) or a number of seconds > 0"),
 ]

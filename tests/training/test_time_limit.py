@@ -168,3 +168,37 @@ def test_a_time_limited_run_resumed_to_the_end_is_bit_identical(
     # the same rows, besides one at each stop: the open log window went on in the checkpoint
     assert _rows(whole) == [r for r in _rows(parts) if r["round"] not in (5, 10)]
     assert [r["round"] for r in _rows(parts)] == [4, 5, 8, 10, 12]
+
+
+RANK_1_CLOCK = """
+import itertools, os
+if os.environ["RANK"] == "1":  # only rank 1's clock passes the hour (after round 3)
+    import gantrain.training.time_limit as time_limit
+    ticks = itertools.count()
+    time_limit.clock = lambda: 1200.0 * next(ticks)
+from gantrain.commands.train import main
+main()
+"""
+
+
+@pytest.mark.slow
+def test_data_parallel_ranks_stop_after_the_same_round(mnist_root, tmp_path):
+    # rank 0's real clock is far from the limit: it stops because rank 1's passed, in step
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "start.py").write_text(RANK_1_CLOCK)
+    args = [f"dataset.root={mnist_root}", "device=cpu", "device.threads=1", "trainer.rounds=8",
+            "trainer.sample_at=[8]", "trainer.batch_size=16", "model.width=8",
+            "model.max_width=16", *CRITIC, "trainer.time_limit=1h", "hydra.run.dir=run"]  # fmt: skip
+    torchrun = Path(sys.executable).with_name("torchrun")
+    out = subprocess.run([str(torchrun), "--nproc_per_node=2", "start.py", *args], cwd=tmp_path,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True,
+                         text=True, timeout=300, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    run = tmp_path / "run"
+    summary = json.loads((run / "summary.json").read_text())
+    assert (summary["status"], summary["rounds"]) == ("time_limit", 3)
+    assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["round"] == 3

@@ -157,8 +157,9 @@ class Trainer:
                 rnd = self._rollback()
                 continue
             if final:
-                log.info("time limit %s reached after round %d: stopping with its checkpoint, "
-                         "grid%s", deadline.words, rnd, " and evaluation" * self.eval_on)  # fmt: skip
+                log.info("time limit %s reached after round %d: stopping with that round's %s",
+                         deadline.words, rnd, "checkpoint, grid and evaluation" if self.eval_on
+                         else "checkpoint and grid")  # fmt: skip
             self._outputs(rnd, final)
             if when.checkpoints(rnd) or stop.signum or final:
                 st.save(rnd, self.run_dir / "checkpoints", when.keeps(rnd), self.keep_checkpoints,
