@@ -36,13 +36,13 @@ class Deadline:
             self.end = clock() + self.seconds
 
     def passed(self) -> bool:
-        """Whether the limit has passed (asked once per round: a clock read, no device sync).
-        Data-parallel ranks decide together, so that they all stop after the same round."""
+        """Whether the limit has passed; asked once per round. One process: a clock read, no
+        device sync. Data-parallel ranks decide together (one tiny all-reduce, which waits for
+        the round's work), so that they all stop after the same round."""
         if self.end is None:
             return False
         past = clock() >= self.end
         if dist.is_initialized() and dist.get_world_size() > 1:
-            # one small all-reduce per round, only in a run that has a limit
             flag = torch.tensor([float(past)], device=self.device)
             dist.all_reduce(flag, op=dist.ReduceOp.MAX)
             past = bool(flag.item())
