@@ -123,6 +123,7 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
         model = build(nets.model)
         objective = build(nets.objective)
     objective.check_fits(model, names.get("model"), names.get("objective"))
+    objective.check_batch(trainer.batch_size)  # each process's batch: what its critic sees
     accel.prepare(model)
     objective.bind(model, accel)
     log.info(

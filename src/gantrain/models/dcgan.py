@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gantrain.kinds import Channels, Count, ImageSize, PositiveInt
+from gantrain.kinds import Channels, Count, Flag, ImageSize, PositiveInt
+from gantrain.models.anticollapse import MinibatchStd, check_batch, pack
 from gantrain.models.base import GenerativeModel, SampleNorm
 from gantrain.models.blocks import CriticNorm, DownStack, UpStack, init_dcgan, spectral_norm_all
 from gantrain.models.labels import LabelVector, label_dim
@@ -47,9 +48,15 @@ class DCGAN(GenerativeModel):
 
 
 class Discriminator(DownStack):
-    """image (B, C, H, W) [, labels (B,)] -> one real/fake logit per image (B,). norm: batch
-    (DCGAN), layer, spectral (SNGAN-style: spectral normalisation on every layer, no BatchNorm)
-    or none."""
+    """image (B, C, H, W) [, labels (B,)] -> one real/fake logit per pack of images (B/pack,).
+    norm: batch (DCGAN), layer, spectral (SNGAN-style: spectral normalisation on every layer, no
+    BatchNorm) or none.
+
+    Against mode collapse (anticollapse.py): pack > 1 judges `pack` consecutive samples at once
+    (PacGAN), the first conv reading their pack * C channels; mbstd adds the minibatch standard
+    deviation over groups of mbstd_group packs (ProGAN) as one more map before the last layer.
+    A conditional critic's projection term of a pack is the sum of its members' terms: their
+    summed class embeddings against the pack's features."""
 
     def __init__(
         self,
@@ -59,11 +66,19 @@ class Discriminator(DownStack):
         max_width: PositiveInt = 512,
         norm: CriticNorm = "batch",
         num_classes: Count = 0,
+        pack: PositiveInt = 1,
+        mbstd: Flag = False,
+        mbstd_group: Count | None = 4,
     ):
-        super().__init__(channels, image_size, width, max_width, out_features=1, norm=norm)
-        self.num_classes = num_classes
+        super().__init__(channels * pack, image_size, width, max_width, out_features=1, norm=norm)
+        self.num_classes, self.pack = num_classes, pack
+        self.mbstd, self.mbstd_group = mbstd, mbstd_group
+        if mbstd:  # the last conv reads one more map: the std over the group
+            *body, last = self.net
+            wider = nn.Conv2d(last.in_channels + 1, last.out_channels, last.kernel_size)
+            self.net = nn.Sequential(*body, MinibatchStd(mbstd_group), wider)
         if num_classes:
-            last = self.net[-1]  # the conv that reads the (B, w, base, base) features
+            last = self.net[-1]  # the conv that reads the (B/pack, w, base, base) features
             features = last.in_channels * last.kernel_size[0] * last.kernel_size[1]
             self.projection = nn.Embedding(num_classes, features)
         init_dcgan(self)
@@ -72,12 +87,19 @@ class Discriminator(DownStack):
         if norm == "spectral":
             spectral_norm_all(self)
 
+    def check_batch(self, batch_size: int) -> None:
+        """Refuse a batch size the packs or the std groups do not divide (a UserError)."""
+        check_batch(batch_size, self.pack, self.mbstd, self.mbstd_group)
+
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        x = pack(x, self.pack)  # (B/pack, pack*C, H, W)
         if not self.num_classes:
             return super().forward(x).squeeze(1)
         *body, last = self.net
         h = x
         for layer in body:
-            h = layer(h)  # ends (B, w, base, base): the features the last layer reads
-        logit = last(h).flatten()  # (B,)
-        return logit + (self.projection(labels).to(h.dtype) * h.flatten(1)).sum(1)
+            h = layer(h)  # ends (B/pack, w, base, base): the features the last layer reads
+        logit = last(h).flatten()  # (B/pack,)
+        embedded = self.projection(labels).to(h.dtype)  # (B, features)
+        embedded = embedded.view(h.shape[0], self.pack, -1).sum(1)  # (B/pack, features)
+        return logit + (embedded * h.flatten(1)).sum(1)

@@ -93,6 +93,7 @@ class Adversarial(Objective):
         ada_kimg: PositiveFloat = 100.0,
     ):
         self.critic = critic
+        self.pack = getattr(critic, "pack", 1)  # a packing critic scores B/pack packs (PacGAN)
         self.make_optimizer, self.make_critic_optimizer = optimizer, critic_optimizer
         self.d_steps = d_steps
         self.g_loss = F.G_LOSSES[generator_loss]
@@ -123,6 +124,11 @@ class Adversarial(Objective):
         if space == "code" or recon_weight > 0:
             needs.add("encode")
         self.requires = frozenset(needs)
+
+    def check_batch(self, batch_size: int) -> None:
+        check = getattr(self.critic, "check_batch", None)
+        if check is not None:
+            check(batch_size)
 
     def bind(self, model: GenerativeModel, accel: Accelerator | None = None) -> None:
         accel = self._accel(model, accel)
@@ -159,11 +165,13 @@ class Adversarial(Objective):
                 fake_logits = self._score(fake_seen, labels)
                 loss_d = self._d_loss(real_logits.float(), fake_logits.float())
             # ADA's overfitting signal: which side of the decision boundary real images fall on
-            self.augment.observe(real_logits - BOUNDARY.get(self.loss, 0.0))
+            # (a packing critic's score counts for each image of its pack)
+            seen = real_logits.repeat_interleave(self.pack) if self.pack > 1 else real_logits
+            self.augment.observe(seen - BOUNDARY.get(self.loss, 0.0))
             penalty_logs = {}
             if self.penalties.on:
                 score = functools.partial(self._score, labels=labels)
-                penalty, penalty_logs = self.penalties(score, real, fake_seen)
+                penalty, penalty_logs = self.penalties(score, real, fake_seen, self.pack)
                 loss_d = loss_d + penalty
             self.accel.step(loss_d, self.critic_opt)
 

@@ -31,6 +31,9 @@ class Objective:
             f"{', '.join(missing)}, which model={model_name} lacks"
         )
 
+    def check_batch(self, batch_size: int) -> None:
+        """Refuse (UserError) a batch size this objective's nets cannot take; any by default."""
+
     def bind(self, model: GenerativeModel, accel: Accelerator | None = None) -> None:
         """Create optimizers (and critics) for this model; called once before training.
 

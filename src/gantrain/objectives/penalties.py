@@ -1,7 +1,13 @@
 """Penalties on the critic's input gradient, added to its loss: the WGAN-GP gradient penalty on
 interpolates between real and generated samples (Gulrajani et al. 2017) and the zero-centred R1
 penalty on real samples (Mescheder et al. 2018), applied lazily every N critic steps with its
-weight scaled by N (Karras et al. 2020, StyleGAN2)."""
+weight scaled by N (Karras et al. 2020, StyleGAN2).
+
+A packing critic (PacGAN) scores packs of m consecutive samples: a pack is one input of the
+critic, so an interpolate pack lies on the line between a real pack and a generated one (one eps
+per pack), and each gradient norm is taken over the whole pack (the m samples' gradients
+together, i.e. with respect to the packed input); the means run over packs. With m = 1 these
+are the per-sample penalties."""
 
 from __future__ import annotations
 
@@ -12,6 +18,11 @@ import torch
 from torch import nn
 
 from gantrain.objectives import functional as F
+
+
+def per_pack(grads: torch.Tensor, pack: int) -> torch.Tensor:
+    """(B, ...) input gradients -> (B/pack, rest): one row per pack, its members' gradients."""
+    return grads.reshape(grads.shape[0] // pack, -1)
 
 
 class CriticPenalties(nn.Module):
@@ -40,9 +51,9 @@ class CriticPenalties(nn.Module):
         return self.r1_weight > 0 and self.r1_every > 1
 
     def forward(self, critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
-                fake: torch.Tensor):  # fmt: skip
-        """(penalty to add to the critic's loss, logs) for one critic step; critic: images ->
-        logits (B,), the conditional critic with its labels bound."""
+                fake: torch.Tensor, pack: int = 1):  # fmt: skip
+        """(penalty to add to the critic's loss, logs) for one critic step; critic: images
+        (B, ...) -> logits (B/pack,), the conditional critic with its labels bound."""
         logs: dict[str, torch.Tensor] = {}
         total = torch.zeros((), device=real.device)
         no_autocast = (
@@ -53,15 +64,16 @@ class CriticPenalties(nn.Module):
         with no_autocast:
             real, fake = real.detach().float(), fake.detach().float()
             if self.gp_weight > 0:
-                eps = torch.rand(real.shape[0], device=real.device)
-                grads = F.input_gradients(critic, F.interpolates(real, fake, eps))
+                eps = torch.rand(real.shape[0] // pack, device=real.device)
+                eps = eps.repeat_interleave(pack)  # the same for a pack's members
+                grads = per_pack(F.input_gradients(critic, F.interpolates(real, fake, eps)), pack)
                 gp = F.gradient_penalty(grads)
                 total = total + self.gp_weight * gp
                 logs["gradient_penalty"] = gp.detach()
                 logs["critic_grad_norm"] = grads.detach().flatten(1).norm(dim=1).mean()
             if self.r1_weight > 0:
                 if self.steps_host % self.r1_every == 0:
-                    grads = F.input_gradients(critic, real)
+                    grads = per_pack(F.input_gradients(critic, real), pack)
                     r1 = F.r1_penalty(grads)
                     total = total + self.r1_weight * self.r1_every * r1
                     self.last_r1.copy_(r1.detach())
