@@ -95,3 +95,10 @@ def test_the_swept_picture_draws_every_finished_job(tmp_path):
     assert finals(rows, "objective") == {"loss_d": [("adversarial", 1.1)], "loss": [("mmd", 3.2)]}
     rows[1]["fid"] = 40.0
     assert finals(rows, "objective") == {"fid": [("mmd", 40.0)], "loss_d": [("adversarial", 1.1)]}
+
+
+def test_a_job_stopped_at_its_time_limit_is_drawn_beside_finished_ones():
+    rows = [{"job": "0", "objective": "adversarial", "status": "time_limit", "fid": 30.0},
+            {"job": "1", "objective": "mmd", "status": "done", "fid": 50.0},
+            {"job": "2", "objective": "mmd", "status": "interrupted", "fid": 9.0}]  # fmt: skip
+    assert finals(rows, "objective") == {"fid": [("adversarial", 30.0), ("mmd", 50.0)]}

@@ -127,8 +127,9 @@ def curves_picture(jobs: list[tuple[str, Path]], out: Path,
 def finals(rows: list[dict], key: str, order: tuple[str, ...] = HEADLINE
            ) -> dict[str, list[tuple[str, float]]]:  # fmt: skip
     """What report_<key>.png draws: metric -> [(the job's value of key, its final metric)] for
-    the finished jobs that have it; the metrics as panel_names chooses them."""
-    done = [r for r in rows if r.get("status") == "done"]
+    the finished jobs that have it (a job stopped by trainer.time_limit finished what it was
+    given: equal-time comparisons need it); the metrics as panel_names chooses them."""
+    done = [r for r in rows if r.get("status") in ("done", "time_limit")]
     names = [{m for m in order if m in r} for r in done]
     return {m: [(str(r.get(key)), r[m]) for r in done if m in r]
             for m in panel_names(names, order)}  # fmt: skip
