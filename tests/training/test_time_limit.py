@@ -13,7 +13,7 @@ import pytest
 import torch
 from helpers import CRITIC, compose_cfg, tiny_train, without_hydra
 
-from gantrain.commands import train
+from gantrain.commands import sweeps, train
 from gantrain.errors import UserError
 from gantrain.kinds import duration_seconds
 from gantrain.training import evaluation, time_limit
@@ -59,14 +59,14 @@ def test_a_changed_time_limit_is_not_a_config_change():
 
 
 def test_a_sweep_whose_jobs_stopped_at_their_limit_has_not_failed(tmp_path, monkeypatch):
-    monkeypatch.setattr(train, "_failed", [])
+    monkeypatch.setattr(sweeps, "failed", [])
     for job, status in enumerate(["done", "time_limit"]):
         (tmp_path / str(job)).mkdir()
         (tmp_path / str(job) / "summary.json").write_text(json.dumps({"status": status}))
-    assert not train._sweep_failed(tmp_path)
+    assert not sweeps.sweep_failed(tmp_path)
     (tmp_path / "2").mkdir()
     (tmp_path / "2" / "summary.json").write_text(json.dumps({"status": "failed"}))
-    assert train._sweep_failed(tmp_path)
+    assert sweeps.sweep_failed(tmp_path)
 
 
 # ---- runs: the clock reads 0 when training starts and moves one second per round ----

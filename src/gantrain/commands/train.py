@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from gantrain.commands import sweeps
 from gantrain.commands.claim import claim_job_dir, claim_run_dir
-from gantrain.config import build, conf_dir, split_args
+from gantrain.config import build, conf_dir
 from gantrain.errors import UserError, WriteFailed, report
 from gantrain.hardware import distributed
 from gantrain.kinds import Flag, Integer, Node
@@ -25,7 +24,6 @@ from gantrain.training.resume import RunRefused, prior_state, record_config, res
 from gantrain.training.signals import Interrupted
 
 log = logging.getLogger("gantrain")
-_failed: list[str] = []  # jobs of this process that failed (a sweep goes on, then exits non-zero)
 
 
 def train_keys(
@@ -184,39 +182,17 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     return summary
 
 
-def _job(hc) -> dict | None:
-    if hc.mode != RunMode.MULTIRUN:
-        return None
-    import os
-
-    n_jobs = int(OmegaConf.select(hc.launcher, "n_jobs", default=1) or 1)
-    if n_jobs < 1:  # joblib's -1: one job per core
-        n_jobs = os.cpu_count() or 1
-    hparams = dict(o.split("=", 1) for o in hc.overrides.task if "=" in o)
-    return {"num": hc.job.num, "parallel": n_jobs, "hparams": hparams}
-
-
-def _sweep_value(summary: dict) -> float:
-    """What an hyperparameter search minimises: FID where evaluated, else the loss gap."""
-    final = summary.get("final", {})
-    if "fid" in final:
-        return float(final["fid"])
-    if "loss_g" in final and "loss_d" in final:
-        return abs(final["loss_g"] - final["loss_d"])
-    return float(final.get("loss", float("inf")))
-
-
 @hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")
 def _hydra_train(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
-    job = _job(hc)
+    job = sweeps.job_of(hc)
     # a single run refused before training leaves no directory behind, if it made one
     own_dir = job is None and not cfg.get("resume") and is_new_run_dir(run_dir)
     try:
         claim_job_dir(run_dir, job is not None, cfg)  # one writer per run directory
         schema().check(cfg)  # a sweep job composed by another sweeper is checked here
-        return _sweep_value(train(cfg, run_dir, dict(hc.runtime.choices), job))
+        return sweeps.sweep_value(train(cfg, run_dir, dict(hc.runtime.choices), job))
     except Interrupted as stop:
         _record(run_dir, "interrupted", str(stop))
         log.warning("%s; continue with: gantrain resume=%s", stop, run_dir)
@@ -228,7 +204,7 @@ def _hydra_train(cfg: DictConfig) -> float | None:
                 raise
             log.exception("job %s crashed", run_dir)
             _record(run_dir, "failed", f"{type(err).__name__}: {err}")
-            _failed.append(str(err))
+            sweeps.failed.append(str(err))
             return float("inf")
         report(user)
         if not isinstance(user, (RunRefused, DirectoryInUse)):  # the run's files stay alone
@@ -236,7 +212,7 @@ def _hydra_train(cfg: DictConfig) -> float | None:
                 _record(run_dir, _status_of(user), str(user))
         if job is None:
             sys.exit(2)
-        _failed.append(str(user))
+        sweeps.failed.append(str(user))
     return float("inf")
 
 
@@ -280,29 +256,6 @@ def _record(run_dir: Path, status: str, error: str) -> None:
         pass  # the one-line report is what matters
 
 
-def _sweep_dir(args: list[str]) -> tuple[list[str], Path | None]:
-    """Pin the sweep directory so the exit code can read every job's summary afterwards."""
-    if not {"-m", "--multirun"} & set(args):
-        return args, None
-    given = [a.split("=", 1)[1] for a in args if a.startswith("hydra.sweep.dir=")]
-    if given:
-        return args, None if "${" in given[-1] else Path(given[-1])
-    path = Path("outputs/multirun") / time.strftime("%Y-%m-%d") / time.strftime("%H-%M-%S")
-    flags, overrides = split_args(args)
-    return [*flags, *overrides, f"hydra.sweep.dir={path}"], path
-
-
-def _sweep_failed(sweep: Path | None) -> bool:
-    from gantrain.record.run_files import read_json
-
-    if _failed:
-        return True
-    if sweep is None:
-        return False
-    statuses = [(read_json(p) or {}).get("status") for p in sweep.glob("*/summary.json")]
-    return any(s not in ("done", "time_limit") for s in statuses)  # a time limit is as asked
-
-
 def main() -> None:
     # a log file on a full disk must not print a traceback for every line that follows
     logging.raiseExceptions = False
@@ -317,11 +270,11 @@ def main() -> None:
     except UserError as err:
         report(err)
         sys.exit(2)
-    args, sweep = _sweep_dir(args)
+    args, sweep = sweeps.pin_sweep_dir(args)
     args = distributed.rank_overrides(args)
     sys.argv = [sys.argv[0], *args]
     _hydra_train()
-    if _sweep_failed(sweep):
+    if sweeps.sweep_failed(sweep):
         sys.exit(1)
 
 

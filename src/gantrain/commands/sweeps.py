@@ -1,0 +1,59 @@
+"""What gantrain needs to know of a sweep (Hydra multirun): each job's number and its share of
+the cores, the value a search minimises, the pinned sweep directory, and whether any job failed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from hydra.types import RunMode
+from omegaconf import OmegaConf
+
+from gantrain.config import split_args
+
+failed: list[str] = []  # jobs of this process that failed (a sweep goes on, then exits non-zero)
+
+
+def job_of(hc) -> dict | None:
+    if hc.mode != RunMode.MULTIRUN:
+        return None
+    import os
+
+    n_jobs = int(OmegaConf.select(hc.launcher, "n_jobs", default=1) or 1)
+    if n_jobs < 1:  # joblib's -1: one job per core
+        n_jobs = os.cpu_count() or 1
+    hparams = dict(o.split("=", 1) for o in hc.overrides.task if "=" in o)
+    return {"num": hc.job.num, "parallel": n_jobs, "hparams": hparams}
+
+
+def sweep_value(summary: dict) -> float:
+    """What an hyperparameter search minimises: FID where evaluated, else the loss gap."""
+    final = summary.get("final", {})
+    if "fid" in final:
+        return float(final["fid"])
+    if "loss_g" in final and "loss_d" in final:
+        return abs(final["loss_g"] - final["loss_d"])
+    return float(final.get("loss", float("inf")))
+
+
+def pin_sweep_dir(args: list[str]) -> tuple[list[str], Path | None]:
+    """Pin the sweep directory so the exit code can read every job's summary afterwards."""
+    if not {"-m", "--multirun"} & set(args):
+        return args, None
+    given = [a.split("=", 1)[1] for a in args if a.startswith("hydra.sweep.dir=")]
+    if given:
+        return args, None if "${" in given[-1] else Path(given[-1])
+    path = Path("outputs/multirun") / time.strftime("%Y-%m-%d") / time.strftime("%H-%M-%S")
+    flags, overrides = split_args(args)
+    return [*flags, *overrides, f"hydra.sweep.dir={path}"], path
+
+
+def sweep_failed(sweep: Path | None) -> bool:
+    from gantrain.record.run_files import read_json
+
+    if failed:
+        return True
+    if sweep is None:
+        return False
+    statuses = [(read_json(p) or {}).get("status") for p in sweep.glob("*/summary.json")]
+    return any(s not in ("done", "time_limit") for s in statuses)  # a time limit is as asked
