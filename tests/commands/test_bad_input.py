@@ -9,13 +9,11 @@ import sys
 import numpy as np
 import pytest
 import torch
-from helpers import TINY, one_error_line, run_cli, tiny_train
+from helpers import CRITIC, TINY, one_error_line, run_cli, tiny_train
 
 from gantrain.commands import sample as sample_cli
 from gantrain.commands.runs import load_run
 from gantrain.metrics import scores
-
-CRITIC = ["objective.critic.width=8", "objective.critic.max_width=16"]
 
 
 @pytest.fixture(scope="module")
