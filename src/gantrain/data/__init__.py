@@ -6,7 +6,8 @@ import torch
 from torch.utils.data import Dataset
 
 from gantrain.data.batches import TensorBatches
-from gantrain.data.labelled import Labelled
+from gantrain.data.labelled import Labelled, images_of
+from gantrain.data.shard_stream import ShardBatches, ShardSet
 from gantrain.data.stream import StreamBatches
 
 
@@ -18,6 +19,8 @@ def make_batches(source, batch_size: int, device: torch.device, seed: int, worke
     DataLoader with `workers` processes (dataset.workers). Labelled sources give
     (images, labels) batches.
     """
+    if isinstance(images_of(source), ShardSet):
+        return shard_batches(images_of(source), batch_size, device, seed, workers)
     if isinstance(source, Labelled):
         if isinstance(source.images, torch.Tensor):
             return TensorBatches(source.images, batch_size, device, seed=seed,
@@ -29,3 +32,12 @@ def make_batches(source, batch_size: int, device: torch.device, seed: int, worke
     if isinstance(source, Dataset):
         return StreamBatches(source, batch_size, device, seed=seed, workers=workers)
     raise TypeError(f"a dataset loader returned {type(source).__name__}, not a tensor or Dataset")
+
+
+def shard_batches(shards: ShardSet, batch_size: int, device, seed: int, workers: int):
+    """Packed shards, split over the ranks of a process group: each rank's streams read their
+    own part of every epoch, so all ranks share the run's seed (the caller's is seed + rank)."""
+    import torch.distributed as dist
+
+    rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+    return ShardBatches(shards, batch_size, device, seed - rank, workers, rank, world)

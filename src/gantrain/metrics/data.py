@@ -18,6 +18,7 @@ log = logging.getLogger("gantrain")
 SPLITS = ("test", "train")
 TORCHVISION = "gantrain.data.torchvision_sets.load"
 DIGITS = "gantrain.data.digits.load"
+SHARDS = "gantrain.data.shards.load"
 # where the small classifier is the default extractor: grey digits and glyphs, far from ImageNet
 CLASSIFIER_DEFAULT = ("mnist", "fashion_mnist", "kmnist", "digits")
 DIGITS_HELD_OUT = 0.2  # scikit-learn's digits have no test split: this share is held out
@@ -69,6 +70,11 @@ def reference_images(dataset_cfg, split: str = "test", max_images: int = 10000) 
     cfg = as_dict(dataset_cfg)
     if cfg.get("_target_") == DIGITS:
         return _as_tensor(labelled_split(cfg, train=split == "train")[0], max_images)
+    if cfg.get("_target_") == SHARDS:  # a stated part of the shards, read without streaming
+        from gantrain.data.shards import split_images
+
+        return split_images(cfg["root"], cfg["image_size"], cfg["channels"], cfg.get("held_out", 0),
+                            cfg.get("reference"), split, max_images)  # fmt: skip
     node = OmegaConf.create(cfg)
     if split == "train":
         return _as_tensor(build(node), max_images)

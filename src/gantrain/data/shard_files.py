@@ -1,0 +1,192 @@
+"""Packed shards on a local disk or behind any fsspec URL: the manifest, one shard's samples
+(checked against the manifest's size and sha256 before any is used), and their decoding.
+
+A shard set (written by gantrain-pack): ROOT/manifest.json and ROOT/shard-000000.tar, ...,
+WebDataset tars holding, per sample, KEY.png or KEY.jpg (already at the pack's size and
+channels) and KEY.cls (the class index, when the source has classes); KEY is the sample's
+global index, %09d.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from gantrain.errors import UserError
+
+FORMAT, VERSION = "gantrain-shards", 1
+HTTP_READ_S = 120  # a stalled server is an error after this long, never a hang
+
+
+class BadShard(Exception):
+    """A shard that is missing, truncated, fails its checksum, or holds other samples than its
+    manifest entry says; str() says which and why, in words."""
+
+    def __init__(self, name: str, why: str):
+        super().__init__(f"shard {name} {why}")
+        self.name, self.why = name, why
+
+
+def bad_shard_error(err: BadShard, root: str) -> UserError:
+    """The one line for a bad shard the run cannot go on without."""
+    return UserError(
+        f"{err}: pack it again (gantrain-pack redoes bad shards) or copy it again into {root}, "
+        "or train without it: dataset.on_bad_shard=skip"
+    )
+
+
+def is_url(root: str) -> bool:
+    return "://" in root and not root.startswith("file://")
+
+
+def local_path(root: str) -> Path:
+    return Path(root.removeprefix("file://")).expanduser().resolve()
+
+
+def _filesystem(root: str):
+    """(fsspec filesystem, path) for a URL; a fresh instance per process, since one inherited
+    across a fork shares the parent's event loop."""
+    try:
+        import fsspec
+    except ImportError:
+        raise UserError(
+            f"dataset.root={root} is a URL, and reading URLs needs fsspec: "
+            'pip install "gantrain[shards]"'
+        ) from None
+    options: dict = {"skip_instance_cache": True}
+    if root.startswith(("http://", "https://")):
+        import aiohttp
+
+        options["client_kwargs"] = {"timeout": aiohttp.ClientTimeout(sock_read=HTTP_READ_S,
+                                                                     sock_connect=HTTP_READ_S)}
+    return fsspec.core.url_to_fs(root, **options)
+
+
+def read_bytes(root: str, name: str) -> bytes:
+    """The file ROOT/name; FileNotFoundError when absent."""
+    if not is_url(root):
+        return (local_path(root) / name).read_bytes()
+    fs, base = _filesystem(root)
+    return fs.cat_file(base.rstrip("/") + "/" + name)
+
+
+def read_manifest(root: str) -> dict:
+    """ROOT/manifest.json, checked to be a shard set this version reads."""
+    try:
+        manifest = json.loads(read_bytes(root, "manifest.json"))
+    except FileNotFoundError:
+        raise UserError(
+            f"dataset.root={root} holds no manifest.json: point it at a folder written by "
+            f"gantrain-pack (gantrain-pack src=IMAGES out={root})"
+        ) from None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise UserError(f"{root}/manifest.json is not valid JSON ({err}): pack again") from None
+    except OSError as err:
+        raise UserError(f"dataset.root={root} cannot be read ({err}): check the path or URL"
+                        ) from None  # fmt: skip
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise UserError(f"{root}/manifest.json is not a gantrain shard manifest: pack again")
+    if int(manifest.get("version", 0)) > VERSION:
+        raise UserError(
+            f"{root}/manifest.json is format version {manifest['version']}, newer than this "
+            f"gantrain reads ({VERSION}): upgrade gantrain"
+        )
+    return manifest
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One shard as the manifest states it."""
+
+    name: str
+    count: int
+    sha256: str | None
+    bytes: int | None
+    first: int  # the global index of its first sample
+
+
+def entries(manifest: dict) -> list[Entry]:
+    out, first = [], 0
+    for s in manifest["shards"]:
+        count = int(s["count"])
+        out.append(Entry(s["name"], count, s.get("sha256"), s.get("bytes"), first))
+        first += count
+    return out
+
+
+def fetch(root: str, entry: Entry) -> bytes:
+    """The shard's bytes, checked against its manifest entry (BadShard when they differ)."""
+    try:
+        data = read_bytes(root, entry.name)
+    except FileNotFoundError:
+        raise BadShard(entry.name, f"is missing from {root}") from None
+    except Exception as err:  # network and filesystem errors of every library: cannot read it
+        raise BadShard(entry.name, f"cannot be read from {root} ({type(err).__name__}: {err})"
+                       ) from None  # fmt: skip
+    if entry.bytes is not None and len(data) != int(entry.bytes):
+        raise BadShard(entry.name, f"is truncated ({len(data):,} of {int(entry.bytes):,} bytes)")
+    if entry.sha256 and hashlib.sha256(data).hexdigest() != entry.sha256:
+        raise BadShard(entry.name, "fails its sha256 checksum (it changed since it was packed)")
+    return data
+
+
+def samples(data: bytes, entry: Entry, labelled: bool) -> dict[int, tuple[bytes, int]]:
+    """{global index: (image file bytes, class index or -1)} of a fetched shard."""
+    found: dict[int, list] = {}
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                key, _, ext = member.name.rpartition("/")[2].partition(".")
+                item = found.setdefault(int(key), [None, -1])
+                payload = tar.extractfile(member).read()
+                if ext == "cls":
+                    item[1] = int(payload.decode("ascii").strip())
+                elif ext in ("png", "jpg", "jpeg"):
+                    item[0] = payload
+    except (tarfile.TarError, ValueError, UnicodeDecodeError, OSError) as err:
+        raise BadShard(entry.name, f"is not a readable tar of samples ({err})") from None
+    want = range(entry.first, entry.first + entry.count)
+    if sorted(found) != list(want) or any(v[0] is None for v in found.values()):
+        raise BadShard(entry.name, f"does not hold the {entry.count} samples its manifest lists")
+    if labelled and any(v[1] < 0 for v in found.values()):
+        raise BadShard(entry.name, "has samples without a .cls label")
+    return {k: (v[0], v[1]) for k, v in found.items()}
+
+
+def decode_image(data: bytes, channels: int) -> torch.Tensor:
+    """A packed image's bytes -> uint8 (channels, H, W); packed images need no resizing."""
+    with Image.open(io.BytesIO(data)) as img:
+        arr = np.array(img.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
+    return torch.from_numpy(arr.reshape(arr.shape[0], arr.shape[1], channels)).permute(2, 0, 1)
+
+
+def cached_copy(root: str, entry: Entry) -> str:
+    """A local root holding a verified copy of a remote shard (kept in the user's cache, so
+    reference images over a network are fetched once); a local root as it is."""
+    if not is_url(root):
+        return root
+    key = hashlib.sha256(root.encode()).hexdigest()[:16]
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gantrain" / "shards"
+    folder = base / key
+    path = folder / entry.name
+    if path.is_file() and entry.sha256 and (
+        hashlib.sha256(path.read_bytes()).hexdigest() == entry.sha256
+    ):
+        return str(folder)
+    data = fetch(root, entry)
+    folder.mkdir(parents=True, exist_ok=True)
+    part = path.with_suffix(".part")
+    part.write_bytes(data)
+    part.replace(path)  # atomic: a killed copy leaves no half shard under the real name
+    return str(folder)
