@@ -48,9 +48,8 @@ def test_two_ranks_share_each_epoch_disjointly_and_completely(tmp_path):
 
 @pytest.mark.slow
 def test_sigkill_resume_identity_on_streamed_shards_with_two_workers(tmp_path):
-    from training.test_resume import _args, _assert_same_run, _kill_and_resume
-
     from helpers import run_cli
+    from training.test_resume import _args, _assert_same_run, _kill_and_resume
 
     root = write_shards(tmp_path / "shards", [12] * 6, size=16, classes=3)
     # streamed (in_memory_max=0) by two workers, a buffer across shards, labels with images

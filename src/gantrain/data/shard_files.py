@@ -66,8 +66,9 @@ def _filesystem(root: str):
     if root.startswith(("http://", "https://")):
         import aiohttp
 
-        options["client_kwargs"] = {"timeout": aiohttp.ClientTimeout(sock_read=HTTP_READ_S,
-                                                                     sock_connect=HTTP_READ_S)}
+        options["client_kwargs"] = {
+            "timeout": aiohttp.ClientTimeout(sock_read=HTTP_READ_S, sock_connect=HTTP_READ_S)
+        }
     return fsspec.core.url_to_fs(root, **options)
 
 
@@ -180,8 +181,10 @@ def cached_copy(root: str, entry: Entry) -> str:
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gantrain" / "shards"
     folder = base / key
     path = folder / entry.name
-    if path.is_file() and entry.sha256 and (
-        hashlib.sha256(path.read_bytes()).hexdigest() == entry.sha256
+    if (
+        path.is_file()
+        and entry.sha256
+        and (hashlib.sha256(path.read_bytes()).hexdigest() == entry.sha256)
     ):
         return str(folder)
     data = fetch(root, entry)

@@ -15,8 +15,16 @@ import numpy as np
 import torch
 
 from gantrain.data.labelled import Labelled, checked, no_labels
-from gantrain.data.shard_files import BadShard, Entry, bad_shard_error, cached_copy, entries
-from gantrain.data.shard_files import is_url, local_path, read_manifest
+from gantrain.data.shard_files import (
+    BadShard,
+    Entry,
+    bad_shard_error,
+    cached_copy,
+    entries,
+    is_url,
+    local_path,
+    read_manifest,
+)
 from gantrain.data.shard_stream import ShardSet
 from gantrain.data.subset import Limit, chosen
 from gantrain.errors import UserError
