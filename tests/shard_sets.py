@@ -39,31 +39,47 @@ def write_shards(root: Path, counts: list[int], size: int = 8, channels: int = 3
                  classes: int = 0, fmt: str = "png") -> Path:  # fmt: skip
     """ROOT/shard-NNNNNN.tar holding counts[s] samples each, and ROOT/manifest.json; sample i
     is sample_image(i), of class i % classes when classes."""
-    root.mkdir(parents=True, exist_ok=True)
     shards, key = [], 0
-    for s, count in enumerate(counts):
+    for count in counts:
+        files = []
+        for _ in range(count):
+            arr = sample_image(key, size, channels)
+            out = io.BytesIO()
+            Image.fromarray(arr[..., 0] if channels == 1 else arr).save(
+                out, format="PNG" if fmt == "png" else "JPEG"
+            )
+            files.append((out.getvalue(), key % classes if classes else None))
+            key += 1
+        shards.append(files)
+    names = [f"c{c}" for c in range(classes)] if classes else None
+    return write_set(root, shards, size, channels, names, fmt)
+
+
+def write_set(root: Path, shards: list[list[tuple[bytes, int | None]]], size: int,
+              channels: int, classes: list[str] | None, fmt: str = "png") -> Path:  # fmt: skip
+    """A shard set of encoded images: shards[s] lists shard s's (image file bytes, class or
+    None); keys count up from 0 across the shards."""
+    root.mkdir(parents=True, exist_ok=True)
+    entries, key, counts = [], 0, [0] * len(classes or [])
+    for s, files in enumerate(shards):
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tar:
-            for _ in range(count):
-                arr = sample_image(key, size, channels)
-                img = Image.fromarray(arr[..., 0] if channels == 1 else arr)
-                out = io.BytesIO()
-                img.save(out, format="PNG" if fmt == "png" else "JPEG")
-                _add(tar, f"{key:09d}.{fmt}", out.getvalue())
-                if classes:
-                    _add(tar, f"{key:09d}.cls", str(key % classes).encode())
+            for image, label in files:
+                _add(tar, f"{key:09d}.{fmt}", image)
+                if label is not None:
+                    _add(tar, f"{key:09d}.cls", str(label).encode())
+                    counts[label] += 1
                 key += 1
         data = buf.getvalue()
         name = f"shard-{s:06d}.tar"
         (root / name).write_bytes(data)
-        shards.append({"name": name, "count": count, "sha256": hashlib.sha256(data).hexdigest(),
-                       "bytes": len(data)})  # fmt: skip
-    names = [f"c{c}" for c in range(classes)] if classes else None
+        entries.append({"name": name, "count": len(files), "bytes": len(data),
+                        "sha256": hashlib.sha256(data).hexdigest()})  # fmt: skip
     manifest = {
         "format": "gantrain-shards", "version": 1, "count": key, "image_size": size,
-        "channels": channels, "image_format": fmt, "classes": names,
-        "class_counts": [len(range(c, key, classes)) for c in range(classes)] if classes else None,
-        "resize": {"mode": "centre_crop", "filter": "bicubic"}, "shards": shards, "skipped": [],
+        "channels": channels, "image_format": fmt, "classes": classes,
+        "class_counts": counts if classes else None,
+        "resize": {"mode": "centre_crop", "filter": "bicubic"}, "shards": entries, "skipped": [],
         "source": "tests",
     }  # fmt: skip
     (root / "manifest.json").write_text(json.dumps(manifest, indent=1))

@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from gantrain.data import shard_order as order
-from gantrain.data.pixels import resize, to_channels
+from gantrain.data.pixels import resize
 from gantrain.data.shard_files import BadShard, Entry, bad_shard_error, decode_image, fetch, samples
 from gantrain.data.stream import PREFETCH_PER_WORKER, worker_death, worker_died
 from gantrain.errors import UserError
@@ -61,7 +61,7 @@ class ShardSet:
                            ) from None  # fmt: skip
         if image.shape[-1] != self.image_size or image.shape[-2] != self.image_size:
             image = resize(image[None], self.image_size)[0]
-        return to_channels(image[None], self.channels)[0]
+        return image
 
 
 class _Streams(IterableDataset):
@@ -96,8 +96,10 @@ class _Streams(IterableDataset):
                                "stream": local, "skipped": skipped}  # fmt: skip
                         images, labels, skipped = [], [], []
                 epoch, start = epoch + 1, 0
-        except BadShard as err:  # reported by the training process, in one line
-            yield {"error": err.why, "name": err.name}
+        except Exception as err:  # (not BadShard by name: teardown may have cleared it)
+            if not isinstance(err, BadShard):
+                raise
+            yield {"error": err.why, "name": err.name}  # the training process says it in a line
 
     def _read(self, emitted: np.ndarray, share: list[int], skipped: list[str]):
         """(image, label) for each index of emitted, in order, reading the share's units as
