@@ -183,3 +183,15 @@ def test_a_root_without_a_manifest_is_one_line(tmp_path):
         load(str(tmp_path), image_size=8)
     with pytest.raises(UserError, match="dataset.root is not set"):
         load(None)
+
+
+def test_a_state_from_other_workers_starts_a_new_order_with_a_warning(eight, caplog):
+    source = load(str(eight), image_size=8, in_memory_max=0)
+    one = make_batches(source, 5, CPU, seed=0, workers=0)
+    fresh = _draw(one, 3)
+    state = make_batches(source, 5, CPU, seed=0, workers=0).state_dict()
+    state["streams"], state["taken"] = 2, 7
+    with caplog.at_level(logging.WARNING):
+        one.load_state_dict(state)
+    assert "dataset.workers changed" in caplog.text
+    assert _draw(one, 3) == fresh

@@ -227,9 +227,11 @@ class ShardBatches:
                 "world": self.world, "buffer": self.shards.buffer}  # fmt: skip
 
     def load_state_dict(self, state: dict) -> None:
-        same = {"n": len(self), "streams": self.streams, "world": self.world,
-                "buffer": self.shards.buffer}  # fmt: skip
-        changed = [k for k, v in same.items() if state.get(k) != v]
+        now = {"n": len(self), "streams": self.streams, "world": self.world,
+               "buffer": self.shards.buffer}  # fmt: skip
+        words = {"n": "the number of images", "streams": "dataset.workers",
+                 "world": "the number of processes", "buffer": "dataset.buffer"}  # fmt: skip
+        changed = [words[k] for k, v in now.items() if state.get(k) != v]
         if "taken" not in state or changed:
             log.warning("the data order does not carry over from the checkpoint (%s changed); "
                         "a new one starts", ", ".join(changed) or "the data source")  # fmt: skip
