@@ -171,7 +171,8 @@ def decode_image(data: bytes, channels: int) -> torch.Tensor:
 
     torchvision's libpng/libjpeg decoding, a third faster than PIL's for small images; PIL
     for what it does not take (an alpha channel, a format it does not know)."""
-    from torchvision.io import ImageReadMode, decode_image as tv_decode
+    from torchvision.io import ImageReadMode
+    from torchvision.io import decode_image as tv_decode
 
     try:
         image = tv_decode(torch.frombuffer(bytearray(data), dtype=torch.uint8),
