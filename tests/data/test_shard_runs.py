@@ -60,3 +60,26 @@ def test_sigkill_resume_identity_on_streamed_shards_with_two_workers(tmp_path):
     run = tmp_path / "b"
     _kill_and_resume(_args(root, run, extra=extra), run, tmp_path, 10)
     _assert_same_run(tmp_path / "a", run)
+
+
+@pytest.mark.slow
+def test_a_bad_shard_over_http_ends_the_run_in_one_line(tmp_path):
+    from helpers import run_cli
+    from shard_sets import serve
+
+    root = write_shards(tmp_path / "shards", [12] * 6, size=16)
+    (root / "shard-000004.tar").write_bytes((root / "shard-000004.tar").read_bytes()[:-1024])
+    url, server = serve(root)  # over a network, a shard is checked when a worker reads it
+    try:
+        args = [f"dataset.root={url}", "dataset=shards", "dataset.image_size=16",
+                "dataset.in_memory_max=0", "dataset.workers=2", "device=cpu", "trainer.rounds=40",
+                "trainer.batch_size=8", "model.width=8", "model.max_width=16",
+                "objective.critic.width=8", "objective.critic.max_width=16", "eval.at=[]",
+                f"hydra.run.dir={tmp_path / 'run'}"]  # fmt: skip
+        out = run_cli(args, tmp_path, timeout=240)
+    finally:
+        server.shutdown()
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    line = out.stderr.strip().splitlines()[-1]
+    assert line.startswith("gantrain: error: shard shard-000004.tar is truncated"), line
+    assert "dataset.on_bad_shard=skip" in line
