@@ -50,8 +50,9 @@ def photo_folder(folder: Path, n: int, side: tuple[int, int]) -> list[Path]:
 
 def pack(paths: list[Path], out: Path, size: int, fmt: str = "png", per_shard: int = 250
          ) -> tuple[Path, float]:  # fmt: skip
-    """The photos as a shard set at size (PNG, or JPEG of quality 95), squared by gantrain's
-    decoder; (root, images packed per second)."""
+    """The photos as a shard set at size, squared by gantrain's decoder: fmt png (zlib level 1,
+    as gantrain-pack writes), png0 (level 0: stored, not deflated) or jpg (quality 95);
+    (root, images packed per second)."""
     from PIL import Image
     from shard_sets import write_set
 
@@ -68,7 +69,7 @@ def pack(paths: list[Path], out: Path, size: int, fmt: str = "png", per_shard: i
         files.append((buf.getvalue(), None))
         if len(files) == per_shard:
             shards, files = [*shards, files], []
-    root = write_set(out, shards + ([files] if files else []), size, 3, None, fmt)
+    root = write_set(out, shards + ([files] if files else []), size, 3, None, fmt[:3])
     return root, len(paths) / (time.perf_counter() - t0)
 
 
@@ -86,14 +87,15 @@ def rate(batches, n_batches: int, batch_size: int, repeats: int) -> list[float]:
     return out
 
 
-def sources(folder: Path, shards: Path, jpeg: Path, url: str, size: int, workers: int):
+def sources(folder: Path, packs: dict[str, Path], url: str, size: int, workers: int):
     """(name, the loader's result) for each way of reading."""
     from gantrain.data import image_folder
     from gantrain.data import shards as shard_sets
 
-    yield "shards (local)", shard_sets.load(str(shards), size, in_memory_max=0)
+    yield "shards (local)", shard_sets.load(str(packs["png"]), size, in_memory_max=0)
     yield "shards (http)", shard_sets.load(url, size, in_memory_max=0)
-    yield "shards (local, JPEG)", shard_sets.load(str(jpeg), size, in_memory_max=0)
+    yield "shards (local, PNG level 0)", shard_sets.load(str(packs["png0"]), size, in_memory_max=0)
+    yield "shards (local, JPEG)", shard_sets.load(str(packs["jpg"]), size, in_memory_max=0)
     yield "image folder (streamed)", image_folder.load(str(folder), size, in_memory_max=0)
     if workers == 1:  # held: no workers at all, decoded once beforehand
         yield "held tensor", image_folder.load(str(folder), size, workers=2)
@@ -122,18 +124,21 @@ def main() -> None:
         folder = Path(tmp) / "photos"
         paths = photo_folder(folder, args.images, tuple(args.side))
         for size in args.sizes:
-            shards, packing[size] = pack(paths, Path(tmp) / f"shards{size}", size)
-            jpeg, _ = pack(paths, Path(tmp) / f"jpeg{size}", size, "jpg")
-            url, server = serve(shards)
+            packs = {
+                f: pack(paths, Path(tmp) / f"{f}-{size}", size, f) for f in ("png", "png0", "jpg")
+            }
+            packing[size] = packs["png"][1]
+            packs = {f: root for f, (root, _) in packs.items()}
+            url, server = serve(packs["png"])
             for workers in args.workers:
-                for name, source in sources(folder, shards, jpeg, url, size, workers):
+                for name, source in sources(folder, packs, url, size, workers):
                     batches = make_batches(source, args.batch, torch.device("cpu"), 0, workers)
                     rates = rate(batches, args.batches, args.batch, args.repeats)
                     r = max(rates)
                     rows.append({"source": name, "size": size, "workers": workers,
                                  "images_per_s": r, "all": rates,
                                  "load": os.getloadavg()[0]})  # fmt: skip
-                    print(f"{size:4d} px  {workers} workers  {name:24s} {r:9.0f} images/s",
+                    print(f"{size:4d} px  {workers} workers  {name:28s} {r:9.0f} images/s",
                           flush=True)  # fmt: skip
                     del batches
             server.shutdown()
