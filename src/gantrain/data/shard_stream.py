@@ -93,8 +93,9 @@ class _Streams(IterableDataset):
                     labels.append(label)
                     if len(images) == self.batch_size:
                         yield {"images": torch.stack(images), "labels": torch.tensor(labels),
-                               "stream": local, "skipped": skipped}  # fmt: skip
-                        images, labels, skipped = [], [], []
+                               "stream": local, "skipped": list(skipped)}  # fmt: skip
+                        images, labels = [], []
+                        skipped.clear()  # _read adds the next ones to this same list
                 epoch, start = epoch + 1, 0
         except Exception as err:  # (not BadShard by name: teardown may have cleared it)
             if not isinstance(err, BadShard):
