@@ -199,3 +199,14 @@ def test_a_state_from_other_workers_starts_a_new_order_with_a_warning(eight, cap
         one.load_state_dict(state)
     assert "dataset.workers changed" in caplog.text
     assert _draw(one, 3) == fresh
+
+
+def test_fixed_images_come_from_the_first_shards_and_are_kept(eight):
+    source = load(str(eight), image_size=8, in_memory_max=0, labels=True)
+    batches = make_batches(source, 5, CPU, seed=0, workers=0)
+    images, labels = batches.fixed(12, torch.Generator().manual_seed(0))
+    ids = [index_of(im) for im in images]
+    assert len(set(ids)) == 12 and max(ids) < 20 and labels.tolist() == [i % 3 for i in ids]
+    (eight / "shard-000000.tar").unlink()  # the same choice again comes from memory
+    again, _ = batches.fixed(12, torch.Generator().manual_seed(0))
+    assert torch.equal(again, images)

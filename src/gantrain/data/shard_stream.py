@@ -206,17 +206,20 @@ class ShardBatches:
     def fixed(self, n: int, generator: torch.Generator):
         """n real images as uint8 (n, C, H, W) on the device (with labels: and their labels),
         chosen by generator among the first shards' images; outside the training stream."""
-        pool: list[tuple[torch.Tensor, int]] = []
+        first = []  # the first shards holding n kept images: counted, not read
         for entry, kept in zip(self.shards.entries, self.shards.kept):
-            if len(pool) >= n:
+            if sum(k.size for _, k in first) >= n:
                 break
             if kept.size:
-                found = self.shards.read(entry)
-                pool += [(self.shards.decode(i, found[i][0]), found[i][1]) for i in kept.tolist()]
-        idx = torch.randperm(len(pool), generator=generator)[:n]
+                first.append((entry, kept))
+        idx = torch.randperm(sum(k.size for _, k in first), generator=generator)[:n]
         for key, images in self._fixed:
             if torch.equal(key, idx):
                 return images
+        pool: list[tuple[torch.Tensor, int]] = []
+        for entry, kept in first:
+            found = self.shards.read(entry)
+            pool += [(self.shards.decode(i, found[i][0]), found[i][1]) for i in kept.tolist()]
         images = torch.stack([pool[i][0] for i in idx.tolist()]).to(self.device)
         if self.classes is not None:
             images = (images, torch.tensor([pool[i][1] for i in idx.tolist()]).to(self.device))
