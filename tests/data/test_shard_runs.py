@@ -36,8 +36,9 @@ def _rank(rank: int, world: int, store: str, root: str, out: str) -> None:
 @pytest.mark.slow
 def test_two_ranks_share_each_epoch_disjointly_and_completely(tmp_path):
     root = write_shards(tmp_path / "shards", [10] * 8)
-    mp.spawn(_rank, args=(2, str(tmp_path / "store"), str(root), str(tmp_path)), nprocs=2,
-             join=True)  # fmt: skip
+    # forked, not spawned: the ranks start without importing torch again
+    mp.start_processes(_rank, args=(2, str(tmp_path / "store"), str(root), str(tmp_path)),
+                       nprocs=2, join=True, start_method="fork")  # fmt: skip
     ranks = [json.loads((tmp_path / f"{r}.json").read_text()) for r in range(2)]
     assert ranks[0]["state"] == ranks[1]["state"]  # rank 0's checkpoint resumes both
     for epoch in range(2):
