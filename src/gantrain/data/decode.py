@@ -63,6 +63,7 @@ class Recipe:
         return {"filter": self.filter, "fit": self.fit, "background": list(self.background)}
 
 
+PLAIN = Recipe()  # image folders' default: centre crop, bicubic, on white
 Source = Path | str | bytes | io.IOBase  # a file's path, its bytes, or an open binary file
 
 
@@ -122,7 +123,7 @@ def _centre_box(w: int, h: int, size: int) -> tuple[float, float, float, float]:
     return left / sx, top / sy, (left + size) / sx, (top + size) / sy
 
 
-def square(img: Image.Image, size: int, channels: int, recipe: Recipe = Recipe()) -> torch.Tensor:
+def square(img: Image.Image, size: int, channels: int, recipe: Recipe = PLAIN) -> torch.Tensor:
     """An opened PIL image -> uint8 (channels, size, size), fitted and resampled by recipe, as
     described above."""
     mode = "L" if channels == 1 else "RGB"
@@ -172,7 +173,7 @@ def _whole(img: Image.Image, size: int, mode: str, recipe: Recipe) -> Image.Imag
     return ground
 
 
-def decode(path: Source, size: int, channels: int, recipe: Recipe = Recipe()) -> torch.Tensor:
+def decode(path: Source, size: int, channels: int, recipe: Recipe = PLAIN) -> torch.Tensor:
     """The image at path (or in bytes / an open file) as uint8 (channels, size, size);
     TooLarge above MAX_PIXELS, PIL's own errors for a file it cannot read."""
     with open_checked(path) as img:

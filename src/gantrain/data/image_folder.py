@@ -11,7 +11,16 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from gantrain.data.decode import MAX_PIXELS, Filter, Fit, Recipe, TooLarge, decode, header_status
+from gantrain.data.decode import (
+    MAX_PIXELS,
+    PLAIN,
+    Filter,
+    Fit,
+    Recipe,
+    TooLarge,
+    decode,
+    header_status,
+)
 from gantrain.data.decode import square as square  # the decoder's squaring, named here before
 from gantrain.data.labelled import Labelled, checked, no_labels
 from gantrain.data.subset import Limit, limit_list
@@ -31,7 +40,7 @@ class ImageFiles(Dataset):
 
     def __init__(self, paths: list[Path], image_size: int, channels: int,
                  labels: list[int] | None = None, classes: list[str] | None = None,
-                 recipe: Recipe = Recipe()):  # fmt: skip
+                 recipe: Recipe = PLAIN):  # fmt: skip
         self.paths = list(paths)
         self.image_size = image_size
         self.channels = channels
