@@ -46,7 +46,7 @@ def _parquet_splits(base: Path) -> dict[str, list[str]]:
     return splits
 
 
-def open_all(root: str):
+def open_all(root: str, key: str = "dataset.root"):
     """A DatasetDict (or a Dataset) from a saved dataset, Parquet files, or a Hub name."""
     ds = _datasets()
     base = Path(root).expanduser()
@@ -56,7 +56,7 @@ def open_all(root: str):
         return ds.load_dataset("parquet", data_files=_parquet_splits(base))
     if base.exists() or "/" not in root.strip("/") or root.startswith((".", "/", "~")):
         raise UserError(
-            f"dataset.root={root} is neither a saved Hugging Face dataset (a folder with "
+            f"{key}={root} is neither a saved Hugging Face dataset (a folder with "
             "dataset_info.json, from save_to_disk) nor Parquet files: point it at one of them"
         )
     log.info("loading %s from the Hugging Face Hub", root)
@@ -66,13 +66,13 @@ def open_all(root: str):
         raise UserError(f"could not load {root} from the Hugging Face Hub ({err})") from None
 
 
-def open_table(root: str, split: str):
+def open_table(root: str, split: str, key: str = "dataset.root"):
     """(the rows of one split, the split's name): split test falls back to validation, and a
     dataset without held-out rows gives its training rows."""
-    found = open_all(root)
+    found = open_all(root, key)
     if not hasattr(found, "keys"):  # one Dataset, no splits
         if split not in ("train", *HELD_OUT):
-            raise UserError(f"dataset.split={split}: {root} has no splits; use split=train")
+            raise UserError(f"split={split}: {root} has no splits; use split=train")
         return found, "all"
     names = list(found.keys())
     wanted = [split] if split not in HELD_OUT else [*HELD_OUT]
@@ -81,7 +81,7 @@ def open_table(root: str, split: str):
             return found[name], name
     if split in HELD_OUT and "train" in names:
         return found["train"], "train"
-    raise UserError(f"dataset.split={split} is not in {root}; its splits: {', '.join(names)}")
+    raise UserError(f"split={split} is not in {root}; its splits: {', '.join(names)}")
 
 
 def column(table, name: str, key: str, root: str) -> None:
