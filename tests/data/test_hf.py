@@ -80,7 +80,9 @@ def test_odd_images_through_hf_as_through_image_folder(tmp_path):
     cases = write_odd_images(tmp_path / "odd")
     good = [n for n, why in cases.items() if why == "ok"]
     # raw bytes in a binary column: the one decoder reads them, not the datasets library
-    table = datasets.Dataset.from_dict({"png": [(tmp_path / "odd" / n).read_bytes() for n in cases]})
+    table = datasets.Dataset.from_dict(
+        {"png": [(tmp_path / "odd" / n).read_bytes() for n in cases]}
+    )
     table.save_to_disk(str(tmp_path / "odd_saved"))
     got = hf.load(str(tmp_path / "odd_saved"), image_column="png", image_size=16, workers=0)
     held = image_folder.load(tmp_path / "odd", image_size=16, workers=0)

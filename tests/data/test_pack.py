@@ -50,12 +50,22 @@ def read_pack(out: Path) -> tuple[dict, torch.Tensor, list[int] | None]:
     s, c = manifest["image_size"], manifest["channels"]
     assert stacked.shape == (manifest["count"], c, s, s)
     if manifest["classes"] is not None:
-        assert manifest["class_counts"] == np.bincount(labels, minlength=len(manifest["classes"])).tolist()
+        assert (
+            manifest["class_counts"]
+            == np.bincount(labels, minlength=len(manifest["classes"])).tolist()
+        )
     return manifest, stacked, (labels if manifest["classes"] is not None else None)
 
 
 def run_pack(src, out, **keys):
-    keys = {"image_size": 16, "channels": 3, "shard_mb": 0.003, "workers": 0, "progress": False, **keys}
+    keys = {
+        "image_size": 16,
+        "channels": 3,
+        "shard_mb": 0.003,
+        "workers": 0,
+        "progress": False,
+        **keys,
+    }
     return pack(src=str(src), out=str(out), **keys)
 
 
@@ -171,7 +181,9 @@ def test_an_interrupted_pack_continues_to_the_same_shards(tmp_path, monkeypatch)
     assert cut["shards"] == whole["shards"] and cut["skipped"] == whole["skipped"]
     assert cut["class_counts"] == whole["class_counts"] and read_pack(tmp_path / "cut")
     assert not (tmp_path / "cut" / pack_run.PROGRESS).exists()
-    assert "already a complete pack" in run_pack(tmp_path / "pets", tmp_path / "cut", shard_mb=0.002)
+    assert "already a complete pack" in run_pack(
+        tmp_path / "pets", tmp_path / "cut", shard_mb=0.002
+    )
 
 
 def test_refusals(tmp_path):

@@ -63,7 +63,10 @@ def open_all(root: str, key: str = "dataset.root"):
     try:
         return ds.load_dataset(root)
     except Exception as err:  # offline, unknown name, gated: all mean "cannot read it"
-        raise UserError(f"could not load {root} from the Hugging Face Hub ({err})") from None
+        raise UserError(
+            f"{key}={root} is no file or folder here, and loading it from the Hugging Face Hub "
+            f"failed ({err})"
+        ) from None
 
 
 def open_table(root: str, split: str, key: str = "dataset.root"):
