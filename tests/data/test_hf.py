@@ -115,3 +115,15 @@ def test_pack_a_saved_dataset_and_parquet(tmp_path):
     assert manifest["count"] == 3 and manifest["classes"] is None and got is None
     run_pack(tmp_path / "parquet" / "train-00000.parquet", tmp_path / "pq_out")
     assert torch.equal(read_pack(tmp_path / "pq_out")[1], images)
+
+
+def test_fid_references_come_from_the_held_out_split(tmp_path):
+    from gantrain.metrics.data import describe, reference_images
+
+    save_dataset(tmp_path)
+    cfg = {"_target_": "gantrain.data.hf.load", "root": str(tmp_path / "saved"), "split": "train",
+           "image_size": 16, "workers": 0, "limit": 2, "limit_seed": 0}  # fmt: skip
+    test = reference_images(cfg, "test")
+    assert torch.equal(test, hf.load(str(tmp_path / "saved"), split="test", image_size=16))
+    assert reference_images(cfg, "train").shape[0] == 7  # never limited
+    assert describe(cfg) == "hf"
