@@ -111,3 +111,25 @@ def test_dataset_hf_trains(tmp_path):
                              "dataset.workers=0", "conditional=true", "trainer.rounds=2",
                              "trainer.sample_at=[2]", "eval.at=[]"], tmp_path / "run")  # fmt: skip
     assert summary["status"] == "done", summary
+
+
+def test_ctrl_c_says_what_is_kept(tmp_path, monkeypatch, capsys):
+    from gantrain.data import pack_run
+
+    _pictures(tmp_path / "pics", 6)
+    real = pack_run._commit
+
+    def commit(*args):
+        real(*args)
+        raise KeyboardInterrupt  # as Ctrl-C lands right after the first shard is recorded
+
+    monkeypatch.setattr(pack_run, "_commit", commit)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["gantrain-pack", "src=pics", "out=o", "shard_mb=0.002",
+                                      "image_size=16", "workers=0"])  # fmt: skip
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert stopped.value.code == 130 and "Traceback" not in err
+    assert err.startswith("gantrain-pack: interrupted: 1 finished shards (")
+    assert "run the same command again to continue" in err

@@ -67,8 +67,9 @@ def main() -> None:
 
     try:
         run("pack", schema(), lambda keys: pack(**keys))
-    except Interrupted as err:
-        print(f"gantrain-pack: {err}", file=sys.stderr, flush=True)
+    except (Interrupted, KeyboardInterrupt) as err:
+        said = str(err) or "interrupted before any shard was finished"
+        print(f"gantrain-pack: {said}", file=sys.stderr, flush=True)
         sys.exit(130)
 
 

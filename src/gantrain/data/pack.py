@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 from gantrain.data.decode import MAX_PIXELS, Recipe, TooLarge, decode, square
-from gantrain.errors import UserError
 
 log = logging.getLogger(__name__)
 MANIFEST, PROGRESS = "manifest.json", "pack-progress.json"
@@ -33,8 +32,8 @@ CHUNK = 16  # images a worker decodes per task: enough to amortise the hand-over
 PARTIAL = ".partial"
 
 
-class Interrupted(UserError):
-    """Ctrl-C during a pack: the finished shards are kept."""
+class Interrupted(Exception):
+    """Ctrl-C during a pack: the finished shards are kept. Not a mistake: exit status 130."""
 
 
 @dataclass(frozen=True)
