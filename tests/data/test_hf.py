@@ -127,3 +127,11 @@ def test_fid_references_come_from_the_held_out_split(tmp_path):
     assert torch.equal(test, hf.load(str(tmp_path / "saved"), split="test", image_size=16))
     assert reference_images(cfg, "train").shape[0] == 7  # never limited
     assert describe(cfg) == "hf"
+
+
+def test_without_the_datasets_package(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "datasets", None)  # import datasets then fails
+    with pytest.raises(UserError, match='pip install "gantrain\\[hf\\]"'):
+        hf.load(str(tmp_path))

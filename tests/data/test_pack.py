@@ -195,6 +195,11 @@ def test_refusals(tmp_path):
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     with pytest.raises(UserError, match="holds other files"):
         run_pack(tmp_path / "pets", tmp_path / "busy")
+    (tmp_path / "early").mkdir()  # stopped before its first shard was recorded
+    (tmp_path / "early" / "shard-000000.tar.partial").write_bytes(b"half")
+    run_pack(tmp_path / "pets", tmp_path / "early")
+    assert read_pack(tmp_path / "early")[0]["count"] == 9
+    assert not list((tmp_path / "early").glob("*.partial"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="no PNG or JPEG"):
         run_pack(tmp_path / "empty", tmp_path / "o2")

@@ -65,11 +65,15 @@ def _resumed(out: Path, key: dict) -> dict:
     fresh = {"settings": key, "shards": [], "skipped": [], "class_counts": {}}
     state = _read(out / PROGRESS)
     if state is None:
-        if out.exists() and any(out.iterdir()):
+        # a pack stopped before its first shard was recorded leaves shard files, nothing else
+        ours = [f for f in out.glob("*") if f.name.startswith(("shard-", PROGRESS))]
+        if out.exists() and len(ours) < len(list(out.iterdir())):
             raise UserError(
                 f"out={out} is a folder that holds other files and no pack: give a new or "
                 "empty folder"
             )
+        for f in ours:
+            f.unlink()
         return fresh
     if (diff := _differs(state["settings"], key)) != "":
         raise UserError(
@@ -166,6 +170,11 @@ def pack(source, out: Path, settings: Settings, workers: int, bar: bool | None =
     finally:
         progress.close()
     state["skipped"] += skipped
+    return _finish(out, source, settings, state)
+
+
+def _finish(out: Path, source, settings: Settings, state: dict) -> str:
+    """The manifest, written last; the progress record and leftovers removed."""
     if not state["shards"]:
         raise UserError(f"none of the {len(source)} images in {source.what} could be read "
                         f"(e.g. {state['skipped'][0]['path']}: {state['skipped'][0]['why']})")  # fmt: skip
