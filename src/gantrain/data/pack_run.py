@@ -30,6 +30,10 @@ def _read(path: Path) -> dict | None:
         return None
 
 
+def _shards(n: int) -> str:
+    return f"{n} shard" + ("" if n == 1 else "s")
+
+
 def _differs(old: dict, new: dict) -> str:
     """The first setting in which two packs differ, as key=old (not new)."""
     for k, v in new.items():
@@ -56,7 +60,7 @@ def finished(out: Path, key: dict) -> str | None:
                 "remove the folder and pack again"
             )
     return (f"{out} is already a complete pack of {manifest['count']} images in "
-            f"{len(manifest['shards'])} shards; nothing to do")  # fmt: skip
+            f"{_shards(len(manifest['shards']))}; nothing to do")  # fmt: skip
 
 
 def _resumed(out: Path, key: dict) -> dict:
@@ -183,6 +187,6 @@ def _finish(out: Path, source, settings: Settings, state: dict) -> str:
     (out / PROGRESS).unlink(missing_ok=True)
     for leftover in out.glob(f"*{PARTIAL}"):
         leftover.unlink()
-    return (f"packed {manifest['count']} images into {len(manifest['shards'])} shards in {out}"
+    return (f"packed {manifest['count']} images into {_shards(len(manifest['shards']))} in {out}"
             + (f" ({len(manifest['skipped'])} skipped, listed in {MANIFEST})"
                if manifest["skipped"] else ""))  # fmt: skip
