@@ -131,5 +131,5 @@ def test_ctrl_c_says_what_is_kept(tmp_path, monkeypatch, capsys):
         main()
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert stopped.value.code == 130 and "Traceback" not in err
-    assert err.startswith("gantrain-pack: interrupted: 1 finished shards (")
+    assert err.startswith("gantrain-pack: interrupted: 1 finished shard (1 image) kept in o;")
     assert "run the same command again to continue" in err

@@ -209,3 +209,30 @@ def test_refusals(tmp_path):
     shutil.rmtree(tmp_path / "pets" / "cats")
     with pytest.raises(UserError, match="other settings, items"):
         run_pack(tmp_path / "pets", tmp_path / "out")
+
+
+def test_a_full_disk_keeps_the_finished_shards(tmp_path, monkeypatch):
+    import errno
+
+    _classed_folder(tmp_path / "pets")
+    added = []
+
+    class Full(pack_run.ShardWriter):
+        def add(self, *args):
+            added.append(1)
+            if len(added) == 5:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            super().add(*args)
+
+    monkeypatch.setattr(pack_run, "ShardWriter", Full)
+    with pytest.raises(UserError, match="no space left on device.*shards \\(.* images\\) kept in"):
+        run_pack(tmp_path / "pets", tmp_path / "out", shard_mb=0.002)
+    assert not list((tmp_path / "out").glob("*.partial"))
+    monkeypatch.undo()
+    run_pack(tmp_path / "pets", tmp_path / "out", shard_mb=0.002)
+    run_pack(tmp_path / "pets", tmp_path / "whole", shard_mb=0.002)
+    read_pack(tmp_path / "out")
+    shards = [
+        json.loads((tmp_path / d / "manifest.json").read_text())["shards"] for d in ("out", "whole")
+    ]
+    assert shards[0] == shards[1]

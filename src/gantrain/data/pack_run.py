@@ -3,6 +3,7 @@ last intact shard, write the rest with a progress bar, then the manifest."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from pathlib import Path
@@ -21,6 +22,7 @@ from gantrain.data.pack import (
 from gantrain.errors import UserError
 
 log = logging.getLogger(__name__)
+FULL = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)  # the disk refuses
 
 
 def _read(path: Path) -> dict | None:
@@ -30,8 +32,19 @@ def _read(path: Path) -> dict | None:
         return None
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _shards(n: int) -> str:
-    return f"{n} shard" + ("" if n == 1 else "s")
+    return _plural(n, "shard")
+
+
+def _kept(state: dict, out: Path) -> str:
+    done = state["shards"]
+    n, images = len(done), sum(s["count"] for s in done)
+    shards = "shard" if n == 1 else "shards"
+    return f"{n} finished {shards} ({_plural(images, 'image')}) kept in {out}"
 
 
 def _differs(old: dict, new: dict) -> str:
@@ -126,27 +139,14 @@ def _manifest(out: Path, source, settings: Settings, state: dict) -> dict:
     }  # fmt: skip
 
 
-def pack(source, out: Path, settings: Settings, workers: int, bar: bool | None = None) -> str:
-    """Pack source into out; returns the line to print. bar: the progress bar (None: on a
-    terminal). Ctrl-C raises Interrupted with the finished shards kept."""
-    from tqdm import tqdm
-
-    key = settings.key(source)
-    if (done := finished(out, key)) is not None:
-        return done
-    if len(source) == 0:
-        raise UserError(f"src={source.what} holds no PNG or JPEG images")
-    state = _resumed(out, key)
-    out.mkdir(parents=True, exist_ok=True)
+def _write(out: Path, source, settings: Settings, workers: int, state: dict, progress) -> list:
+    """Encode and write the shards after the recorded ones, each recorded when finished;
+    returns the files skipped after the last. A shard left unfinished is removed."""
     start = state["shards"][-1]["next"] if state["shards"] else 0
     written = sum(s["count"] for s in state["shards"])
-    if start:
-        log.info("continuing after %d shards (%d images)", len(state["shards"]), written)
     counts, skipped = dict(state["class_counts"]), []
     writer, limit = None, settings.shard_mb * 1e6
     ext = "jpg" if settings.image_format == "jpg" else "png"
-    progress = tqdm(total=len(source), initial=start, unit="img", desc="packing",
-                    disable=None if bar is None else not bar, dynamic_ncols=True)  # fmt: skip
     try:
         for i, data, why in encoded(source, settings, start, workers):
             progress.update(1)
@@ -164,17 +164,48 @@ def pack(source, out: Path, settings: Settings, workers: int, bar: bool | None =
                 writer = None
         if writer is not None:
             _commit(out, state, {**writer.finish(), "next": len(source)}, skipped, counts)
-    except KeyboardInterrupt:
+    except BaseException:
         if writer is not None:
             writer.discard()
+        raise
+    return skipped
+
+
+def pack(source, out: Path, settings: Settings, workers: int, bar: bool | None = None) -> str:
+    """Pack source into out; returns the line to print. bar: the progress bar (None: on a
+    terminal). Ctrl-C raises Interrupted with the finished shards kept."""
+    from tqdm import tqdm
+
+    key = settings.key(source)
+    if (done := finished(out, key)) is not None:
+        return done
+    if len(source) == 0:
+        raise UserError(f"src={source.what} holds no PNG or JPEG images")
+    state = _resumed(out, key)
+    out.mkdir(parents=True, exist_ok=True)
+    if state["shards"]:
+        log.info("continuing after %d shards (%d images)", len(state["shards"]),
+                 sum(s["count"] for s in state["shards"]))  # fmt: skip
+    start = state["shards"][-1]["next"] if state["shards"] else 0
+    progress = tqdm(total=len(source), initial=start, unit="img", desc="packing",
+                    disable=None if bar is None else not bar, dynamic_ncols=True)  # fmt: skip
+    try:
+        state["skipped"] += _write(out, source, settings, workers, state, progress)
+        return _finish(out, source, settings, state)
+    except KeyboardInterrupt:
         raise Interrupted(
-            f"interrupted: {len(state['shards'])} finished shards ({sum(s['count'] for s in state['shards'])} "
-            f"images) kept in {out}; run the same command again to continue"
+            f"interrupted: {_kept(state, out)}; run the same command again to continue"
+        ) from None
+    except OSError as err:
+        if err.errno not in FULL:
+            raise
+        reason = (err.strerror or str(err)).lower()
+        raise UserError(
+            f"could not write the pack in {out} ({reason}): {_kept(state, out)}; make room and run the "
+            "same command again to continue"
         ) from None
     finally:
         progress.close()
-    state["skipped"] += skipped
-    return _finish(out, source, settings, state)
 
 
 def _finish(out: Path, source, settings: Settings, state: dict) -> str:
