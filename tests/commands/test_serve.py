@@ -13,7 +13,7 @@ import pytest
 import torch
 from helpers import tiny_train
 from PIL import Image
-from test_sample_eval import call
+from test_sample_eval import call, error_line
 
 from gantrain.commands import sample as sample_cli
 from gantrain.commands.runs import load_run
@@ -34,9 +34,10 @@ def server(cdcgan_run):
     """A uvicorn server on a free port of 127.0.0.1 in a thread; its base URL."""
     import uvicorn
 
+    from gantrain.commands.seeded import Drawer
     from gantrain.serve.app import build_app
 
-    app = build_app(load_run(str(cdcgan_run), None, True, {}, torch.device("cpu")))
+    app = build_app(Drawer(load_run(str(cdcgan_run), None, True, {}, torch.device("cpu"))))
     with socket.socket() as probe:  # a free port: bound, read, released for uvicorn
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -127,3 +128,18 @@ def test_info_page_and_mistakes(server):
         got = httpx.get(f"{server}{path}", params=params, timeout=60)
         assert got.status_code == 400, (path, params)
         assert words in got.json()["error"] and "\n" not in got.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["port=70000"], "port=70000 must be a TCP port, 1..65535"),
+        ([], "give run_dir=RUN"),
+        (["run_dir=/nonexistent/run"], "is not a directory"),
+    ],
+)
+def test_serve_mistakes_are_one_line(args, message, monkeypatch, capsys):
+    from gantrain.commands import serve as serve_cli
+
+    code, _, err = call(serve_cli, args, monkeypatch, capsys)
+    assert code == 2 and message in error_line(err, "gantrain-serve")

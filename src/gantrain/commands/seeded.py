@@ -3,12 +3,15 @@ its own seed's latent (models/latent.py states the rule), its class chosen or se
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import torch
 
 from gantrain.errors import UserError
 from gantrain.models.latent import (
+    SEED_RULE,
+    fixed_statistics,
     interpolate_latents,
     labels_for_seeds,
     latents_for_seeds,
@@ -84,3 +87,37 @@ def seeded_walk(model, a: int, b: int, steps: int, label: torch.Tensor | None,
     path = interpolate_latents(ends[0], ends[1], steps).to(device)  # (steps, latent)
     y = None if label is None else label.to(device).expand(steps)
     return to_uint8(model.sample_from_noise(path, y))
+
+
+class Drawer:
+    """The run's model with its fixed statistics, drawn from one request at a time (the nets
+    are shared; a lock keeps two requests' batches from interleaving on the device)."""
+
+    def __init__(self, run):
+        self.run, self.model = run, fixed_statistics(run.model)
+        self.lock = threading.Lock()
+
+    def seeds(self, seeds: list[int], wanted, truncation: float) -> torch.Tensor:
+        labels = seed_labels(self.run, wanted, seeds)
+        with self.lock:
+            return seeded_images(self.model, seeds, labels, truncation)
+
+    def walk(self, a: int, b: int, steps: int, wanted, truncation: float) -> torch.Tensor:
+        label = seed_labels(self.run, wanted, [a])
+        with self.lock:
+            return seeded_walk(self.model, a, b, steps, label, truncation)
+
+    def info(self) -> dict:
+        model, config = self.run.model, self.run.payload["config"]["model"]
+        k = getattr(model, "num_classes", 0)
+        return {
+            "checkpoint": str(self.run.checkpoint),
+            "round": self.run.payload.get("round"),
+            "model": type(model).__name__,
+            "weights": self.run.weights,
+            "latent_dim": model.latent_dim,
+            "image_size": config["image_size"],
+            "channels": config["channels"],
+            "classes": [str(c) for c in self.run.payload.get("classes") or range(k)] if k else [],
+            "seed_rule": SEED_RULE,
+        }

@@ -40,12 +40,13 @@ def serve(
     port: Port = 8000,
 ) -> str:
     """Serve the run's page until interrupted (Ctrl-C), as conf/serve.yaml describes each key."""
+    from gantrain.commands.seeded import Drawer
     from gantrain.hardware.device import resolve_device
     from gantrain.serve.app import build_app
 
     uvicorn = _serving_packages()
     loaded = load_run(run_dir, checkpoint, ema, {}, resolve_device(device))
-    app = build_app(loaded)
+    app = build_app(Drawer(loaded))
     config = uvicorn.Config(app, host=host, port=port, log_level="warning")
     server = uvicorn.Server(config)
     log.info("serving %s (%s weights) at http://%s:%d/ - Ctrl-C stops", loaded.checkpoint,

@@ -1,5 +1,5 @@
 """The HTTP API of gantrain-serve, over one loaded run; every picture is drawn by the seed rule
-(models/latent.py) through the same code as gantrain-sample seeds=, so
+(models/latent.py) through the same code as gantrain-sample seeds= (commands/seeded.py), so
 GET /sample.png?seed=3&class=7&truncation=0.7 holds the pixels of
 gantrain-sample seeds=3 class=7 truncation=0.7 out=x.png.
 
@@ -14,14 +14,12 @@ A mistake (a bad seed, an unknown class) is HTTP 400 with {"error": "one line"}.
 from __future__ import annotations
 
 import io
-import threading
 from pathlib import Path
 
 import torch
 
-from gantrain.commands.seeded import seed_labels, seeded_images, seeded_walk
 from gantrain.errors import UserError
-from gantrain.models.latent import SEED_RULE, fixed_statistics, parse_seeds
+from gantrain.models.latent import parse_seeds
 
 STATIC = Path(__file__).parent / "static"
 MAX_GRID = 256  # seeds one grid request may draw: a page's worth, not a data set
@@ -49,49 +47,13 @@ def _truncation(value: float) -> float:
     return value
 
 
-class Drawer:
-    """The run's model with its fixed statistics, drawn from one request at a time (the nets
-    are shared; a lock keeps two requests' batches from interleaving on the device)."""
-
-    def __init__(self, run):
-        self.run, self.model = run, fixed_statistics(run.model)
-        self.lock = threading.Lock()
-
-    def seeds(self, seeds: list[int], wanted, truncation: float) -> torch.Tensor:
-        labels = seed_labels(self.run, wanted, seeds)
-        with self.lock:
-            return seeded_images(self.model, seeds, labels, truncation)
-
-    def walk(self, a: int, b: int, steps: int, wanted, truncation: float) -> torch.Tensor:
-        label = seed_labels(self.run, wanted, [a])
-        with self.lock:
-            return seeded_walk(self.model, a, b, steps, label, truncation)
-
-    def info(self) -> dict:
-        model, config = self.run.model, self.run.payload["config"]["model"]
-        k = getattr(model, "num_classes", 0)
-        return {
-            "checkpoint": str(self.run.checkpoint),
-            "round": self.run.payload.get("round"),
-            "model": type(model).__name__,
-            "weights": self.run.weights,
-            "latent_dim": model.latent_dim,
-            "image_size": config["image_size"],
-            "channels": config["channels"],
-            "classes": [str(c) for c in self.run.payload.get("classes") or range(k)] if k else [],
-            "seed_rule": SEED_RULE,
-            "max_grid": MAX_GRID,
-            "max_steps": MAX_STEPS,
-        }
-
-
-def build_app(run):
-    """The FastAPI application serving one loaded run (commands/runs.py's Run)."""
+def build_app(drawer):
+    """The FastAPI application serving one run through drawer (commands/seeded.py's Drawer:
+    seeds(), walk() and info(), which raise UserError for a request's mistakes)."""
     from fastapi import FastAPI, Query, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, JSONResponse, Response
 
-    drawer = Drawer(run)
     app = FastAPI(title="gantrain-serve", docs_url=None, redoc_url=None)
 
     @app.exception_handler(UserError)
@@ -114,7 +76,7 @@ def build_app(run):
 
     @app.get("/api/info")
     def info():
-        return drawer.info()
+        return {**drawer.info(), "max_grid": MAX_GRID, "max_steps": MAX_STEPS}
 
     @app.get("/sample.png")
     def sample(seed: int = Query(ge=0, le=2**32 - 1), class_: str | None = Query(None, alias="class"),
