@@ -13,12 +13,17 @@ from gantrain.commands import sample as sample_cli
 CRITIC = ["objective.critic.width=8", "objective.critic.max_width=16"]
 
 
-@pytest.fixture(scope="module")
-def cdcgan_run(mnist_root, tmp_path_factory):
-    run = tmp_path_factory.mktemp("cdcgan_seeds")
+def tiny_cdcgan(mnist_root, tmp_path_factory):
+    """A conditional DCGAN run of two rounds with tiny nets."""
+    run = tmp_path_factory.mktemp("cdcgan")
     tiny_train(["conditional=true", "trainer.rounds=2", "trainer.sample_at=[2]", *CRITIC], run,
                mnist_root)  # fmt: skip
     return run
+
+
+@pytest.fixture(scope="module")
+def cdcgan_run(mnist_root, tmp_path_factory):
+    return tiny_cdcgan(mnist_root, tmp_path_factory)
 
 
 def draw(run, tmp_path, monkeypatch, capsys, *args) -> dict:

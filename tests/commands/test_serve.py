@@ -11,22 +11,17 @@ import threading
 import numpy as np
 import pytest
 import torch
-from helpers import tiny_train
 from PIL import Image
 from test_sample_eval import call, error_line
+from test_seeds import tiny_cdcgan
 
 from gantrain.commands import sample as sample_cli
 from gantrain.commands.runs import load_run
 
-CRITIC = ["objective.critic.width=8", "objective.critic.max_width=16"]
-
 
 @pytest.fixture(scope="module")
 def cdcgan_run(mnist_root, tmp_path_factory):
-    run = tmp_path_factory.mktemp("cdcgan_serve")
-    tiny_train(["conditional=true", "trainer.rounds=2", "trainer.sample_at=[2]", *CRITIC], run,
-               mnist_root)  # fmt: skip
-    return run
+    return tiny_cdcgan(mnist_root, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
