@@ -23,7 +23,7 @@ def parse_args(args: list[str], name: str, schema: Schema) -> DictConfig:
     Paths stay the text given (YAML would read 12:00:00 as a number)."""
     defaults = OmegaConf.load(conf_dir() / f"{name}.yaml")
     OmegaConf.set_struct(defaults, True)  # a misspelt nested key fails instead of being ignored
-    if "dataset" in defaults:  # gantrain-pack has no run to take a dataset from
+    if "dataset" in defaults:  # gantrain-pack, -export and -serve take no dataset
         OmegaConf.set_struct(defaults.dataset, False)
     given = OmegaConf.create()
     for arg in args:
