@@ -1,0 +1,241 @@
+"""Where a run's scalars, pictures, config and hparams go besides metrics.jsonl: one small
+interface (Tracker) and its writers, chosen by the `logger` config group (conf/logger/).
+
+TensorBoard and csv ship with gantrain; MLflow and W&B are extras, imported only when chosen,
+so that a user without them hears which `pip install` to run.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+from pathlib import Path
+
+import numpy as np
+
+from gantrain.errors import UserError
+from gantrain.kinds import Choice, Node, Text
+
+# logger name -> (module it needs, the pip extra that installs it)
+EXTRAS = {"mlflow": ("mlflow", "mlflow"), "wandb": ("wandb", "wandb")}
+DEFAULT = {"tensorboard": {}}  # a run (or a config) that names no logger
+IDS = "trackers.json"  # tracker name -> its run's id there, so that a resumed run continues it
+
+
+def logger_keys(
+    tensorboard: Node | None = None,
+    csv: Node | None = None,  # noqa: A002 (the logger's name)
+    mlflow: Node | None = None,
+    wandb: Node | None = None,
+):
+    """The trackers a run writes to: `logger=mlflow`, or several, `logger=[tensorboard,mlflow]`."""
+
+
+def tensorboard_keys():
+    """TensorBoard event files in RUN/tb."""
+
+
+def csv_keys():
+    """RUN/csv/: scalars.csv (round, tag, value), config.yaml, hparams.csv and the images."""
+
+
+def mlflow_keys(
+    tracking_uri: Text | None = None,
+    experiment: Text = "gantrain",
+    run_name: Text | None = None,
+):
+    """MLflow: a file store in RUN/mlruns unless tracking_uri names another store or a server."""
+
+
+WandbMode = Choice("auto", "online", "offline", "disabled")
+
+
+def wandb_keys(
+    project: Text = "gantrain",
+    entity: Text | None = None,
+    mode: WandbMode = "auto",
+    run_name: Text | None = None,
+):
+    """Weights & Biases, files in RUN/wandb; mode auto: online when logged in (or as WANDB_MODE
+    says), else offline, for `wandb sync` later."""
+
+
+SECTIONS = {
+    "logger": (logger_keys,),
+    "logger.tensorboard": (tensorboard_keys,),
+    "logger.csv": (csv_keys,),
+    "logger.mlflow": (mlflow_keys,),
+    "logger.wandb": (wandb_keys,),
+}
+
+
+def require(name: str):
+    """The module a logger needs, or one line naming the extra that installs it."""
+    module, extra = EXTRAS[name]
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise UserError(
+            f"logger={name} needs the {module} package: pip install \"gantrain[{extra}]\" "
+            f"(or choose another logger, e.g. logger=csv)"
+        ) from None
+
+
+def kept(run_dir: Path, name: str) -> dict:
+    """What a tracker kept about its run in RUN/trackers.json ({} when nothing)."""
+    from gantrain.record.run_files import read_json
+
+    return (read_json(run_dir / IDS) or {}).get(name) or {}
+
+
+def keep(run_dir: Path, name: str, values: dict) -> None:
+    from gantrain.record.run_files import read_json, write_json
+
+    write_json(run_dir / IDS, {**(read_json(run_dir / IDS) or {}), name: values})
+
+
+def check_available(loggers: dict | None) -> None:
+    """Before anything is built: every chosen logger's package is importable."""
+    for name in loggers or {}:
+        if name in EXTRAS:
+            require(name)
+
+
+class Tracker:
+    """What a tracker is told; each call is a no-op unless the tracker keeps that kind of thing.
+    Images are grids (3, H, W) as float in [0, 1], as TensorBoard takes them."""
+
+    def config(self, config: dict, text: str) -> None:
+        """The run's config, once, at a fresh start (text: as YAML)."""
+
+    def scalars(self, values: dict[str, float], rnd: int) -> None:
+        """Tagged values (train/loss, eval/fid) at a round."""
+
+    def text(self, tag: str, text: str, rnd: int) -> None:
+        pass
+
+    def figure(self, tag: str, figure, rnd: int) -> None:
+        """A matplotlib figure (the class histogram)."""
+
+    def image(self, tag: str, grid, rnd: int) -> None:
+        pass
+
+    def hparams(self, hparams: dict, metrics: dict) -> None:
+        """A sweep job's settings beside its final metrics (final/*)."""
+
+    def close(self) -> None:
+        pass
+
+
+def as_uint8(grid) -> np.ndarray:
+    """(3, H, W) float in [0, 1] -> (H, W, 3) uint8, as image files and most trackers take it."""
+    return grid.mul(255).add(0.5).clamp(0, 255).byte().permute(1, 2, 0).cpu().numpy()
+
+
+class TensorBoardTracker(Tracker):
+    def __init__(self, run_dir: Path, start_round: int):
+        from torch.utils.tensorboard import SummaryWriter
+
+        # purge_step drops events a killed run logged after its last checkpoint
+        self.writer = SummaryWriter(
+            str(run_dir / "tb"), purge_step=start_round + 1 if start_round else None
+        )
+
+    def config(self, config: dict, text: str) -> None:
+        self.writer.add_text("config", text, 0)
+
+    def scalars(self, values: dict[str, float], rnd: int) -> None:
+        for k, v in values.items():
+            self.writer.add_scalar(k, v, rnd)
+
+    def text(self, tag: str, text: str, rnd: int) -> None:
+        self.writer.add_text(tag, text, rnd)
+
+    def figure(self, tag: str, figure, rnd: int) -> None:
+        self.writer.add_figure(tag, figure, rnd)
+
+    def image(self, tag: str, grid, rnd: int) -> None:
+        self.writer.add_image(tag, grid, rnd)
+
+    def hparams(self, hparams: dict, metrics: dict) -> None:
+        self.writer.add_hparams(hparams, metrics, run_name=".")
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class CsvTracker(Tracker):
+    """Plain files any tool reads: scalars.csv in long form (a new tag needs no new header)."""
+
+    def __init__(self, run_dir: Path, start_round: int):
+        self.dir = run_dir / "csv"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self.dir / "scalars.csv"
+        if start_round and path.is_file():
+            _prune(path, start_round)
+        new = not path.is_file() or path.stat().st_size == 0
+        self.file = open(path, "a", encoding="utf-8", newline="")
+        self.rows = csv.writer(self.file)
+        if new:
+            self.rows.writerow(["round", "tag", "value"])
+
+    def config(self, config: dict, text: str) -> None:
+        import yaml
+
+        (self.dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), "utf-8")
+
+    def scalars(self, values: dict[str, float], rnd: int) -> None:
+        self.rows.writerows([rnd, k, repr(float(v))] for k, v in values.items())
+        self.file.flush()
+
+    def text(self, tag: str, text: str, rnd: int) -> None:
+        path = self.dir / "text" / f"{tag.replace('/', '_')}.txt"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text + "\n", encoding="utf-8")
+
+    def image(self, tag: str, grid, rnd: int) -> None:
+        from PIL import Image
+
+        path = self.dir / "images" / tag / f"round_{rnd:06d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(as_uint8(grid)).save(path)
+
+    def hparams(self, hparams: dict, metrics: dict) -> None:
+        with open(self.dir / "hparams.csv", "w", encoding="utf-8", newline="") as f:
+            rows = csv.writer(f)
+            rows.writerow(["key", "value"])
+            rows.writerows([*hparams.items(), *metrics.items()])
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _prune(path: Path, start_round: int) -> None:
+    """Rows a killed run wrote after its last checkpoint go, as TensorBoard's purge_step does."""
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    kept = rows[:1] + [r for r in rows[1:] if r and int(r[0]) <= start_round]
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(kept)
+
+
+def make_trackers(run_dir: Path, loggers: dict | None, start_round: int) -> list[Tracker]:
+    """The trackers the `logger` node names, in its order; DEFAULT when it names none."""
+    loggers = DEFAULT if loggers is None else loggers
+    out: list[Tracker] = []
+    for name, keys in loggers.items():
+        if name == "tensorboard":
+            out.append(TensorBoardTracker(run_dir, start_round))
+        elif name == "csv":
+            out.append(CsvTracker(run_dir, start_round))
+        elif name == "mlflow":
+            from gantrain.record.mlflow_tracker import MlflowTracker
+
+            out.append(MlflowTracker(run_dir, start_round, **(keys or {})))
+        elif name == "wandb":
+            from gantrain.record.wandb_tracker import WandbTracker
+
+            out.append(WandbTracker(run_dir, start_round, **(keys or {})))
+        else:
+            raise UserError(f"logger={name} is not known; choose from tensorboard, csv, mlflow, wandb")
+    return out

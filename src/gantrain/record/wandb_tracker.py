@@ -1,0 +1,73 @@
+"""Weights & Biases: files in RUN/wandb; online when the user is logged in (or as WANDB_MODE
+says), else offline, to `wandb sync` later. The run's id is kept in RUN/trackers.json so that
+a resumed run continues the same W&B run."""
+
+from __future__ import annotations
+
+import netrc
+import os
+import sys
+from pathlib import Path
+
+from gantrain.record.trackers import Tracker, as_uint8, keep, kept, require
+
+
+def logged_in() -> bool:
+    """An API key where `wandb login` leaves it (the environment or ~/.netrc)."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        found = netrc.netrc(os.environ.get("NETRC")).authenticators("api.wandb.ai")
+    except (OSError, netrc.NetrcParseError):
+        return False
+    return found is not None
+
+
+def resolve_mode(mode: str) -> str | None:
+    """auto: WANDB_MODE when set (None lets wandb read it), online when logged in, else offline."""
+    if mode != "auto":
+        return mode
+    if os.environ.get("WANDB_MODE"):
+        return None
+    return "online" if logged_in() else "offline"
+
+
+class WandbTracker(Tracker):
+    def __init__(self, run_dir: Path, start_round: int, project: str = "gantrain",
+                 entity: str | None = None, mode: str = "auto",
+                 run_name: str | None = None):  # fmt: skip
+        self.wandb = require("wandb")
+        before = kept(run_dir, "wandb").get("run_id")
+        self.run = self.wandb.init(
+            project=project,
+            entity=entity,
+            name=run_name or f"{run_dir.parent.name}/{run_dir.name}",
+            dir=str(run_dir),
+            mode=resolve_mode(mode),
+            id=before,
+            resume="allow",  # the kept id: the same run continues; none: a new one
+        )
+        if before != self.run.id:
+            keep(run_dir, "wandb", {"run_id": self.run.id})
+
+    def config(self, config: dict, text: str) -> None:
+        self.run.config.update(config, allow_val_change=True)
+
+    def scalars(self, values: dict[str, float], rnd: int) -> None:
+        self.run.log(dict(values), step=rnd)
+
+    def text(self, tag: str, text: str, rnd: int) -> None:
+        self.run.summary[tag] = text
+
+    def figure(self, tag: str, figure, rnd: int) -> None:
+        self.run.log({tag: self.wandb.Image(figure)}, step=rnd)
+
+    def image(self, tag: str, grid, rnd: int) -> None:
+        self.run.log({tag: self.wandb.Image(as_uint8(grid))}, step=rnd)
+
+    def hparams(self, hparams: dict, metrics: dict) -> None:
+        self.run.config.update({"hparams": hparams}, allow_val_change=True)
+        self.run.summary.update(metrics)
+
+    def close(self) -> None:
+        self.run.finish(exit_code=0 if sys.exc_info()[0] is None else 1)
