@@ -13,7 +13,7 @@ from helpers import one_error_line, patched_gantrain, tiny_train
 from gantrain.commands.command_line import check_command_line
 from gantrain.commands.train import schema
 from gantrain.errors import UserError
-from gantrain.record import trackers
+from gantrain.record import tracker, trackers
 from gantrain.record.monitor import Monitor
 
 SHORT = ["trainer.rounds=4", "trainer.sample_at=[2,4]", "eval.at=[]",
@@ -70,6 +70,7 @@ def test_a_missing_package_is_one_line_naming_the_extra(name, monkeypatch):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.slow
 def test_several_loggers_on_the_command_line(mnist_root):
     check_command_line(["logger=[tensorboard,mlflow]", "logger.mlflow.experiment=mine"], schema())
     with pytest.raises(UserError, match="logger=nope is not known; choose one of: csv, mlflow"):
@@ -127,5 +128,5 @@ def test_wandb_writes_an_offline_run_in_the_run_directory(mnist_root, tmp_path, 
     assert len(runs) == 1
     assert list(runs[0].glob("run-*.wandb"))
     assert list(runs[0].rglob("media/images/samples_*.png"))
-    assert trackers.kept(tmp_path, "wandb")["run_id"] in runs[0].name
+    assert tracker.kept(tmp_path, "wandb")["run_id"] in runs[0].name
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))  # and TensorBoard beside it

@@ -82,12 +82,11 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     from gantrain.hardware.accel import Accelerator
     from gantrain.hardware.device import resolve_device, set_threads
     from gantrain.metrics.classifier import Recipe
+    from gantrain.record.trackers import check_available
     from gantrain.training.evaluation import EvalSettings, make_evaluator
     from gantrain.training.nan_policy import diverged_line
     from gantrain.training.rng import seed_everything
     from gantrain.training.time_limit import stopped_line
-
-    from gantrain.record.trackers import check_available
 
     check_available(cfg.get("logger"))  # a missing tracker package: one line, before any work
     trainer = build(cfg.trainer)

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from gantrain.record.trackers import Tracker, as_uint8, keep, kept, require
+from gantrain.record.tracker import Tracker, as_uint8, keep, kept, require
 
 BATCH = 100  # MLflow takes at most 100 params (1000 metrics) in one log_batch
 

@@ -1,5 +1,5 @@
-"""Where a run's scalars, pictures, config and hparams go besides metrics.jsonl: one small
-interface (Tracker) and its writers, chosen by the `logger` config group (conf/logger/).
+"""The trackers the `logger` config group (conf/logger/) chooses, behind record/tracker.py's
+interface: their config keys, TensorBoard and csv, and the factory.
 
 TensorBoard and csv ship with gantrain; MLflow and W&B are extras, imported only when chosen,
 so that a user without them hears which `pip install` to run.
@@ -8,18 +8,13 @@ so that a user without them hears which `pip install` to run.
 from __future__ import annotations
 
 import csv
-import importlib
 from pathlib import Path
-
-import numpy as np
 
 from gantrain.errors import UserError
 from gantrain.kinds import Choice, Node, Text
+from gantrain.record.tracker import EXTRAS, Tracker, as_uint8, require
 
-# logger name -> (module it needs, the pip extra that installs it)
-EXTRAS = {"mlflow": ("mlflow", "mlflow"), "wandb": ("wandb", "wandb")}
 DEFAULT = {"tensorboard": {}}  # a run (or a config) that names no logger
-IDS = "trackers.json"  # tracker name -> its run's id there, so that a resumed run continues it
 
 
 def logger_keys(
@@ -69,67 +64,11 @@ SECTIONS = {
 }
 
 
-def require(name: str):
-    """The module a logger needs, or one line naming the extra that installs it."""
-    module, extra = EXTRAS[name]
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise UserError(
-            f"logger={name} needs the {module} package: pip install \"gantrain[{extra}]\" "
-            f"(or choose another logger, e.g. logger=csv)"
-        ) from None
-
-
-def kept(run_dir: Path, name: str) -> dict:
-    """What a tracker kept about its run in RUN/trackers.json ({} when nothing)."""
-    from gantrain.record.run_files import read_json
-
-    return (read_json(run_dir / IDS) or {}).get(name) or {}
-
-
-def keep(run_dir: Path, name: str, values: dict) -> None:
-    from gantrain.record.run_files import read_json, write_json
-
-    write_json(run_dir / IDS, {**(read_json(run_dir / IDS) or {}), name: values})
-
-
 def check_available(loggers: dict | None) -> None:
     """Before anything is built: every chosen logger's package is importable."""
     for name in loggers or {}:
         if name in EXTRAS:
             require(name)
-
-
-class Tracker:
-    """What a tracker is told; each call is a no-op unless the tracker keeps that kind of thing.
-    Images are grids (3, H, W) as float in [0, 1], as TensorBoard takes them."""
-
-    def config(self, config: dict, text: str) -> None:
-        """The run's config, once, at a fresh start (text: as YAML)."""
-
-    def scalars(self, values: dict[str, float], rnd: int) -> None:
-        """Tagged values (train/loss, eval/fid) at a round."""
-
-    def text(self, tag: str, text: str, rnd: int) -> None:
-        pass
-
-    def figure(self, tag: str, figure, rnd: int) -> None:
-        """A matplotlib figure (the class histogram)."""
-
-    def image(self, tag: str, grid, rnd: int) -> None:
-        pass
-
-    def hparams(self, hparams: dict, metrics: dict) -> None:
-        """A sweep job's settings beside its final metrics (final/*)."""
-
-    def close(self) -> None:
-        pass
-
-
-def as_uint8(grid) -> np.ndarray:
-    """(3, H, W) float in [0, 1] -> (H, W, 3) uint8, as image files and most trackers take it."""
-    return grid.mul(255).add(0.5).clamp(0, 255).byte().permute(1, 2, 0).cpu().numpy()
 
 
 class TensorBoardTracker(Tracker):
@@ -221,21 +160,28 @@ def _prune(path: Path, start_round: int) -> None:
 
 def make_trackers(run_dir: Path, loggers: dict | None, start_round: int) -> list[Tracker]:
     """The trackers the `logger` node names, in its order; DEFAULT when it names none."""
-    loggers = DEFAULT if loggers is None else loggers
     out: list[Tracker] = []
-    for name, keys in loggers.items():
-        if name == "tensorboard":
-            out.append(TensorBoardTracker(run_dir, start_round))
-        elif name == "csv":
-            out.append(CsvTracker(run_dir, start_round))
-        elif name == "mlflow":
-            from gantrain.record.mlflow_tracker import MlflowTracker
-
-            out.append(MlflowTracker(run_dir, start_round, **(keys or {})))
-        elif name == "wandb":
-            from gantrain.record.wandb_tracker import WandbTracker
-
-            out.append(WandbTracker(run_dir, start_round, **(keys or {})))
-        else:
-            raise UserError(f"logger={name} is not known; choose from tensorboard, csv, mlflow, wandb")
+    try:
+        for name, keys in (DEFAULT if loggers is None else loggers).items():
+            out.append(_make(name, run_dir, start_round, keys or {}))
+    except BaseException:  # those already open are closed: no half-started runs left behind
+        for tracker in out:
+            tracker.close()
+        raise
     return out
+
+
+def _make(name: str, run_dir: Path, start_round: int, keys: dict) -> Tracker:
+    if name == "tensorboard":
+        return TensorBoardTracker(run_dir, start_round)
+    if name == "csv":
+        return CsvTracker(run_dir, start_round)
+    if name == "mlflow":
+        from gantrain.record.mlflow_tracker import MlflowTracker
+
+        return MlflowTracker(run_dir, start_round, **keys)
+    if name == "wandb":
+        from gantrain.record.wandb_tracker import WandbTracker
+
+        return WandbTracker(run_dir, start_round, **keys)
+    raise UserError(f"logger={name} is not known; choose from tensorboard, csv, mlflow, wandb")

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from gantrain.record.trackers import Tracker, as_uint8, keep, kept, require
+from gantrain.record.tracker import Tracker, as_uint8, keep, kept, require
 
 
 def logged_in() -> bool:
