@@ -77,6 +77,25 @@ def test_several_loggers_on_the_command_line(mnist_root):
         check_command_line(["logger=[csv,nope]"], schema())
     with pytest.raises(UserError, match="logger.wandb.mode='sometimes' must be one of"):
         check_command_line(["logger=wandb", "logger.wandb.mode=sometimes"], schema())
+    with pytest.raises(
+        UserError, match="logger.mlflow.experiment is a key of logger=mlflow, which is not chosen"
+    ):
+        check_command_line(["logger.mlflow.experiment=x"], schema())
+
+
+def test_wandb_goes_online_only_when_logged_in_or_told(tmp_path, monkeypatch):
+    from gantrain.record.wandb_tracker import resolve_mode
+
+    (tmp_path / "netrc").write_text("")
+    monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    assert resolve_mode("auto") == "offline"
+    (tmp_path / "netrc").write_text("machine api.wandb.ai\n  login user\n  password k\n")
+    assert resolve_mode("auto") == "online"
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    assert resolve_mode("auto") is None  # wandb reads WANDB_MODE itself
+    assert resolve_mode("offline") == "offline"
 
 
 @pytest.mark.slow

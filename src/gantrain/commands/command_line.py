@@ -94,8 +94,20 @@ def _check_keys_exist(overrides, cfg) -> None:
         if _is_group(key):
             continue
         if OmegaConf.select(cfg, key, default=_ABSENT, throw_on_missing=False) is _ABSENT:
+            _refuse_unchosen_logger(key)
             keys = keys if keys is not None else all_keys(cfg)
             raise UserError(not_a_key(key, keys))
+
+
+def _refuse_unchosen_logger(key: str) -> None:
+    """logger.mlflow.* given without logger=mlflow: say which option the key belongs to."""
+    group, _, rest = key.partition(".")
+    option = rest.split(".", 1)[0]
+    if group == "logger" and option in options("logger"):
+        raise UserError(
+            f"{key} is a key of logger={option}, which is not chosen: add logger={option} "
+            f"(or several, e.g. logger=[tensorboard,{option}])"
+        )
 
 
 _ABSENT = object()
