@@ -149,3 +149,29 @@ def test_wandb_writes_an_offline_run_in_the_run_directory(mnist_root, tmp_path, 
     assert list(runs[0].rglob("media/images/samples_*.png"))
     assert tracker.kept(tmp_path, "wandb")["run_id"] in runs[0].name
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))  # and TensorBoard beside it
+
+
+@pytest.mark.slow
+def test_every_tracker_gets_the_evaluation_and_a_sweeps_hparams(tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    config = {"seed": 1, "logger": {"csv": {}, "mlflow": {}, "wandb": {}}}
+    monitor = Monitor(tmp_path, rounds=10, progress=False, config=config)
+    scores = {"fid": 9.5, "num_samples": 24, "class_histogram": [0.5, 0.5]}
+    monitor.scalars(2, {"loss": 0.25}, scores)
+    monitor.hparams({"objective.optimizer.lr": 2e-4}, {"loss": 0.25, "fid": 9.5})
+    monitor.close()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")
+    run = mlflow.search_runs(experiment_names=["gantrain"]).iloc[0]
+    assert run["metrics.eval/fid"] == 9.5 and run["metrics.final/fid"] == 9.5
+    assert run["tags.hparam.objective.optimizer.lr"] == "0.0002"
+    assert run["params.seed"] == "1"
+    artifacts = tmp_path / "mlruns" / "artifacts"
+    assert list(artifacts.rglob("eval/class_histogram/round_000002.png"))
+    assert list(artifacts.rglob("eval/protocol.txt"))
+    assert "objective.optimizer.lr,0.0002" in (tmp_path / "csv" / "hparams.csv").read_text()
+    assert _scalars(tmp_path)[(2, "eval/fid")] == 9.5
+    assert (tmp_path / "csv" / "images" / "eval" / "class_histogram" / "round_000002.png").is_file()
+    assert list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from gantrain.record.tracker import Tracker, as_uint8, keep, kept, require
+from gantrain.record.tracker import Tracker, as_uint8, figure_rgb, keep, kept, require
 
 BATCH = 100  # MLflow takes at most 100 params (1000 metrics) in one log_batch
 
@@ -83,7 +83,7 @@ class MlflowTracker(Tracker):
         self.client.log_text(self.run_id, text, f"{tag}.txt")
 
     def figure(self, tag: str, figure, rnd: int) -> None:
-        self.client.log_figure(self.run_id, figure, f"{tag}/round_{rnd:06d}.png")
+        self.client.log_image(self.run_id, figure_rgb(figure), f"{tag}/round_{rnd:06d}.png")
 
     def image(self, tag: str, grid, rnd: int) -> None:
         self.client.log_image(self.run_id, as_uint8(grid), f"{tag}/round_{rnd:06d}.png")

@@ -69,3 +69,12 @@ class Tracker:
 def as_uint8(grid) -> np.ndarray:
     """(3, H, W) float in [0, 1] -> (H, W, 3) uint8, as image files and most trackers take it."""
     return grid.mul(255).add(0.5).clamp(0, 255).byte().permute(1, 2, 0).cpu().numpy()
+
+
+def figure_rgb(figure) -> np.ndarray:
+    """A matplotlib Figure drawn off-screen as (H, W, 3) uint8 (no pyplot needed)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gantrain.errors import UserError
 from gantrain.kinds import Choice, Node, Text
-from gantrain.record.tracker import EXTRAS, Tracker, as_uint8, require
+from gantrain.record.tracker import EXTRAS, Tracker, as_uint8, figure_rgb, require
 
 DEFAULT = {"tensorboard": {}}  # a run (or a config) that names no logger
 
@@ -133,11 +133,17 @@ class CsvTracker(Tracker):
         path.write_text(text + "\n", encoding="utf-8")
 
     def image(self, tag: str, grid, rnd: int) -> None:
+        self._png(tag, rnd, as_uint8(grid))
+
+    def figure(self, tag: str, figure, rnd: int) -> None:
+        self._png(tag, rnd, figure_rgb(figure))
+
+    def _png(self, tag: str, rnd: int, pixels) -> None:
         from PIL import Image
 
         path = self.dir / "images" / tag / f"round_{rnd:06d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(as_uint8(grid)).save(path)
+        Image.fromarray(pixels).save(path)
 
     def hparams(self, hparams: dict, metrics: dict) -> None:
         with open(self.dir / "hparams.csv", "w", encoding="utf-8", newline="") as f:

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from gantrain.record.tracker import Tracker, as_uint8, keep, kept, require
+from gantrain.record.tracker import Tracker, as_uint8, figure_rgb, keep, kept, require
 
 
 def logged_in() -> bool:
@@ -60,7 +60,7 @@ class WandbTracker(Tracker):
         self.run.summary[tag] = text
 
     def figure(self, tag: str, figure, rnd: int) -> None:
-        self.run.log({tag: self.wandb.Image(figure)}, step=rnd)
+        self.run.log({tag: self.wandb.Image(figure_rgb(figure))}, step=rnd)
 
     def image(self, tag: str, grid, rnd: int) -> None:
         self.run.log({tag: self.wandb.Image(as_uint8(grid))}, step=rnd)
