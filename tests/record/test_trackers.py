@@ -175,3 +175,11 @@ def test_every_tracker_gets_the_evaluation_and_a_sweeps_hparams(tmp_path, monkey
     assert _scalars(tmp_path)[(2, "eval/fid")] == 9.5
     assert (tmp_path / "csv" / "images" / "eval" / "class_histogram" / "round_000002.png").is_file()
     assert list((tmp_path / "wandb").glob("offline-run-*/run-*.wandb"))
+
+
+@pytest.mark.slow
+def test_an_unusable_mlflow_store_is_one_line(tmp_path):
+    from gantrain.record.mlflow_tracker import MlflowTracker
+
+    with pytest.raises(UserError, match=r"^logger.mlflow.tracking_uri=nope://x cannot be used"):
+        MlflowTracker(tmp_path, 0, tracking_uri="nope://x")

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from gantrain.errors import UserError
 from gantrain.record.tracker import Tracker, as_uint8, figure_rgb, keep, kept, require
 
 BATCH = 100  # MLflow takes at most 100 params (1000 metrics) in one log_batch
@@ -32,28 +33,52 @@ class MlflowTracker(Tracker):
     def __init__(self, run_dir: Path, start_round: int, tracking_uri: str | None = None,
                  experiment: str = "gantrain", run_name: str | None = None):  # fmt: skip
         require("mlflow")
-        from mlflow.tracking import MlflowClient
+        from mlflow.exceptions import MlflowException
 
         uri = tracking_uri or local_uri(run_dir)
         if tracking_uri is None:
             (run_dir / "mlruns").mkdir(parents=True, exist_ok=True)
+        try:
+            self._start(run_dir, uri, tracking_uri is None, experiment, run_name)
+        except MlflowException as err:  # a store that cannot be reached or used: one line
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise UserError(
+                f"logger.mlflow.tracking_uri={tracking_uri or uri} cannot be used ({first}); "
+                "give a reachable server or store, or null for RUN/mlruns"
+            ) from None
+
+    def _start(self, run_dir: Path, uri: str, local: bool, experiment: str,
+               run_name: str | None) -> None:  # fmt: skip
+        from mlflow.tracking import MlflowClient
+
         self.client = MlflowClient(uri)
         before = kept(run_dir, "mlflow")
         self.run_id = before.get("run_id") if before.get("tracking_uri") == uri else None
         if self.run_id is not None and self._exists(self.run_id):
             self.client.update_run(self.run_id, status="RUNNING")  # resumed: the same run
             return
-        found = self.client.get_experiment_by_name(experiment)
-        if found is not None:
-            experiment_id = found.experiment_id
-        else:  # the local store keeps its artifacts beside its database
-            where = (run_dir / "mlruns" / "artifacts").resolve().as_uri()
-            experiment_id = self.client.create_experiment(
-                experiment, artifact_location=None if tracking_uri else where
-            )
+        experiment_id = self._experiment(experiment, run_dir, local)
         name = run_name or f"{run_dir.parent.name}/{run_dir.name}"
         self.run_id = self.client.create_run(experiment_id, run_name=name).info.run_id
         keep(run_dir, "mlflow", {"run_id": self.run_id, "tracking_uri": uri})
+
+    def _experiment(self, name: str, run_dir: Path, local: bool) -> str:
+        """The experiment's id, created where missing (a sweep's other job may create it at the
+        same moment: then it is found)."""
+        from mlflow.exceptions import MlflowException
+
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        # the local store keeps its artifacts beside its database
+        where = (run_dir / "mlruns" / "artifacts").resolve().as_uri() if local else None
+        try:
+            return self.client.create_experiment(name, artifact_location=where)
+        except MlflowException:
+            found = self.client.get_experiment_by_name(name)
+            if found is None:
+                raise
+            return found.experiment_id
 
     def _exists(self, run_id: str) -> bool:
         from mlflow.exceptions import MlflowException
