@@ -151,7 +151,7 @@ def project_image(
     starts: PositiveInt = 4,
     steps: PositiveInt = 200,
     lr: PositiveFloat = 0.05,
-    feature_weight: NonNegativeFloat = 1.0,
+    feature_weight: NonNegativeFloat = 0.1,
     class_: ClassName | None = None,
     walk_steps: PositiveInt = 24,
     fps: PositiveInt = 12,

@@ -2,7 +2,7 @@
 
 GAN inversion by optimisation (Creswell & Bharath 2016; Abdal et al. 2019 for the pixel +
 perceptual loss; StyleGAN2's projector for several starts): Adam on z, from several starts at
-once, minimising pixel MSE + feature_weight * the mean squared distance of the dataset's own
+once, minimising pixel MSE + feature_weight * the relative squared distance of the dataset's own
 feature network's features. An AE/VAE starts from its encoder's code (the posterior mean) and
 refines it the same way. Conditional models search every class unless one is given.
 
@@ -26,7 +26,7 @@ class Projection:
     label: int | None  # its class, for a conditional model
     image: torch.Tensor  # (1, C, H, W) in [-1, 1], its decoding
     pixel_mse: float  # mean over pixels, images in [-1, 1]
-    feature_distance: float  # mean squared feature difference; nan without a feature network
+    feature_distance: float  # relative squared feature distance; nan without a feature network
     start_losses: list[float]  # each start's final loss (and class, where searched)
 
 
@@ -80,7 +80,7 @@ def starting_codes(model, target: torch.Tensor, labels: torch.Tensor | None, sta
 
 
 def project(model, target: torch.Tensor, features=None, classes: list[int] | None = None,
-            starts: int = 4, steps: int = 200, lr: float = 0.05, feature_weight: float = 1.0,
+            starts: int = 4, steps: int = 200, lr: float = 0.05, feature_weight: float = 0.1,
             seed: int = 0) -> Projection:  # fmt: skip
     """target: (1, C, H, W) in [-1, 1] on the model's device. features: images in [-1, 1] ->
     (B, F), differentiable, or None. classes: the classes to search (a conditional model)."""
@@ -107,7 +107,7 @@ def project(model, target: torch.Tensor, features=None, classes: list[int] | Non
             label = None if labels is None else labels[best : best + 1]
             image = render(code, label)
             pixel = float((image - target).pow(2).mean())
-            feat = float("nan") if goal is None else float((features(image) - goal).pow(2).mean())
+            feat = float("nan") if goal is None else float(feature_distance(features(image), goal))
     finally:
         for p in frozen:
             p.requires_grad_(True)
@@ -116,11 +116,17 @@ def project(model, target: torch.Tensor, features=None, classes: list[int] | Non
 
 
 def _losses(images, target, features, goal, feature_weight: float) -> torch.Tensor:
-    """(B,) pixel MSE + feature_weight * mean squared feature difference, per image."""
+    """(B,) pixel MSE + feature_weight * the relative feature distance, per image."""
     loss = (images - target).pow(2).flatten(1).mean(1)
     if features is not None and feature_weight:
-        loss = loss + feature_weight * (features(images) - goal).pow(2).mean(1)
+        loss = loss + feature_weight * feature_distance(features(images), goal)
     return loss
+
+
+def feature_distance(feats: torch.Tensor, goal: torch.Tensor) -> torch.Tensor:
+    """(B,) ||f - g||^2 / ||g||^2: relative, so its scale is the network's no more (0 for the
+    same features, about 1 and up for unrelated ones)."""
+    return (feats - goal).pow(2).sum(1) / goal.pow(2).sum(1).clamp_min(1e-12)
 
 
 def walk(code: torch.Tensor, other: torch.Tensor, steps: int) -> torch.Tensor:
