@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from gantrain.errors import UserError
 from gantrain.record.tracker import Tracker, as_uint8, figure_rgb, keep, kept, require
 
 
@@ -38,15 +39,22 @@ class WandbTracker(Tracker):
                  run_name: str | None = None):  # fmt: skip
         self.wandb = require("wandb")
         before = kept(run_dir, "wandb").get("run_id")
-        self.run = self.wandb.init(
-            project=project,
-            entity=entity,
-            name=run_name or f"{run_dir.parent.name}/{run_dir.name}",
-            dir=str(run_dir),
-            mode=resolve_mode(mode),
-            id=before,
-            resume="allow",  # the kept id: the same run continues; none: a new one
-        )
+        try:
+            self.run = self.wandb.init(
+                project=project,
+                entity=entity,
+                name=run_name or f"{run_dir.parent.name}/{run_dir.name}",
+                dir=str(run_dir),
+                mode=resolve_mode(mode),
+                id=before,
+                resume="allow",  # the kept id: the same run continues; none: a new one
+            )
+        except Exception as err:  # wandb's own errors (no network, a bad entity) have no base
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise UserError(
+                f"logger=wandb could not start a run ({first}); logger.wandb.mode=offline "
+                "records without a network, to `wandb sync` later"
+            ) from None
         if before != self.run.id:
             keep(run_dir, "wandb", {"run_id": self.run.id})
 
