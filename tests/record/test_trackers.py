@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import torch
-from helpers import one_error_line, patched_gantrain, tiny_train
+from helpers import cli_args, one_error_line, patched_gantrain, run_cli, tiny_train
 
 from gantrain.commands.command_line import check_command_line
 from gantrain.commands.train import schema
@@ -183,3 +183,14 @@ def test_an_unusable_mlflow_store_is_one_line(tmp_path):
 
     with pytest.raises(UserError, match=r"^logger.mlflow.tracking_uri=nope://x cannot be used"):
         MlflowTracker(tmp_path, 0, tracking_uri="nope://x")
+
+
+@pytest.mark.slow
+def test_several_loggers_from_the_real_command_line(mnist_root, tmp_path):
+    run = tmp_path / "run"
+    args = cli_args(mnist_root, run, ["trainer.rounds=4", "eval.at=[]", "logger=[tensorboard,csv]"])
+    out = run_cli(args, tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert list((run / "tb").glob("events.out.tfevents.*"))
+    assert (4, "train/loss_d") in _scalars(run)
+    assert (run / "csv" / "images" / "samples" / "round_000004.png").is_file()
