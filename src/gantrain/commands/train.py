@@ -50,7 +50,7 @@ def schema():
     from gantrain.metrics.classifier import Recipe
     from gantrain.objectives.augment import policy_keys
     from gantrain.objectives.optimizers import STAND_INS
-    from gantrain.record.trackers import SECTIONS as LOGGER_SECTIONS
+    from gantrain.record.trackers import sections as logger_sections
     from gantrain.schema import Schema
     from gantrain.training.evaluation import EvalSettings
 
@@ -60,7 +60,7 @@ def schema():
         "eval": (EvalSettings,),
         "eval.classifier": (Recipe,),
         "objective.augment_policy": (policy_keys,),
-        **LOGGER_SECTIONS,
+        **logger_sections(),
     }
     return Schema(sections, stand_ins=STAND_INS)
 

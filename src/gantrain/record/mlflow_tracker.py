@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from gantrain.errors import UserError
+from gantrain.kinds import Text
 from gantrain.record.tracker import Tracker, as_uint8, figure_rgb, keep, kept, require
 
 BATCH = 100  # MLflow takes at most 100 params (1000 metrics) in one log_batch
@@ -30,8 +31,11 @@ def flatten(d: dict, prefix: str = "") -> dict[str, str]:
 
 
 class MlflowTracker(Tracker):
-    def __init__(self, run_dir: Path, start_round: int, tracking_uri: str | None = None,
-                 experiment: str = "gantrain", run_name: str | None = None):  # fmt: skip
+    """MLflow: a local SQLite store in RUN/mlruns unless tracking_uri names another store or a
+    server; the experiment's name; the run's (null: RUN's last two parts, <date>/<time>)."""
+
+    def __init__(self, run_dir: Path, start_round: int, tracking_uri: Text | None = None,
+                 experiment: Text = "gantrain", run_name: Text | None = None):  # fmt: skip
         require("mlflow")
         from mlflow.exceptions import MlflowException
 

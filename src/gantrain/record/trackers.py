@@ -8,10 +8,12 @@ so that a user without them hears which `pip install` to run.
 from __future__ import annotations
 
 import csv
+import inspect
+import typing
 from pathlib import Path
 
 from gantrain.errors import UserError
-from gantrain.kinds import Choice, Node, Text
+from gantrain.kinds import Node
 from gantrain.record.tracker import EXTRAS, Tracker, as_uint8, figure_rgb, require
 
 DEFAULT = {"tensorboard": {}}  # a run (or a config) that names no logger
@@ -34,34 +36,33 @@ def csv_keys():
     """RUN/csv/: scalars.csv (round, tag, value), config.yaml, hparams.csv and the images."""
 
 
-def mlflow_keys(
-    tracking_uri: Text | None = None,
-    experiment: Text = "gantrain",
-    run_name: Text | None = None,
-):
-    """MLflow: a file store in RUN/mlruns unless tracking_uri names another store or a server."""
+def constructor_keys(cls):
+    """A function whose parameters are cls's config keys: its constructor's, less the run
+    directory and start round that gantrain passes; the schema checks the config against it,
+    so the keys and the constructor cannot drift apart."""
+    hints = typing.get_type_hints(cls.__init__, include_extras=True)
+    params = list(inspect.signature(cls.__init__).parameters.values())[3:]  # self, run_dir, start
+
+    def keys(): ...
+
+    keys.__signature__ = inspect.Signature(params)
+    keys.__annotations__ = {p.name: hints[p.name] for p in params}
+    keys.__doc__ = cls.__doc__
+    return keys
 
 
-WandbMode = Choice("auto", "online", "offline", "disabled")
+def sections() -> dict:
+    """The schema's sections for the logger node: each tracker's keys."""
+    from gantrain.record.mlflow_tracker import MlflowTracker
+    from gantrain.record.wandb_tracker import WandbTracker
 
-
-def wandb_keys(
-    project: Text = "gantrain",
-    entity: Text | None = None,
-    mode: WandbMode = "auto",
-    run_name: Text | None = None,
-):
-    """Weights & Biases, files in RUN/wandb; mode auto: online when logged in (or as WANDB_MODE
-    says), else offline, for `wandb sync` later."""
-
-
-SECTIONS = {
-    "logger": (logger_keys,),
-    "logger.tensorboard": (tensorboard_keys,),
-    "logger.csv": (csv_keys,),
-    "logger.mlflow": (mlflow_keys,),
-    "logger.wandb": (wandb_keys,),
-}
+    return {
+        "logger": (logger_keys,),
+        "logger.tensorboard": (tensorboard_keys,),
+        "logger.csv": (csv_keys,),
+        "logger.mlflow": (constructor_keys(MlflowTracker),),
+        "logger.wandb": (constructor_keys(WandbTracker),),
+    }
 
 
 def check_available(loggers: dict | None) -> None:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from gantrain.errors import UserError
+from gantrain.kinds import Choice, Text
 from gantrain.record.tracker import Tracker, as_uint8, figure_rgb, keep, kept, require
 
 
@@ -33,10 +34,17 @@ def resolve_mode(mode: str) -> str | None:
     return "online" if logged_in() else "offline"
 
 
+# auto: as WANDB_MODE says when set, online when logged in, else offline
+WandbMode = Choice("auto", "online", "offline", "disabled")
+
+
 class WandbTracker(Tracker):
-    def __init__(self, run_dir: Path, start_round: int, project: str = "gantrain",
-                 entity: str | None = None, mode: str = "auto",
-                 run_name: str | None = None):  # fmt: skip
+    """Weights & Biases, files in RUN/wandb: the project, the entity (null: the user's), the
+    mode, and the run's name (null: RUN's last two parts, <date>/<time>)."""
+
+    def __init__(self, run_dir: Path, start_round: int, project: Text = "gantrain",
+                 entity: Text | None = None, mode: WandbMode = "auto",
+                 run_name: Text | None = None):  # fmt: skip
         self.wandb = require("wandb")
         before = kept(run_dir, "wandb").get("run_id")
         try:
