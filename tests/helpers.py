@@ -253,3 +253,47 @@ def small_filesystem(where: Path, size: str):
         pytest.skip(f"cannot mount a small filesystem here ({made.stderr.strip()})")
     yield where
     subprocess.run(["umount", str(where)], check=True)
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    import zlib
+
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def write_odd_images(root: Path) -> dict[str, str]:
+    """One file of every awkward kind the decoder handles, named by the case, in root; returns
+    {file name: "ok" or why it is skipped}. Sorted by name as find_images lists them."""
+    import zlib
+
+    from PIL import Image
+
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(3)
+    arr = rng.integers(0, 256, (30, 50, 3), dtype=np.uint8)  # landscape, non-square
+    img = Image.fromarray(arr)
+    exif = img.getexif()
+    exif[0x0112] = 6  # EXIF orientation: show rotated 90 degrees clockwise
+    img.save(root / "a_exif_rotated.jpg", exif=exif.tobytes(), quality=90)
+    grey16 = (np.arange(40 * 24).reshape(24, 40) * 60).astype(np.uint16)
+    Image.fromarray(grey16).save(root / "b_grey16.png")  # PIL mode I;16
+    rgba = np.concatenate([arr[:, :30], np.tile(np.arange(0, 255, 255 / 30, dtype=np.uint8)[:30], (30, 1))[..., None]], 2)  # fmt: skip
+    Image.fromarray(rgba, "RGBA").save(root / "c_rgba.png")
+    Image.fromarray(arr[:20, :20]).convert("P").save(root / "d_palette_transparent.png",
+                                                       transparency=0)  # fmt: skip
+    Image.fromarray(arr[:4]).save(root / "e_strip.png")  # 50 x 4
+    Image.fromarray(arr).convert("CMYK").save(root / "f_cmyk.jpg", quality=90)
+    row = b"\x00" + struct.pack(">H", 200 * 257) * 3 * 8  # 48-bit RGB, which PIL cannot write
+    (root / "g_rgb48.png").write_bytes(
+        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 12, 16, 2, 0, 0, 0))
+        + png_chunk(b"IDAT", zlib.compress(row * 12)) + png_chunk(b"IEND", b""))  # fmt: skip
+    (root / "h_huge_header.png").write_bytes(  # 20000 x 20000 declared: refused from its header
+        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
+        + png_chunk(b"IEND", b""))  # fmt: skip
+    (root / "i_corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
+    Image.fromarray(arr[:, :, 0]).convert("LA").save(root / "j_grey_alpha.png")
+    good = "ok"
+    return {"a_exif_rotated.jpg": good, "b_grey16.png": good, "c_rgba.png": good,
+            "d_palette_transparent.png": good, "e_strip.png": good, "f_cmyk.jpg": good,
+            "g_rgb48.png": good, "h_huge_header.png": "too large", "i_corrupt.jpg": "unreadable",
+            "j_grey_alpha.png": good}  # fmt: skip

@@ -13,6 +13,7 @@ ROOT = Path(gantrain.__file__).parent
 LAYERS = {
     "commands": 0,
     "__main__": 0,
+    "serve": 0,
     "training": 1,
     "data": 2,
     "models": 2,

@@ -53,6 +53,9 @@ PositiveFloats = Annotated[
     list[PositiveFloat], Len(1), Says("a non-empty list of positive numbers, e.g. [1.0, 2.0]")
 ]
 Channels = Choice(1, 3)
+Byte = Annotated[int, Ge(0), Lt(256), Says("an integer from 0 to 255")]
+# a colour: red, green, blue
+Rgb = Annotated[list[Byte], Len(3, 3), Says("three integers 0..255, e.g. [255, 255, 255]")]
 # a class of a conditional run: its index, or its name (an image folder's subfolder)
 ClassName = Annotated[int | str, Says("a class index (0, 1, ...) or a class name")]
 DeviceKind = Choice("auto", "cpu", "cuda", "mps")

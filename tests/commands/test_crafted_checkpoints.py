@@ -106,7 +106,7 @@ def _one_error(done, script: str) -> str:
 def cli(monkeypatch, capsys):
     """Run gantrain-sample or gantrain-eval: as the installed console script in a process of its
     own (real=True), or its main() here, which is quicker and runs the same code."""
-    from gantrain.commands import evaluate, sample
+    from gantrain.commands import evaluate, export, sample, serve
 
     def call(args: list[str], cwd, script: str, real: bool):
         if real:
@@ -114,7 +114,8 @@ def cli(monkeypatch, capsys):
         monkeypatch.setattr(sys, "argv", [script, *args])
         code = 0
         try:
-            {"gantrain-sample": sample, "gantrain-eval": evaluate}[script].main()
+            {"gantrain-sample": sample, "gantrain-eval": evaluate, "gantrain-export": export,
+             "gantrain-serve": serve}[script].main()  # fmt: skip
         except SystemExit as stop:
             code = stop.code
         out = capsys.readouterr()
@@ -151,6 +152,19 @@ def test_eval_refuses_a_foreign_target(scene, cli, name, change, target):
     assert f"_target_={target}" in _one_error(done, "gantrain-eval")
     assert victim.read_text() == VICTIM_TEXT and not marker.exists()
     assert not (run / "eval.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", ["gantrain-export", "gantrain-serve"])
+def test_export_and_serve_refuse_a_foreign_target(scene, cli, script):
+    run, victim, marker = scene
+    name, change, target = CRAFTED[0]
+    _craft(run, lambda c: change(c, victim, marker))
+    out = run.parent / "g.onnx"
+    args = [f"run_dir={run}", *([f"out={out}"] if script == "gantrain-export" else ["port=1"])]
+    line = _one_error(cli(args, run.parent, script, real=False), script)
+    assert f"_target_={target}" in line and "not one of gantrain's own classes" in line
+    assert victim.read_text() == VICTIM_TEXT and not marker.exists() and not out.exists()
 
 
 @pytest.mark.slow

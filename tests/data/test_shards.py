@@ -210,3 +210,31 @@ def test_fixed_images_come_from_the_first_shards_and_are_kept(eight):
     (eight / "shard-000000.tar").unlink()  # the same choice again comes from memory
     again, _ = batches.fixed(12, torch.Generator().manual_seed(0))
     assert torch.equal(again, images)
+
+
+def test_what_gantrain_pack_writes_reads_as_the_image_folder_does(tmp_path):
+    from helpers import coloured_picture
+
+    from gantrain.commands.pack import pack
+    from gantrain.data import image_folder
+
+    for c, name in enumerate(["cats", "dogs"]):
+        (tmp_path / "pics" / name).mkdir(parents=True)
+        for i in range(9):
+            coloured_picture(20 + 3 * i, 24, 10 * c + i).save(tmp_path / "pics" / name / f"{i}.png")
+    out = tmp_path / "packed"
+    pack(src=str(tmp_path / "pics"), out=str(out), image_size=16, shard_mb=0.003, workers=0,
+         progress=False)  # fmt: skip
+    folder = image_folder.load(str(tmp_path / "pics"), image_size=16, labels=True)
+    held = load(str(out), image_size=16, labels=True)
+    assert torch.equal(held.images, folder.images) and torch.equal(held.labels, folder.labels)
+    assert held.classes == folder.classes == ["cats", "dogs"]
+    streamed = make_batches(load(str(out), image_size=16, labels=True, in_memory_max=0), 6, CPU,
+                            seed=0, workers=0)  # fmt: skip
+    images, labels = zip(*(streamed() for _ in range(3)))
+    u8 = ((torch.cat(images) + 1) * 127.5).round().to(torch.uint8)
+    flat = held.images.flatten(1)
+    rows = [int((flat == im.flatten()).all(1).nonzero()[0]) for im in u8]
+    assert (
+        sorted(rows) == list(range(18)) and torch.cat(labels).tolist() == held.labels[rows].tolist()
+    )

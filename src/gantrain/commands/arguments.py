@@ -13,7 +13,7 @@ from gantrain.config import conf_dir
 from gantrain.errors import UserError, report
 from gantrain.schema import Schema, all_keys, not_a_key
 
-PATH_KEYS = ("run_dir", "checkpoint", "out", "inception_weights", "dataset.root")
+PATH_KEYS = ("run_dir", "checkpoint", "out", "inception_weights", "dataset.root", "src")
 _ABSENT = object()
 
 
@@ -23,7 +23,8 @@ def parse_args(args: list[str], name: str, schema: Schema) -> DictConfig:
     Paths stay the text given (YAML would read 12:00:00 as a number)."""
     defaults = OmegaConf.load(conf_dir() / f"{name}.yaml")
     OmegaConf.set_struct(defaults, True)  # a misspelt nested key fails instead of being ignored
-    OmegaConf.set_struct(defaults.dataset, False)
+    if "dataset" in defaults:  # gantrain-pack, -export and -serve take no dataset
+        OmegaConf.set_struct(defaults.dataset, False)
     given = OmegaConf.create()
     for arg in args:
         key, sep, value = arg.partition("=")
@@ -46,7 +47,7 @@ def parse_args(args: list[str], name: str, schema: Schema) -> DictConfig:
         cfg = OmegaConf.merge(defaults, given)
     except OmegaConfBaseException as err:
         raise UserError(f"cannot use the arguments ({' '.join(str(err).split())})") from None
-    if not isinstance(cfg.dataset, DictConfig):
+    if "dataset" in cfg and not isinstance(cfg.dataset, DictConfig):
         raise UserError("dataset must be given as dataset.KEY=VALUE, e.g. dataset.root=/data")
     schema.check(cfg, shipped=defaults)
     return cfg

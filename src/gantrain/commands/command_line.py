@@ -14,7 +14,8 @@ from gantrain.config import conf_dir, options, split_args
 from gantrain.errors import UserError
 from gantrain.schema import Schema, all_keys, not_a_key
 
-USER_GROUPS = ("model", "objective", "dataset", "device", "trainer", "experiment", "hparams_search")
+USER_GROUPS = ("model", "objective", "dataset", "device", "trainer", "experiment", "hparams_search",
+               "logger")  # fmt: skip
 MODES = ("--run", "-m", "--multirun", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc")
 MAX_CHECKED_JOBS = 64  # a bigger sweep's later jobs are checked as each starts
 
@@ -72,6 +73,8 @@ def check_group_choices(overrides) -> None:
             if override.is_sweep_override()
             else [override.get_value_element_as_str()]
         )
+        if isinstance(override.value(), list):  # several options at once: logger=[csv,mlflow]
+            values = [str(v) for v in override.value()]
         allowed = options(key)
         for value in values:
             if value not in allowed and value != "null":
@@ -91,8 +94,20 @@ def _check_keys_exist(overrides, cfg) -> None:
         if _is_group(key):
             continue
         if OmegaConf.select(cfg, key, default=_ABSENT, throw_on_missing=False) is _ABSENT:
+            _refuse_unchosen_logger(key)
             keys = keys if keys is not None else all_keys(cfg)
             raise UserError(not_a_key(key, keys))
+
+
+def _refuse_unchosen_logger(key: str) -> None:
+    """logger.mlflow.* given without logger=mlflow: say which option the key belongs to."""
+    group, _, rest = key.partition(".")
+    option = rest.split(".", 1)[0]
+    if group == "logger" and option in options("logger"):
+        raise UserError(
+            f"{key} is a key of logger={option}, which is not chosen: add logger={option} "
+            f"(or several, e.g. logger=[tensorboard,{option}])"
+        )
 
 
 _ABSENT = object()

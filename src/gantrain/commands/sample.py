@@ -12,9 +12,11 @@ import torch
 
 from gantrain.commands.arguments import run
 from gantrain.commands.runs import load_run
+from gantrain.commands.seeded import class_labels, seed_labels, seeded_batches
 from gantrain.errors import UserError
 from gantrain.kinds import Choice, ClassName, DeviceKind, Flag, Integer, Overrides, PositiveInt
 from gantrain.kinds import Path as PathText
+from gantrain.models.latent import Seeds, Truncation, fixed_statistics, parse_seeds, truncate
 from gantrain.schema import Schema
 
 log = logging.getLogger("gantrain")
@@ -35,48 +37,20 @@ def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def interpolations(model, pairs: int, steps: int, seed: int,
-                   labels: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+                   labels: torch.Tensor | None = None,
+                   truncation: float = 1.0) -> torch.Tensor:  # fmt: skip
     """uint8 (pairs * 2 * steps, C, H, W): per pair a straight row, then a spherical row; a
     conditional model keeps each pair's class (labels (pairs,)) along both of its rows."""
     from gantrain.metrics.scores import sample_uint8
 
     g = torch.Generator().manual_seed(seed)
-    a, b = torch.randn(2, pairs, model.latent_dim, generator=g)
+    a, b = truncate(torch.randn(2, pairs, model.latent_dim, generator=g), truncation)
     t = torch.linspace(0, 1, steps)
     lerp = a[:, None] + t[None, :, None] * (b - a)[:, None]  # (pairs, steps, d)
     paths = torch.stack([lerp, _slerp(a, b, t)], 1).reshape(-1, model.latent_dim)
     if labels is not None:
         labels = labels.repeat_interleave(2 * steps)  # (pairs * 2 * steps,)
     return sample_uint8(model, len(paths), noise=paths, labels=labels, batch=500)
-
-
-def class_labels(run, wanted: int | str | None, n: int) -> torch.Tensor | None:
-    """The class of each of n samples: all `wanted` (an index or a class name), or, for a
-    conditional run asked for none, the classes in turn; None for an unconditional run."""
-    k = getattr(run.model, "num_classes", 0)
-    if wanted is None:
-        return None if not k else torch.arange(n) % k
-    if not k:
-        raise UserError(
-            f"class={wanted}: this run is unconditional (trained without conditional=true), so "
-            "it cannot draw a chosen class; leave class out"
-        )
-    names = [str(c) for c in run.payload.get("classes") or range(k)]
-    shown = ", ".join(f"{i}={c}" for i, c in enumerate(names[:12])) + (", ..." if k > 12 else "")
-    if isinstance(wanted, str):
-        if wanted not in names:
-            raise UserError(f"class={wanted} is not one of this run's classes: {shown}")
-        wanted = names.index(wanted)
-    elif str(wanted) in names and names.index(str(wanted)) != wanted:
-        raise UserError(
-            f"class={wanted} is ambiguous: index {wanted} is the class named "
-            f"{names[wanted] if 0 <= wanted < k else 'nothing'}, and the class named {wanted} is "
-            f"index {names.index(str(wanted))}; give class='{wanted}' for the name or "
-            f"class={names.index(str(wanted))} for its index"
-        )
-    if not 0 <= wanted < k:
-        raise UserError(f"class={wanted}: this run has {k} classes, 0..{k - 1} ({shown})")
-    return torch.full((n,), wanted, dtype=torch.long)
 
 
 @torch.no_grad()
@@ -157,14 +131,21 @@ def sample(
     seed: Integer = 0,
     device: DeviceKind = "auto",
     dataset: Overrides | None = None,
+    seeds: Seeds | None = None,
+    truncation: Truncation = 1.0,
 ) -> Path:
     """Draw from a run as conf/sample.yaml describes each key; returns where it wrote."""
     from gantrain.hardware.device import resolve_device
-    from gantrain.metrics.scores import sample_batches
+    from gantrain.metrics.scores import noise_batches, sample_batches
     from gantrain.record.images import interleave_rows
     from gantrain.record.sample_files import check_grid, write_stream
 
-    n = num_samples
+    seeds = None if seeds is None else parse_seeds(seeds)
+    n = num_samples if seeds is None else len(seeds)
+    if seeds is not None and mode != "samples":
+        raise UserError(f"seeds= draws mode=samples; drop seeds= for mode={mode} (it uses seed=)")
+    if truncation != 1 and mode == "reconstruct":
+        raise UserError("truncation= applies to drawn latents, not to mode=reconstruct; drop it")
     if out is None:
         raise UserError("give out=PATH.npz, out=PATH.png or out=DIRECTORY")
     out = Path(out).expanduser()
@@ -181,19 +162,32 @@ def sample(
     check_grid(out, {"samples": n, "interpolate": n * 2 * steps, "reconstruct": 2 * n}[mode])
     run = load_run(run_dir, checkpoint, ema, dataset or {}, resolve_device(device))
     model = run.model
-    labels = class_labels(run, class_, n)
+    if seeds is not None or truncation != 1:  # normalised as one fixed batch: see latent.py
+        model = fixed_statistics(model)
+    labels = class_labels(run, class_, n) if seeds is None else seed_labels(run, class_, seeds)
     log.info("sampling %s with the %s weights", mode, run.weights)
     extra = {} if labels is None else {"labels": labels}  # int64 (N,) in .npz output
+    if seeds is not None:
+        extra["seeds"] = torch.tensor(seeds)
     if mode == "samples":
-        batches = sample_batches(model, n, seed, labels=labels)
+        if seeds is not None:
+            batches = seeded_batches(model, seeds, labels, truncation)
+        elif truncation != 1:
+            noise = truncate(
+                torch.cat(list(noise_batches(n, model.latent_dim, seed, 100))), truncation
+            )
+            batches = sample_batches(model, n, labels=labels, noise=noise)
+        else:
+            batches = sample_batches(model, n, seed, labels=labels)
         first = next(batches)  # its shape goes into the .npz header before the rest is drawn
         shape = (n, *first.shape[1:])
         write_stream(out, chain([first], batches), shape, max(1, round(n**0.5)), extra)
     elif mode == "interpolate" and animated:
-        walk(out, interpolations(model, n, steps, seed, labels), steps, fps)
+        walk(out, interpolations(model, n, steps, seed, labels, truncation), steps, fps)
     elif mode == "interpolate":
         paths = {} if labels is None else {"labels": labels.repeat_interleave(2 * steps)}
-        write_images(out, interpolations(model, n, steps, seed, labels), steps, extra=paths)
+        images = interpolations(model, n, steps, seed, labels, truncation)
+        write_images(out, images, steps, extra=paths)
     else:
         if class_ is not None:
             raise UserError(

@@ -33,6 +33,7 @@ def train_keys(
     device: Node,
     trainer: Node,
     eval: Node,  # noqa: A002 (the eval.* keys)
+    logger: Node | None = None,
     seed: Integer = 0,
     resume: PathText | None = None,
     resume_force: Flag = False,
@@ -49,6 +50,7 @@ def schema():
     from gantrain.metrics.classifier import Recipe
     from gantrain.objectives.augment import policy_keys
     from gantrain.objectives.optimizers import STAND_INS
+    from gantrain.record.trackers import sections as logger_sections
     from gantrain.schema import Schema
     from gantrain.training.evaluation import EvalSettings
 
@@ -58,6 +60,7 @@ def schema():
         "eval": (EvalSettings,),
         "eval.classifier": (Recipe,),
         "objective.augment_policy": (policy_keys,),
+        **logger_sections(),
     }
     return Schema(sections, stand_ins=STAND_INS)
 
@@ -79,11 +82,13 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     from gantrain.hardware.accel import Accelerator
     from gantrain.hardware.device import resolve_device, set_threads
     from gantrain.metrics.classifier import Recipe
+    from gantrain.record.trackers import check_available
     from gantrain.training.evaluation import EvalSettings, make_evaluator
     from gantrain.training.nan_policy import diverged_line
     from gantrain.training.rng import seed_everything
     from gantrain.training.time_limit import stopped_line
 
+    check_available(cfg.get("logger"))  # a missing tracker package: one line, before any work
     trainer = build(cfg.trainer)
     seed = cfg.seed
     device = resolve_device(cfg.device.type, job_num=job["num"] if job else None)

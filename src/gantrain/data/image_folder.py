@@ -11,12 +11,21 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from gantrain.data.decode import MAX_PIXELS, TooLarge, decode, header_status
+from gantrain.data.decode import (
+    MAX_PIXELS,
+    PLAIN,
+    Filter,
+    Fit,
+    Recipe,
+    TooLarge,
+    decode,
+    header_status,
+)
 from gantrain.data.decode import square as square  # the decoder's squaring, named here before
 from gantrain.data.labelled import Labelled, checked, no_labels
 from gantrain.data.subset import Limit, limit_list
 from gantrain.errors import UserError
-from gantrain.kinds import Channels, Count, Flag, ImageSize, Integer
+from gantrain.kinds import Channels, Count, Flag, ImageSize, Integer, Rgb
 from gantrain.kinds import Path as PathText
 
 log = logging.getLogger(__name__)
@@ -26,14 +35,17 @@ DECODE_BATCH = 256
 
 class ImageFiles(Dataset):
     """Image files as uint8 (channels, image_size, image_size), decoded when asked for; with
-    labels (one class index per path), (image, label) pairs."""
+    labels (one class index per path), (image, label) pairs. Other readers (hf.py) subclass it
+    with their own source(i), name(i) and subset()."""
 
     def __init__(self, paths: list[Path], image_size: int, channels: int,
-                 labels: list[int] | None = None, classes: list[str] | None = None):  # fmt: skip
+                 labels: list[int] | None = None, classes: list[str] | None = None,
+                 recipe: Recipe = PLAIN):  # fmt: skip
         self.paths = list(paths)
         self.image_size = image_size
         self.channels = channels
         self.labels, self.classes = labels, classes
+        self.recipe = recipe
         self.skipped = 0  # per process: each DataLoader worker counts what it skipped
 
     def __len__(self) -> int:
@@ -42,7 +54,19 @@ class ImageFiles(Dataset):
     def subset(self, keep: list[int]) -> ImageFiles:
         labels = None if self.labels is None else [self.labels[i] for i in keep]
         return ImageFiles([self.paths[i] for i in keep], self.image_size, self.channels,
-                          labels, self.classes)  # fmt: skip
+                          labels, self.classes, self.recipe)  # fmt: skip
+
+    def source(self, i: int):
+        """What the decoder reads for the i-th image: a path (here), bytes or an open file."""
+        return self.paths[i]
+
+    def name(self, i: int) -> str:
+        """The i-th image as messages name it."""
+        return str(self.paths[i])
+
+    def header(self, i: int) -> str:
+        """ "ok", "too large" or "unreadable", from the i-th image's header."""
+        return header_status(self.source(i))
 
     def read(self, i: int) -> torch.Tensor | None:
         """The i-th image, or None when the file cannot be decoded."""
@@ -51,7 +75,7 @@ class ImageFiles(Dataset):
     def read_status(self, i: int) -> tuple[torch.Tensor | None, str]:
         """(the i-th image or None, "ok" / "too large" / "unreadable")."""
         try:
-            return decode(self.paths[i], self.image_size, self.channels), "ok"
+            return decode(self.source(i), self.image_size, self.channels, self.recipe), "ok"
         except TooLarge:
             return None, "too large"
         except Exception:  # truncated, not an image, ...: all mean "skip it"
@@ -70,10 +94,10 @@ class ImageFiles(Dataset):
             log.warning(
                 "skipping %s: deleted or unreadable since the run started (%d skipped in this "
                 "process); another image stands in for it",
-                self.paths[j],
+                self.name(j),
                 self.skipped,
             )
-        raise UserError(f"none of the {len(self)} images could be decoded, e.g. {self.paths[i]}")
+        raise UserError(f"none of the {len(self)} images could be decoded, e.g. {self.name(i)}")
 
 
 STATUS = ("ok", "unreadable", "too large")
@@ -102,7 +126,7 @@ def _hold(files: ImageFiles, workers: int) -> tuple[torch.Tensor, list[int], dic
     s = files.image_size
     out = torch.empty(len(files), files.channels, s, s, dtype=torch.uint8)
     good_idx: list[int] = []
-    bad: dict[str, list[Path]] = {"unreadable": [], "too large": []}
+    bad: dict[str, list[str]] = {"unreadable": [], "too large": []}
     n, start = 0, 0
     loader = DataLoader(
         _Flagged(files),
@@ -116,7 +140,7 @@ def _hold(files: ImageFiles, workers: int) -> tuple[torch.Tensor, list[int], dic
         n += good.shape[0]
         good_idx += [start + k for k in ok.nonzero().flatten().tolist()]
         for k in (~ok).nonzero().flatten().tolist():
-            bad[STATUS[status[k]]].append(files.paths[start + k])
+            bad[STATUS[status[k]]].append(files.name(start + k))
         start += ok.numel()
     return out[:n], good_idx, bad
 
@@ -125,8 +149,8 @@ def _check_headers(files: ImageFiles) -> tuple[ImageFiles, dict]:
     """Keep the files whose headers open within the pixel bound (cheap: decoding waits until
     each image is streamed); the others by reason."""
     with ThreadPoolExecutor(max_workers=8) as pool:  # file opening waits on the disk, not the GIL
-        found = list(pool.map(header_status, files.paths, chunksize=64))
-    bad = {r: [p for p, f in zip(files.paths, found) if f == r] for r in STATUS[1:]}
+        found = list(pool.map(files.header, range(len(files)), chunksize=64))
+    bad = {r: [files.name(i) for i, f in enumerate(found) if f == r] for r in STATUS[1:]}
     return files.subset([i for i, f in enumerate(found) if f == "ok"]), bad
 
 
@@ -215,11 +239,15 @@ def load(
     labels: Flag = False,
     limit: Limit | None = None,
     limit_seed: Integer = 0,
+    fit: Fit = "crop",
+    filter: Filter = "bicubic",  # noqa: A002 (the dataset.filter key)
+    background: Rgb = (255, 255, 255),
 ):
     """The images under root as uint8 (N, channels, image_size, image_size), or a Dataset of
     uint8 (channels, image_size, image_size) when there are more than in_memory_max; with labels,
     as Labelled with each image's first-level subfolder as its class; with limit, a fixed random
-    subset of the files, chosen by limit_seed before any is decoded."""
+    subset of the files, chosen by limit_seed before any is decoded. fit, filter and background:
+    how each picture becomes a square (decode.py)."""
     if root is None or not str(root).strip():
         raise UserError(
             "dataset.root is not set: dataset=image_folder needs dataset.root=/path/to/images "
@@ -243,5 +271,6 @@ def load(
     keep = limit_list(range(len(paths)), limit, limit_seed, f"dataset.root={root}")
     paths = [paths[i] for i in keep]
     indices = None if indices is None else [indices[i] for i in keep]
-    files = ImageFiles(paths, image_size, channels, indices, classes)
+    recipe = Recipe(fit, filter, tuple(background))
+    files = ImageFiles(paths, image_size, channels, indices, classes, recipe)
     return hold_or_stream(files, in_memory_max, workers, str(base))

@@ -11,6 +11,8 @@ noise or code; every method's `labels` is None for an unconditional one.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
@@ -56,6 +58,13 @@ class GenerativeModel(nn.Module):
         self, noise: torch.Tensor, labels: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Images in [-1, 1] for fixed noise (and labels); norm layers as sample_norm says."""
+        with self.sampling_norms():
+            return self.decode(self.latent_for(noise), labels)
+
+    @contextmanager
+    def sampling_norms(self):
+        """Norm layers as sample_norm says while inside (also where gradients flow, as for a
+        projection's latent)."""
         was_training = self.training
         batch = self.sample_norm == "batch"
         # with batch statistics, the norm layers must not fold the samples into their averages
@@ -67,7 +76,7 @@ class GenerativeModel(nn.Module):
         try:
             for m in frozen:
                 m.momentum = 0.0
-            return self.decode(self.latent_for(noise), labels)
+            yield
         finally:
             for m, (momentum, tracked) in zip(frozen, kept):
                 m.momentum = momentum

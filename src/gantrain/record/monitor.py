@@ -1,4 +1,5 @@
-"""Where training shows itself: TensorBoard, metrics.jsonl, the progress bar or plain log lines."""
+"""Where training shows itself: metrics.jsonl, the trackers the `logger` group names
+(TensorBoard by default; record/trackers.py), the progress bar or plain log lines."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import torch
-from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from gantrain.errors import WriteFailed
 from gantrain.record.rate import RecentRate
+from gantrain.record.trackers import make_trackers
 
 log = logging.getLogger("gantrain")
 
@@ -69,10 +70,9 @@ class Monitor:
         self.run_dir = run_dir
         self.rounds = rounds
         threading.excepthook = _quiet_tensorboard_thread
-        # purge_step drops events a killed run logged after its last checkpoint
-        self.writer = SummaryWriter(
-            str(run_dir / "tb"), purge_step=start_round + 1 if start_round else None
-        )
+        loggers = config.get("logger") if config is not None else None
+        with self.tensorboard():
+            self.trackers = make_trackers(run_dir, loggers, start_round)
         self.metrics = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")
         self.progress = sys.stderr.isatty() if progress is None else bool(progress)
         if self.progress and sys.stderr.isatty() and _columns() < MIN_BAR_COLUMNS:
@@ -86,15 +86,16 @@ class Monitor:
         self.constants_shown = False
         if config is not None and not start_round:  # a resumed run has it from its start
             with self.tensorboard():
-                self.writer.add_text("config", _as_code(config), 0)
+                for tracker in self.trackers:
+                    tracker.config(config, _as_code(config))
 
     def scalars(self, rnd: int, logs: dict[str, float], evaluation: dict | None = None) -> None:
         """Training's logged means under train/*, an evaluation's scores under eval/*; both
         in one metrics.jsonl row."""
         evaluation = evaluation or {}
         with self.tensorboard():
-            for k, v in logs.items():
-                self.writer.add_scalar(f"train/{k}", v, rnd)
+            for tracker in self.trackers:
+                tracker.scalars({f"train/{k}": v for k, v in logs.items()}, rnd)
             self._evaluation(rnd, evaluation)
         end = self.metrics.tell()
         try:
@@ -118,18 +119,24 @@ class Monitor:
 
     def _evaluation(self, rnd: int, scores: dict) -> None:
         """eval/* curves; the constants once, as text; the predicted-class shares as a bar chart."""
-        for k, v in scores.items():
-            if k not in EVAL_CONSTANTS and isinstance(v, int | float):
-                self.writer.add_scalar(f"eval/{k}", v, rnd)
+        curves = {
+            f"eval/{k}": v
+            for k, v in scores.items()
+            if k not in EVAL_CONSTANTS and isinstance(v, int | float)
+        }
+        for tracker in self.trackers:
+            tracker.scalars(curves, rnd)
         if scores and not self.constants_shown:
             fixed = {k: scores[k] for k in EVAL_CONSTANTS[:2] if k in scores}
-            self.writer.add_text("eval/protocol", _as_code(fixed), rnd)
+            for tracker in self.trackers:
+                tracker.text("eval/protocol", _as_code(fixed), rnd)
             self.constants_shown = True
         if scores.get("class_histogram"):
             from gantrain.record.charts import class_bars
 
-            self.writer.add_figure("eval/class_histogram", class_bars(scores["class_histogram"],
-                                   f"round {rnd:,}"), rnd)  # fmt: skip
+            for tracker in self.trackers:
+                tracker.figure("eval/class_histogram", class_bars(scores["class_histogram"],
+                               f"round {rnd:,}"), rnd)  # fmt: skip
 
     def advance(self, n: int = 1) -> None:
         if self.bar is not None:
@@ -137,11 +144,12 @@ class Monitor:
 
     def image(self, tag: str, rnd: int, grid: torch.Tensor) -> None:
         with self.tensorboard():
-            self.writer.add_image(tag, grid, rnd)
+            for tracker in self.trackers:
+                tracker.image(tag, grid, rnd)
 
     @contextmanager
     def tensorboard(self):
-        """TensorBoard's writer reports a failed write (of its own thread) on a later call."""
+        """A tracker's failed write (TensorBoard's, of its own thread, on a later call)."""
         try:
             yield
         except OSError as err:
@@ -153,14 +161,15 @@ class Monitor:
             k: v if isinstance(v, int | float | str | bool) else str(v) for k, v in hparams.items()
         }
         numbers = {f"final/{k}": v for k, v in metrics.items() if isinstance(v, int | float)}
-        self.writer.add_hparams(values, numbers, run_name=".")
+        for tracker in self.trackers:
+            tracker.hparams(values, numbers)
 
     def close(self) -> None:
         """Close everything; on a full disk the last flushes fail too, and the first failure
         is the one already being reported."""
         if self.bar is not None:
             self.bar.close()
-        for close in (self.writer.close, self.metrics.close):
+        for close in (*(t.close for t in self.trackers), self.metrics.close):
             try:
                 close()
             except OSError:

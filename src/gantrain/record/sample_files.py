@@ -104,15 +104,23 @@ def write_folder(out: Path, chunks: Iterable[torch.Tensor]) -> None:
             i += 1
 
 
-def write_grid(out: Path, chunks: Iterable[torch.Tensor], per_row: int) -> None:
-    """One PNG grid, per_row images a row, torchvision make_grid's defaults otherwise."""
+def grid_picture(images: torch.Tensor, per_row: int):
+    """uint8 (N, C, H, W) as one PIL picture, per_row images a row, torchvision make_grid's
+    defaults otherwise (one image: the image itself)."""
     from torchvision.utils import make_grid
 
-    from gantrain.record.images import save_image_atomic, to_pil
+    from gantrain.record.images import to_pil
+
+    return to_pil(make_grid(images.float() / 255, nrow=per_row))
+
+
+def write_grid(out: Path, chunks: Iterable[torch.Tensor], per_row: int) -> None:
+    """One PNG grid, per_row images a row, torchvision make_grid's defaults otherwise."""
+    from gantrain.record.images import save_image_atomic
 
     images = torch.cat(list(chunks))
     check_grid(out, images.shape[0])
-    save_image_atomic(to_pil(make_grid(images.float() / 255, nrow=per_row)), out)
+    save_image_atomic(grid_picture(images, per_row), out)
 
 
 def write_stream(out: Path, chunks: Iterable[torch.Tensor], shape: tuple[int, ...],

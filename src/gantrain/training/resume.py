@@ -35,6 +35,7 @@ SAFE_KEYS = (
     "resume_force",
     "device.threads",
     "eval.",
+    "logger",  # where a run is recorded, not what it learns
 )
 
 
