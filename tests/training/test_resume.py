@@ -258,3 +258,16 @@ def test_existing_run_dir_is_not_overwritten(uninterrupted, tmp_path):
     out = run_cli(["dataset.root=x", "device=cpu", f"hydra.run.dir={uninterrupted}"], tmp_path)
     assert out.returncode != 0 and "resume=" in out.stderr and "Traceback" not in out.stderr
     assert (uninterrupted / "checkpoints" / "last.pt").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_sigkill_resume_identity_for_the_residual_r3gan(mnist_root, tmp_path):
+    # the residual nets with spectral norm's power-iteration vectors, the relativistic loss's
+    # paired scores, and R1 and R2 on their lazy schedules come back exactly
+    extra = ["model=resnet", "objective.loss=relativistic", "objective.r1=1",
+             "objective.r1_every=2", "objective.r2=1", "objective.r2_every=3"]  # fmt: skip
+    out = run_cli(_args(mnist_root, tmp_path / "a", extra=extra), tmp_path)
+    assert out.returncode == 0, out.stderr
+    _kill_and_resume(_args(mnist_root, tmp_path / "b", extra=extra), tmp_path / "b", tmp_path, 8)
+    _assert_same_run(tmp_path / "a", tmp_path / "b")
+    assert any("parametrizations" in k for k in _weights(tmp_path / "b"))  # spectral norm on

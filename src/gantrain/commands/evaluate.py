@@ -11,6 +11,7 @@ from gantrain.commands.runs import load_run
 from gantrain.kinds import DeviceKind, Flag, Integer, Overrides, PositiveInt
 from gantrain.kinds import Path as PathText
 from gantrain.metrics.classifier import Recipe
+from gantrain.metrics.modes import SAMPLES, expected_uniform, protocol
 from gantrain.metrics.protocol import Extractor, SampleCount, Split
 from gantrain.record.run_files import write_json
 from gantrain.schema import Schema
@@ -30,6 +31,7 @@ def evaluate_run(
     run_dir: PathText | None = None,
     checkpoint: PathText | None = None,
     num_samples: SampleCount = 1000,
+    modes_samples: SampleCount = SAMPLES,
     extractor: Extractor = "auto",
     split: Split = "test",
     ema: Flag = True,
@@ -52,8 +54,10 @@ def evaluate_run(
     run = load_run(run_dir, checkpoint, ema, dataset or {}, device)
     scorer = make_scorer(run.dataset, device, extractor, split, classifier or Recipe(),
                          inception_weights, subsets, labels=run.model.num_classes > 0)  # fmt: skip
-    scores = scorer.score_model(run.model, n, seed)
+    scores = scorer.score_model(run.model, n, seed, modes_samples)
     info = {k: v for k, v in scorer.info["extractor"].items() if k != "trained"}
+    if "modes" in scores:
+        scores["modes_protocol"] = protocol(scores["modes_samples"], info)
     return {
         **scores,
         "reference": {
@@ -83,6 +87,13 @@ def summary_line(r: dict) -> str:
         line += (
             f"  classes {r['classes_present']}/{r['num_classes']} (>= 5% of samples each)"
             f"  mean confidence {r['mean_confidence']:.3f}"
+        )
+    if "modes" in r:
+        m = r["modes_samples"]
+        line += (
+            f"\n  modes {r['modes']}/1000  KL {r['modes_kl']:.4f} nats (Stacked MNIST, {m:,} "
+            f"samples, each channel read by the MNIST classifier; a uniform sampler covers "
+            f"{expected_uniform(m):.0f} on average)"
         )
     if "label_accuracy" in r:
         line += f"\n  label accuracy {100 * r['label_accuracy']:.2f}% (samples read as their class)"

@@ -138,6 +138,9 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
         accel.describe(),
         run_dir,
     )
+    from gantrain.hardware.flops import cost_line
+
+    log.info("%s", cost_line(model, objective, trainer.batch_size))
 
     if source is None:
         source = build(cfg.dataset)

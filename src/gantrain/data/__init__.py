@@ -8,6 +8,7 @@ from torch.utils.data import Dataset
 from gantrain.data.batches import TensorBatches
 from gantrain.data.labelled import Labelled, images_of
 from gantrain.data.shard_stream import ShardBatches, ShardSet
+from gantrain.data.stacked import Stacked
 from gantrain.data.stream import StreamBatches
 
 
@@ -22,12 +23,12 @@ def make_batches(source, batch_size: int, device: torch.device, seed: int, worke
     if isinstance(images_of(source), ShardSet):
         return shard_batches(images_of(source), batch_size, device, seed, workers)
     if isinstance(source, Labelled):
-        if isinstance(source.images, torch.Tensor):
+        if isinstance(source.images, torch.Tensor | Stacked):
             return TensorBatches(source.images, batch_size, device, seed=seed,
                                  labels=source.labels, classes=source.classes)  # fmt: skip
         return StreamBatches(source.images, batch_size, device, seed=seed, workers=workers,
                              classes=source.classes)  # fmt: skip
-    if isinstance(source, torch.Tensor):
+    if isinstance(source, torch.Tensor | Stacked):
         return TensorBatches(source, batch_size, device, seed=seed)
     if isinstance(source, Dataset):
         return StreamBatches(source, batch_size, device, seed=seed, workers=workers)

@@ -19,8 +19,9 @@ SPLITS = ("test", "train")
 TORCHVISION = "gantrain.data.torchvision_sets.load"
 DIGITS = "gantrain.data.digits.load"
 SHARDS = "gantrain.data.shards.load"
+STACKED = "gantrain.data.stacked.load"
 # where the small classifier is the default extractor: grey digits and glyphs, far from ImageNet
-CLASSIFIER_DEFAULT = ("mnist", "fashion_mnist", "kmnist", "digits")
+CLASSIFIER_DEFAULT = ("mnist", "fashion_mnist", "kmnist", "digits", "stacked_mnist")
 DIGITS_HELD_OUT = 0.2  # scikit-learn's digits have no test split: this share is held out
 
 
@@ -35,8 +36,8 @@ def as_dict(dataset_cfg) -> dict:
 def describe(dataset_cfg) -> str:
     """A short name for messages and cache files: mnist, digits, image_folder, ..."""
     cfg = as_dict(dataset_cfg)
-    if cfg.get("_target_") == DIGITS:
-        return "digits"
+    if cfg.get("_target_") in (DIGITS, STACKED):
+        return "digits" if cfg["_target_"] == DIGITS else "stacked_mnist"
     return str(cfg.get("name") or str(cfg.get("_target_", "dataset")).split(".")[-2])
 
 
@@ -54,6 +55,8 @@ def _as_tensor(source, max_images: int) -> torch.Tensor:
     idx = _subset(n, max_images)
     if isinstance(source, torch.Tensor):
         return source if idx is None else source[idx]
+    if hasattr(source, "materialise"):  # stacked MNIST: composed from its digits at once
+        return source.materialise() if idx is None else source[idx]
     picks = range(n) if idx is None else idx.tolist()
     return torch.stack([source[i] for i in picks])  # (N, C, H, W) uint8
 
@@ -98,6 +101,8 @@ def _labels(cfg: dict, train: bool) -> torch.Tensor | None:
         from sklearn.datasets import load_digits
 
         return torch.from_numpy(load_digits().target).long()
+    if target == STACKED:
+        return build(OmegaConf.create(cfg), train=train, labels=True).labels
     sources = getattr(torchvision_sets, "SOURCES", {})
     if target != TORCHVISION or name not in sources:
         return None
@@ -123,9 +128,21 @@ def reference_labels(dataset_cfg, split: str = "test", max_images: int = 10000
 
 def has_labels(dataset_cfg) -> bool:
     cfg = as_dict(dataset_cfg)
-    return cfg.get("_target_") == DIGITS or (
+    return cfg.get("_target_") in (DIGITS, STACKED) or (
         cfg.get("_target_") == TORCHVISION and cfg.get("name") != "celeba"
     )
+
+
+def is_stacked(dataset_cfg) -> bool:
+    return as_dict(dataset_cfg).get("_target_") == STACKED
+
+
+def digit_config(dataset_cfg) -> dict:
+    """The plain MNIST config whose digits a stacked config stacks: its classifier reads each
+    channel of a stacked image."""
+    cfg = as_dict(dataset_cfg)
+    keep = {k: cfg[k] for k in ("root", "download", "image_size") if k in cfg}
+    return {"_target_": TORCHVISION, "name": "mnist", **keep, "channels": 1}
 
 
 def labelled_split(dataset_cfg, train: bool) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,7 +14,7 @@ import torch
 
 from gantrain.errors import UserError
 from gantrain.metrics import classifier
-from gantrain.metrics.data import CLASSIFIER_DEFAULT, describe, has_labels
+from gantrain.metrics.data import CLASSIFIER_DEFAULT, describe, digit_config, has_labels, is_stacked
 
 EXTRACTORS = ("classifier", "inception")
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -41,6 +41,27 @@ class ClassifierFeatures:
     def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         feats, probs = classifier.predict(self.net, images)
         return feats.double().cpu(), probs.cpu()
+
+
+class StackedFeatures:
+    """Stacked MNIST: the MNIST classifier reads each channel. Features are the three channels'
+    concatenated (B, 3 x 128); probabilities are over the 1,000 modes, 100 r + 10 g + b, the
+    product of the channels' (each channel's digit is read independently)."""
+
+    name = "classifier"
+    modes = True
+
+    def __init__(self, net: classifier.DigitClassifier, info: dict):
+        self.net = net
+        self.info = {"name": self.name, "feature_dim": 3 * classifier.FEATURES,
+                     "per_channel": True, **info}  # fmt: skip
+
+    def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, c, h, w = images.shape
+        feats, probs = classifier.predict(self.net, images.reshape(b * c, 1, h, w))
+        feats, probs = feats.reshape(b, c * feats.shape[1]), probs.reshape(b, c, -1)
+        joint = probs[:, 0, :, None, None] * probs[:, 1, None, :, None] * probs[:, 2, None, None, :]
+        return feats.double().cpu(), joint.reshape(b, -1).cpu()
 
 
 class InceptionFeatures:
@@ -108,6 +129,9 @@ def make_extractor(
     device = torch.device(device)
     if name == "auto":
         name = default_extractor(dataset_cfg)
+    if name == "classifier" and is_stacked(dataset_cfg):
+        net, info = classifier.load_or_train(digit_config(dataset_cfg), recipe, device)
+        return StackedFeatures(net, info)
     if name == "classifier":
         net, info = classifier.load_or_train(dataset_cfg, recipe, device)
         return ClassifierFeatures(net, info)

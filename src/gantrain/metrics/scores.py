@@ -25,6 +25,7 @@ from gantrain.metrics.conditional import label_scores, per_class_stats
 from gantrain.metrics.data import describe, reference_images, reference_labels
 from gantrain.metrics.extractors import make_extractor
 from gantrain.metrics.manifold import Manifold
+from gantrain.metrics.modes import mode_scores
 
 PRESENT = 0.05  # a class counts as present when at least this share of samples falls in it
 
@@ -160,17 +161,28 @@ class Scorer:
             mean, std = self.kid.compute()
         return float(mean), float(std)
 
-    def score_images(self, fake: torch.Tensor, labels: torch.Tensor | None = None) -> dict:
+    def score_images(self, fake: torch.Tensor, labels: torch.Tensor | None = None,
+                     first: int | None = None) -> dict:  # fmt: skip
         """fake: uint8 (N, C, H, W), N >= 2. Returns fid, kid, kid_std, precision, recall, density,
         coverage, num_samples and, for the classifier extractor, classes_present,
-        class_histogram, mean_confidence. labels (N,): the class each sample was drawn for; adds
-        label_accuracy (classifier extractor) and intra_fid (a labelled reference set)."""
+        class_histogram, mean_confidence (on Stacked MNIST: modes, modes_kl, modes_samples, from
+        all N). labels (N,): the class each sample was drawn for; adds label_accuracy
+        (classifier extractor) and intra_fid (a labelled reference set). first: FID and the
+        scores after it from the first `first` samples only (the modes count reads them all)."""
         if fake.dtype != torch.uint8 or tuple(fake.shape[1:]) != self.real_shape:
             raise UserError(f"samples must be uint8 (N, {', '.join(map(str, self.real_shape))}); "
                             f"got {fake.dtype} {tuple(fake.shape)}")  # fmt: skip
         if fake.shape[0] < 2:
             raise UserError("FID and KID need at least 2 samples; raise num_samples")
         features, probs = self.extractor(fake)
+        modes = {}
+        if getattr(self.extractor, "modes", False):
+            modes = {**mode_scores(probs), "modes_samples": int(fake.shape[0])}
+            probs = None  # a 1,000-class histogram per evaluation says less than the two numbers
+        if first is not None and first < fake.shape[0]:
+            fake, features = fake[:first], features[:first]
+            probs = None if probs is None else probs[:first]
+            labels = None if labels is None else labels[:first]
         self.fid.reset()  # keeps the reference statistics (reset_real_features=False)
         self.fid.update(features, real=False)
         kid, kid_std = self._kid(features)
@@ -180,14 +192,19 @@ class Scorer:
             out.update(class_stats(probs))
         if labels is not None:
             out.update(label_scores(features, probs, labels.cpu(), self.by_class))
-        return out
+        return {**out, **modes}
 
-    def score_model(self, model, n_samples: int = 1000, seed: int = 0) -> dict:
+    def score_model(self, model, n_samples: int = 1000, seed: int = 0,
+                    modes_samples: int | None = None) -> dict:  # fmt: skip
         """Scores n_samples drawn from fixed noise (seed), a conditional model's balanced over
-        its classes; adds eval_s, the seconds it took."""
+        its classes; adds eval_s, the seconds it took. modes_samples: on Stacked MNIST, draw
+        this many when more, count modes on all and score FID on the first n_samples."""
         t0 = time.perf_counter()
-        labels = model.sample_labels(n_samples) if getattr(model, "num_classes", 0) else None
-        out = self.score_images(sample_uint8(model, n_samples, seed, labels=labels), labels)
+        n = n_samples
+        if modes_samples and getattr(self.extractor, "modes", False):
+            n = max(n_samples, modes_samples)
+        labels = model.sample_labels(n) if getattr(model, "num_classes", 0) else None
+        out = self.score_images(sample_uint8(model, n, seed, labels=labels), labels, n_samples)
         out["eval_s"] = round(time.perf_counter() - t0, 3)
         return out
 

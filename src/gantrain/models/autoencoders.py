@@ -18,9 +18,15 @@ from gantrain.kinds import Channels, Choice, Count, Flag, ImageSize, PositiveInt
 from gantrain.models.base import GenerativeModel
 from gantrain.models.blocks import DownStack, UpStack, init_dcgan
 from gantrain.models.labels import LabelMap, LabelVector, label_dim
+from gantrain.models.resblocks import init_residual
+from gantrain.models.resnet import ResEncoder, ResUp
 
 # fitted: a Gaussian fitted to training codes; prior: N(0, I); null: the model's own default
 SampleFrom = Choice("fitted", "prior")
+# the encoder and decoder stacks: dcgan (strided convs, blocks.py) or resnet (residual blocks,
+# resnet.py: average-pooling encoder, nearest-upsampling decoder)
+Backbone = Choice("dcgan", "resnet")
+STACKS = {"dcgan": (DownStack, UpStack, init_dcgan), "resnet": (ResEncoder, ResUp, init_residual)}
 
 
 class AutoEncoder(GenerativeModel):
@@ -38,22 +44,24 @@ class AutoEncoder(GenerativeModel):
         sample_from: SampleFrom | None = None,
         encode_label: Flag = True,
         num_classes: Count = 0,
+        backbone: Backbone = "dcgan",
     ):
         super().__init__()
+        down, up, init = STACKS[backbone]
         sample_from = sample_from or self.default_sample_from
         self.latent_dim = latent_dim
         self.sample_from = sample_from
         self.num_classes = num_classes
         self.encode_label = bool(num_classes and encode_label)
-        self.encoder = DownStack(channels + self.encode_label, image_size, width, max_width,
+        self.encoder = down(channels + self.encode_label, image_size, width, max_width,
                                  latent_dim * self.code_factor)  # fmt: skip
         inputs = latent_dim + (label_dim(num_classes) if num_classes else 0)
-        self.decoder = UpStack(inputs, channels, image_size, width, max_width)
+        self.decoder = up(inputs, channels, image_size, width, max_width)
         if num_classes:
             self.label = LabelVector(num_classes)
         if self.encode_label:
             self.label_map = LabelMap(num_classes, image_size)
-        init_dcgan(self)
+        init(self)
         # the fitted Gaussian: codes = mean + chol @ noise; identity until the first fit
         self.register_buffer("code_mean", torch.zeros(latent_dim))
         self.register_buffer("code_chol", torch.eye(latent_dim))

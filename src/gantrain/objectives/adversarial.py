@@ -56,6 +56,9 @@ LOSSES = {
     "least_squares": (F.d_loss_least_squares, F.g_loss_least_squares),
     "hinge": (F.d_loss_hinge, F.g_loss_hinge),
     "wasserstein": (F.d_loss_wasserstein, F.g_loss_wasserstein),
+    # paired: each generated sample against the real one beside it; the generator's side also
+    # reads the critic's scores of the real batch
+    "relativistic": (F.d_loss_relativistic, F.g_loss_relativistic),
 }
 LABELLED = ("bce", "least_squares")
 # where a critic's raw score turns from "fake" to "real" (least squares regresses onto 0 and 1)
@@ -87,6 +90,8 @@ class Adversarial(Objective):
         gradient_penalty: NonNegativeFloat = 0.0,
         r1: NonNegativeFloat = 0.0,
         r1_every: PositiveInt = 1,
+        r2: NonNegativeFloat = 0.0,
+        r2_every: PositiveInt = 1,
         augment: AugmentKind = "none",
         augment_policy: Node | None = None,
         ada_target: OpenUnit = 0.6,
@@ -117,7 +122,7 @@ class Adversarial(Objective):
         if augment != "none" and space == "code":
             raise no_image_critic(augment, CODE_CRITIC)
         self.augment = Augment(augment, augment_policy, ada_target, ada_kimg)
-        self.penalties = CriticPenalties(gradient_penalty, r1, r1_every)
+        self.penalties = CriticPenalties(gradient_penalty, r1, r1_every, r2, r2_every)
         self.graph_safe = not self.penalties.varies_by_round
         self.recon = Reconstruction(likelihood, beta, scale, learn_scale)
         needs = {"generate"}
@@ -166,7 +171,9 @@ class Adversarial(Objective):
                 loss_d = self._d_loss(real_logits.float(), fake_logits.float())
             # ADA's overfitting signal: which side of the decision boundary real images fall on
             # (a packing critic's score counts for each image of its pack)
-            seen = real_logits.repeat_interleave(self.pack) if self.pack > 1 else real_logits
+            # (the relativistic critic's scale floats: what counts is real above its paired fake)
+            seen = real_logits - (fake_logits.detach() if self.loss == "relativistic" else 0.0)
+            seen = seen.repeat_interleave(self.pack) if self.pack > 1 else seen
             self.augment.observe(seen - BOUNDARY.get(self.loss, 0.0))
             penalty_logs = {}
             if self.penalties.on:
@@ -211,7 +218,12 @@ class Adversarial(Objective):
             else:
                 fake = codes if self.recon_weight > 0 else model.encode(x, labels)[0]
             seen = self.augment(fake) if self.space == "data" else fake
-            adv = self._g_loss(self._score(seen, labels).float())
+            real_out = None
+            if self.loss == "relativistic":  # the current critic's scores of the real side
+                with torch.no_grad():
+                    real = self.augment(x) if self.space == "data" else model.prior(x.shape[0])
+                    real_out = self._score(real, labels).float()
+            adv = self._g_loss(self._score(seen, labels).float(), real_out)
             loss_g = loss_g + self.weight * adv
         return loss_g, adv, logs
 
@@ -221,7 +233,9 @@ class Adversarial(Objective):
             return d_loss(real_out, fake_out, self.real_label)
         return d_loss(real_out, fake_out)
 
-    def _g_loss(self, fake_out: torch.Tensor) -> torch.Tensor:
+    def _g_loss(self, fake_out: torch.Tensor, real_out: torch.Tensor | None) -> torch.Tensor:
+        if self.loss == "relativistic":
+            return F.g_loss_relativistic(fake_out, real_out)
         return (LOSSES[self.loss][1] or self.g_loss)(fake_out)
 
     def state_dict(self) -> dict:

@@ -70,6 +70,17 @@ def g_loss_wasserstein(fake_out: torch.Tensor) -> torch.Tensor:
     return -fake_out.mean()
 
 
+def d_loss_relativistic(real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
+    """softplus(D(G(z_i)) - D(x_i)), mean over the pairs (RpGAN, Jolicoeur-Martineau 2019): the
+    critic ranks each real sample above its paired fake; (B,) x2 -> scalar."""
+    return F.softplus(fake_out - real_out).mean()
+
+
+def g_loss_relativistic(fake_out: torch.Tensor, real_out: torch.Tensor) -> torch.Tensor:
+    """softplus(D(x_i) - D(G(z_i))), mean over the pairs: the generator side of RpGAN."""
+    return F.softplus(real_out - fake_out).mean()
+
+
 # ---- penalties on the critic's gradient with respect to its input ----
 
 
@@ -96,7 +107,8 @@ def gradient_penalty(grads: torch.Tensor) -> torch.Tensor:
 
 
 def r1_penalty(grads: torch.Tensor) -> torch.Tensor:
-    """E[||grad||^2] / 2 on real data (Mescheder et al. 2018), without gamma; (B, ...) -> scalar."""
+    """E[||grad||^2] / 2 on real data (Mescheder et al. 2018), without gamma; (B, ...) -> scalar.
+    On generated samples' gradients it is R2."""
     return 0.5 * grads.flatten(1).pow(2).sum(1).mean()
 
 

@@ -27,10 +27,12 @@ class MaximumLikelihood(SingleOptimizerObjective):
         super().__init__(optimizer, likelihood, beta, scale, learn_scale)
 
     def refusal(self, model_name: str, objective_name: str, missing: list[str]) -> str:
+        residual = model_name == "resnet"  # its blocks do have an autoencoder that fits
         return (
             f"model={model_name} objective={objective_name} cannot train: {model_name} is an "
             "implicit generator with no likelihood to maximise (it cannot encode an image); "
             "use objective=adversarial or objective=mmd"
+            + (", or the residual VAE: model=vae model.backbone=resnet" if residual else "")
         )
 
     def step(self, model: GenerativeModel, next_batch: NextBatch) -> dict[str, torch.Tensor]:

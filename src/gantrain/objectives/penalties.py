@@ -1,7 +1,8 @@
 """Penalties on the critic's input gradient, added to its loss: the WGAN-GP gradient penalty on
-interpolates between real and generated samples (Gulrajani et al. 2017) and the zero-centred R1
-penalty on real samples (Mescheder et al. 2018), applied lazily every N critic steps with its
-weight scaled by N (Karras et al. 2020, StyleGAN2).
+interpolates between real and generated samples (Gulrajani et al. 2017), the zero-centred R1
+penalty on real samples (Mescheder et al. 2018) and R2, the same on generated samples (with R1
+and the relativistic loss, the R3GAN objective of Huang et al. 2024). R1 and R2 may be applied
+lazily every N critic steps with their weight scaled by N (Karras et al. 2020, StyleGAN2).
 
 A packing critic (PacGAN) scores packs of m consecutive samples: a pack is one input of the
 critic, so an interpolate pack lies on the line between a real pack and a generated one (one eps
@@ -26,29 +27,35 @@ def per_pack(grads: torch.Tensor, pack: int) -> torch.Tensor:
 
 
 class CriticPenalties(nn.Module):
-    """gradient_penalty (lambda) and r1 (gamma); 0 turns either off. Computed in float32 with
+    """gradient_penalty (lambda), r1 and r2 (gamma); 0 turns any off. Computed in float32 with
     autocast off: the double backward of a penalty loses its small differences in half
     precision."""
 
-    def __init__(self, gradient_penalty: float = 0.0, r1: float = 0.0, r1_every: int = 1):
+    def __init__(self, gradient_penalty: float = 0.0, r1: float = 0.0, r1_every: int = 1,
+                 r2: float = 0.0, r2_every: int = 1):  # fmt: skip
         super().__init__()
         self.gp_weight, self.r1_weight, self.r1_every = gradient_penalty, r1, r1_every
+        self.r2_weight, self.r2_every = r2, r2_every
         # critic steps taken, for the lazy R1 schedule; in the checkpoint, so resume is exact
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
         # the last lazy R1 value and gradient norm, logged every round so that a log window's
         # mean counts each round
         self.register_buffer("last_r1", torch.zeros(()))
         self.register_buffer("last_norm", torch.zeros(()))
+        self.register_buffer("last_r2", torch.zeros(()))
         self.steps_host = 0  # the same count on the host: reading the buffer would sync
 
     @property
     def on(self) -> bool:
-        return self.gp_weight > 0 or self.r1_weight > 0
+        return self.gp_weight > 0 or self.r1_weight > 0 or self.r2_weight > 0
 
     @property
     def varies_by_round(self) -> bool:
-        """Lazy R1 runs on some critic steps only: one captured round cannot stand for all."""
-        return self.r1_weight > 0 and self.r1_every > 1
+        """Lazy R1 or R2 runs on some critic steps only: one captured round cannot stand for
+        all."""
+        return (self.r1_weight > 0 and self.r1_every > 1) or (
+            self.r2_weight > 0 and self.r2_every > 1
+        )
 
     def forward(self, critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
                 fake: torch.Tensor, pack: int = 1):  # fmt: skip
@@ -80,10 +87,18 @@ class CriticPenalties(nn.Module):
                     self.last_norm.copy_(grads.detach().flatten(1).norm(dim=1).mean())
                 logs["r1_penalty"] = self.last_r1.clone()
                 logs.setdefault("critic_grad_norm", self.last_norm.clone())
+            if self.r2_weight > 0:
+                if self.steps_host % self.r2_every == 0:
+                    r2 = F.r1_penalty(per_pack(F.input_gradients(critic, fake), pack))
+                    total = total + self.r2_weight * self.r2_every * r2
+                    self.last_r2.copy_(r2.detach())
+                logs["r2_penalty"] = self.last_r2.clone()
         self.steps_host += 1
         self.steps += 1
         return total, logs
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # checkpoints from before R2 have no last_r2: it is only a logged value
+        state_dict.setdefault(prefix + "last_r2", torch.zeros(()))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self.steps_host = int(self.steps)

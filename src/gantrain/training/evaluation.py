@@ -31,6 +31,7 @@ class EvalSettings:
     # rounds to evaluate at; None: default_rounds(); [] for none
     at: Rounds | None = None
     num_samples: SampleCount = 1000
+    modes_samples: SampleCount | None = None
     extractor: Extractor = "auto"
     split: Split = "test"
     kid_subsets: PositiveInt = 100
@@ -90,7 +91,8 @@ def make_evaluator(settings: EvalSettings, dataset_cfg, device: torch.device, ro
 
     def evaluate(model: torch.nn.Module) -> dict:
         release_freed_memory()
-        scores = scorer.score_model(model, settings.num_samples, settings.seed)
+        scores = scorer.score_model(model, settings.num_samples, settings.seed,
+                                    settings.modes_samples)  # fmt: skip
         # numbers, and the predicted-class shares for TensorBoard's bar chart
         return {k: v for k, v in scores.items()
                 if isinstance(v, int | float) or k == "class_histogram"}  # fmt: skip
