@@ -26,10 +26,15 @@ from common import cpu_model, write_json
 CONFIGS = {
     "dcgan": [],
     "hinge": ["objective.loss=hinge"],
-    "wgan_gp": ["objective.loss=wasserstein", "objective.gradient_penalty=10",
-                "objective.d_steps=2", "objective.real_label=1.0",
-                "objective.critic.norm=layer", "objective.optimizer.betas=[0.0,0.9]",
-                "objective.critic_optimizer.betas=[0.0,0.9]"],  # fmt: skip
+    "wgan_gp": [
+        "objective.loss=wasserstein",
+        "objective.gradient_penalty=10",
+        "objective.d_steps=2",
+        "objective.real_label=1.0",
+        "objective.critic.norm=layer",
+        "objective.optimizer.betas=[0.0,0.9]",
+        "objective.critic_optimizer.betas=[0.0,0.9]",
+    ],  # fmt: skip
     "r1": ["objective.r1=1.0", "objective.real_label=1.0"],
     "pack2": ["objective.critic.pack=2"],
     "mbstd": ["objective.critic.mbstd=true"],
@@ -80,7 +85,9 @@ def run_one(name: str, args: argparse.Namespace, out: Path, env: dict) -> dict:
     done = subprocess.run(train, env=env, capture_output=True, text=True)
     row["train_s"] = round(time.perf_counter() - t0, 1)
     row["load_after_train"] = load_average()
-    summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
+    summary = (
+        json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
+    )
     row.update(status=summary.get("status"), rounds=summary.get("rounds"),
                rounds_per_s=summary.get("rounds_per_s"))  # fmt: skip
     if done.returncode not in (0,) or not summary:
