@@ -1,13 +1,16 @@
 """Stacked MNIST mode coverage of gantrain's recipes, one run after another: each trained with
 gantrain for the same wall-clock time (trainer.time_limit) or the same rounds, then scored by
 gantrain-eval (modes and KL from --modes-samples samples, FID from the first 1,000). One run at
-a time, so that every run has the machine's cores to itself (as far as the machine is idle);
-the load average before and after each run is recorded beside its numbers.
+a time; the load average before and after each run is recorded beside its numbers.
+
+With --time-limit, every run also keeps a checkpoint at each multiple of --every rounds; once
+all have trained, each is scored again at the largest such round that every run reached: the
+equal-rounds comparison from the same runs.
 
     python benchmarks/stacked_mnist.py --root ROOT --time-limit 4m
     python benchmarks/stacked_mnist.py --root ROOT --rounds 1000 --only dcgan,pack2
 
-Writes OUT/results.json (one row per run, with the commands) and prints a Markdown table.
+Writes OUT/results.json (one row per run, with the commands) and prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -52,7 +55,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     budget.add_argument("--rounds", type=int, help="trainer.rounds of every run")
     p.add_argument("--only", help="comma list of CONFIGS names (default: all, in order)")
     p.add_argument("--modes-samples", type=int, default=26000)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--every", type=int, default=50, help="checkpoint rounds (with --time-limit)")
+    # one thread: on a shared 2-core machine two threads wait on each other (measured 4x slower
+    # for the classifier at a load average of 10)
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out-dir", help="default outputs/benchmarks/stacked-<date>_<time>")
     return p.parse_args(argv)
@@ -63,7 +69,11 @@ def commands(name: str, args: argparse.Namespace, run: Path) -> tuple[list[str],
     budget = (f"trainer.time_limit={args.time_limit}" if args.time_limit
               else f"trainer.rounds={args.rounds}")  # fmt: skip
     # a time-limited run gets rounds it cannot reach, so that only its clock stops it
-    rounds = ["trainer.rounds=1000000"] if args.time_limit else []
+    rounds = []
+    if args.time_limit:
+        marks = ",".join(str(r) for r in range(args.every, 100 * args.every + 1, args.every))
+        rounds = ["trainer.rounds=1000000", f"trainer.sample_at=[{marks}]",
+                  "trainer.keep_checkpoints=1000"]  # fmt: skip
     train = ["gantrain", "dataset=stacked_mnist", *CONFIGS[name], f"dataset.root={args.root}",
              "device=cpu", f"seed={args.seed}", budget, *rounds, "eval.at=[]",
              "trainer.progress=false", f"hydra.run.dir={run}"]  # fmt: skip
@@ -106,6 +116,32 @@ def run_one(name: str, args: argparse.Namespace, out: Path, env: dict) -> dict:
     return row
 
 
+def score_at(row: dict, rnd: int, args: argparse.Namespace, out: Path, env: dict) -> None:
+    """Score the run's checkpoint of round rnd into row["at_round"]."""
+    run = out / row["name"]
+    ckpt = run / "checkpoints" / f"round_{rnd:06d}.pt"
+    cmd = ["gantrain-eval", f"checkpoint={ckpt}", f"modes_samples={args.modes_samples}",
+           "num_samples=1000", "device=cpu", f"out={run / f'eval_round_{rnd}.json'}"]  # fmt: skip
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if done.returncode:
+        row["at_round"] = {"round": rnd, "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
+        return
+    record = json.loads((run / f"eval_round_{rnd}.json").read_text())
+    row["at_round"] = {"round": rnd, "eval": " ".join(cmd),
+                       **{k: record.get(k) for k in ("modes", "modes_kl", "fid")}}  # fmt: skip
+
+
+def equal_rounds_table(rows: list[dict]) -> str:
+    lines = ["| config | round | modes (of 1000) | KL (nats) | FID |", "|---|---|---|---|---|"]
+    for r in rows:
+        a = r.get("at_round") or {}
+        kl, fid = a.get("modes_kl"), a.get("fid")
+        lines.append(f"| {r['name']} | {a.get('round')} | {a.get('modes', a.get('error'))} | "
+                     f"{'-' if kl is None else f'{kl:.3f}'} | "
+                     f"{'-' if fid is None else f'{fid:.2f}'} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     head = ("| config | status | rounds | train s | modes (of 1000) | KL (nats) | FID | "
             "load avg before/after |")  # fmt: skip
@@ -138,6 +174,14 @@ def main(argv=None) -> None:
         write_json(out / "results.json", record)  # after every run: a stopped sweep keeps its rows
         print(table(record["rows"][-1:]).splitlines()[-1], flush=True)
     print(table(record["rows"]))
+    reached = [r["rounds"] for r in record["rows"] if r.get("rounds")]
+    if args.time_limit and reached and min(reached) >= args.every:
+        rnd = min(reached) // args.every * args.every
+        for row in record["rows"]:
+            if row.get("rounds"):
+                score_at(row, rnd, args, out, env)
+                write_json(out / "results.json", record)
+        print(equal_rounds_table(record["rows"]))
 
 
 if __name__ == "__main__":
