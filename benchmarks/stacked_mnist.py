@@ -42,9 +42,11 @@ CONFIGS = {
     "pack2": ["objective.critic.pack=2"],
     "mbstd": ["objective.critic.mbstd=true"],
     "ada": ["objective.augment=ada"],
+    "wgan_gp_pack2": ["objective.critic.pack=2"],  # WGAN-GP's overrides are added below
     "preset": ["experiment=stacked_mnist"],
     "vae": ["model=vae", "objective=mle"],
 }
+CONFIGS["wgan_gp_pack2"] = [*CONFIGS["wgan_gp"], *CONFIGS["wgan_gp_pack2"]]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
