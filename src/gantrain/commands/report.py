@@ -15,6 +15,8 @@ METRICS = (
     "fid",
     "kid",
     "classes_present",
+    "modes",
+    "modes_kl",
     "label_accuracy",
     "intra_fid",
     "precision",

@@ -39,7 +39,7 @@ _DEFAULT_THREAD_HOOK = threading.excepthook
 
 # evaluation values that stay the same from one evaluation to the next (sample and class counts)
 # or time it (eval_s): in metrics.jsonl and once as text, not drawn as curves
-EVAL_CONSTANTS = ("num_samples", "num_classes", "eval_s")
+EVAL_CONSTANTS = ("num_samples", "num_classes", "eval_s", "modes_samples")
 
 
 MIN_BAR_COLUMNS = 20  # narrower, the bar draws nothing: plain log lines instead

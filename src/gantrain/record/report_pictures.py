@@ -16,7 +16,7 @@ from pathlib import Path
 LOSSES = ("loss_d", "loss_g", "loss", "nll", "mmd", "elbo")
 HEADLINE = ("fid", *LOSSES)
 PER_ROW = 4  # grids a row in report_grids.png
-NOT_CURVES = {"round", "num_samples", "num_classes", "eval_s", "class_histogram"}
+NOT_CURVES = {"round", "num_samples", "num_classes", "eval_s", "class_histogram", "modes_samples"}
 
 
 def _pyplot():

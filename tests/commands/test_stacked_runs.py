@@ -1,0 +1,54 @@
+"""A tiny Stacked MNIST run end to end: training with its evaluation's modes, gantrain-eval's
+modes count on more samples than FID reads, and a conditional run over the 1,000 classes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from helpers import tiny_train
+from test_sample_eval import call
+
+from gantrain.commands import evaluate as eval_cli
+
+STACKED = ["dataset=stacked_mnist", "dataset.size=200", "dataset.download=false",
+           "objective.critic.width=8", "objective.critic.max_width=16", "trainer.rounds=3",
+           "trainer.sample_at=[3]", "eval.at=[3]", "eval.num_samples=20",
+           "eval.modes_samples=50", "eval.kid_subsets=2", "eval.classifier.steps=5",
+           "eval.classifier.batch_size=16"]  # fmt: skip
+
+
+def _rows(run):
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_a_stacked_run_counts_modes_in_training_and_in_gantrain_eval(
+    mnist_root, tmp_path, monkeypatch, capsys
+):
+    run = tmp_path / "run"
+    summary = tiny_train(STACKED, run, mnist_root)
+    assert summary["status"] == "done"
+    row = _rows(run)[-1]
+    assert row["round"] == 3 and 1 <= row["modes"] <= 50 and row["modes_kl"] >= 0
+    assert row["modes_samples"] == 50 and row["num_samples"] == 20
+    args = [f"run_dir={run}", "num_samples=20", "modes_samples=60", "kid_subsets=2",
+            "classifier.steps=5", "classifier.batch_size=16", "device=cpu"]  # fmt: skip
+    code, printed, _ = call(eval_cli, args, monkeypatch, capsys)
+    assert code == 0
+    record = json.loads((run / "eval.json").read_text())
+    assert record["num_samples"] == 20 and record["modes_samples"] == 60
+    assert record["modes_protocol"]["num_samples"] == 60
+    assert 0 <= record["modes_protocol"]["classifier_test_accuracy"] <= 1
+    assert record["extractor"]["feature_dim"] == 384 and "class_histogram" not in record
+    assert f"modes {record['modes']}/1000" in printed and "60 samples" in printed
+
+
+@pytest.mark.slow
+def test_a_conditional_stacked_run_has_the_thousand_classes(mnist_root, tmp_path):
+    run = tmp_path / "run"
+    tiny_train([*STACKED, "conditional=true", "eval.at=[]"], run, mnist_root)
+    assert json.loads((run / "summary.json").read_text())["status"] == "done"
+    ckpt = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
+    assert len(ckpt["classes"]) == 1000 and ckpt["classes"][417] == "417"
