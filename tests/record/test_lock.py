@@ -26,9 +26,13 @@ from pathlib import Path
 from gantrain.record import lock
 lock.claim(Path(sys.argv[1]))
 if len(sys.argv) > 2:
+    ready_r, ready_w = os.pipe()
     if os.fork() == 0:
+        # fork() has returned here, so the at-fork hook has dropped this copy of the lock
+        os.write(ready_w, b"x")
         sys.stdin.read()
         os._exit(0)
+    os.read(ready_r, 1)  # "held" only once the child no longer holds the lock
 print("held", flush=True)
 sys.stdin.read()
 """
