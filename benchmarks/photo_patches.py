@@ -23,7 +23,9 @@ def photos() -> list[tuple[str, Image.Image]]:
         import skimage.data as sk
     except ImportError:
         return out
-    return out + [(n, Image.fromarray(getattr(sk, n)())) for n in ("astronaut", "chelsea", "coffee", "rocket")]
+    return out + [
+        (n, Image.fromarray(getattr(sk, n)())) for n in ("astronaut", "chelsea", "coffee", "rocket")
+    ]
 
 
 def write_patches(out: Path, n: int, side: int, seed: int = 0) -> dict[str, int]:
@@ -38,7 +40,9 @@ def write_patches(out: Path, n: int, side: int, seed: int = 0) -> dict[str, int]
         crop = int(rng.integers(min(int(1.5 * side), most), most + 1))
         x = int(rng.integers(0, photo.width - crop + 1))
         y = int(rng.integers(0, photo.height - crop + 1))
-        patch = photo.crop((x, y, x + crop, y + crop)).resize((side, side), Image.Resampling.LANCZOS)
+        patch = photo.crop((x, y, x + crop, y + crop)).resize(
+            (side, side), Image.Resampling.LANCZOS
+        )
         patch.save(out / f"{name}_{i:05d}.png")
         counts[name] = counts.get(name, 0) + 1
     return counts

@@ -23,11 +23,12 @@ run() {  # name, overrides...
     grep -h 'stopped after round' "$OUT/$name.log" | sed 's/.*stopped/  stopped/; s/;.*//'
     grep -h '^FID\|^  modes' "$OUT/$name.log"; } >> "$OUT/summary"
 }
-for which in ${RUNS:-mnist_dcgan mnist_resnet stacked_dcgan stacked_r3gan}; do
+for which in ${RUNS:-mnist_dcgan mnist_resnet stacked_dcgan stacked_resnet stacked_r3gan}; do
   case $which in
     mnist_dcgan) run "$which" experiment=dcgan_mnist ;;
     mnist_resnet) run "$which" model=resnet "${SMALL_RES[@]}" ;;
     stacked_dcgan) run "$which" experiment=stacked_mnist dataset.image_size=32 ;;
+    stacked_resnet) run "$which" experiment=resnet_stacked_mnist ;;
     stacked_r3gan) run "$which" experiment=r3gan_stacked_mnist ;;
     # photos: no FID here (Inception's weights are a download); the grids are the comparison
     photos_dcgan) run "$which" model=dcgan objective.augment=ada dataset=image_folder \

@@ -52,3 +52,17 @@ def test_a_conditional_stacked_run_has_the_thousand_classes(mnist_root, tmp_path
     assert json.loads((run / "summary.json").read_text())["status"] == "done"
     ckpt = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
     assert len(ckpt["classes"]) == 1000 and ckpt["classes"][417] == "417"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["resnet_stacked_mnist", "r3gan_stacked_mnist"])
+def test_the_residual_stacked_presets_train(preset, mnist_root, tmp_path):
+    # the presets as written (losses, penalties, critic norm, 32 px), with tiny widths
+    overrides = [f"experiment={preset}", *STACKED, "eval.at=[]", "model.width=8",
+                 "model.max_width=16"]  # fmt: skip
+    summary = tiny_train(overrides, tmp_path, mnist_root)
+    assert summary["status"] == "done" and summary["rounds"] == 3
+    assert all(torch.isfinite(torch.tensor(v)) for v in summary["final"].values())
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)
+    assert ckpt["config"]["dataset"]["image_size"] == 32
+    assert ckpt["config"]["model"]["_target_"].endswith("ResNetGAN")
