@@ -110,9 +110,12 @@ def collect() -> dict[str, Row]:
     for choice, overrides in runs:
         cfg = _compose(overrides)
         group_path = dict(GROUPS).get(choice.split("=")[0], "") if choice else ""
+        deeper = [p for _, p in GROUPS if p.startswith(group_path + ".")] if choice else []
         for leaf in checker.leaves(cfg):
             if choice and not leaf.key.startswith(group_path + "."):
                 continue  # the rest is the base config, listed under ""
+            if any(leaf.key.startswith(p + ".") for p in deeper):
+                continue  # a group of its own (objective.critic), listed with its options
             row = rows.setdefault(leaf.key, Row(describe(leaf.param.kind)))
             row.defaults.setdefault(choice, _typed(leaf.value))
             row.source = row.source or leaf.source
@@ -165,7 +168,7 @@ def render(rows: dict[str, Row], sentences: dict[str, str]) -> tuple[str, list[s
             missing.append(key)
             words = ""
         top = key.split(".")[0] if "." in key else "(top level)"
-        cell = words.replace("|", "\\|")
+        cell = words.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
         sections[top].append(
             f"| `{key}` | {_defaults_cell(row)} | {row.kind} | {_groups_cell(row)} | {cell} |"
         )
