@@ -173,7 +173,12 @@ def render(rows: dict[str, Row], sentences: dict[str, str]) -> tuple[str, list[s
             f"| `{key}` | {_defaults_cell(row)} | {row.kind} | {_groups_cell(row)} | {cell} |"
         )
     for top in sorted(sections, key=lambda s: (s != "(top level)", s)):
-        lines += [f"## {top}", "", "| key | default | kind | in | what it does |", "|---|---|---|---|---|"]
+        lines += [
+            f"## {top}",
+            "",
+            "| key | default | kind | in | what it does |",
+            "|---|---|---|---|---|",
+        ]
         lines += [*sections[top], ""]
     return "\n".join(lines), missing
 
@@ -188,7 +193,9 @@ def main(argv: list[str]) -> int:
             print(f"{PAGE.relative_to(ROOT)} is stale: run python docs/reference.py")
         return 1 if (missing or stale) else 0
     PAGE.write_text(text, encoding="utf-8")
-    print(f"wrote {PAGE.relative_to(ROOT)}: {text.count(chr(10) + '| `')} keys, {len(missing)} without a sentence")
+    print(
+        f"wrote {PAGE.relative_to(ROOT)}: {text.count(chr(10) + '| `')} keys, {len(missing)} without a sentence"
+    )
     return 0
 
 
