@@ -13,9 +13,7 @@ import yaml
 
 from gantrain.config import conf_dir
 from gantrain.errors import UserError
-from gantrain.slots import MOVED, described, held_by, slots
-
-__all__ = ["MOVED", "check_overrides", "check_saved", "read_overrides", "registered_targets"]
+from gantrain.slots import described, held_by, slots
 
 # a reference to another key, ${model.width} or ${..width}: no resolver, so nothing outside the
 # config is read; ${oc.env:HOME}, ${hydra:...} and every other resolver have a colon

@@ -97,7 +97,7 @@ def test_serve_refuses_a_shard_set_nested_in_the_model(run, tmp_path, server):
     shards = {"_target_": "gantrain.data.shards.load", "root": f"{url}/set"}
     _craft(run, lambda c: c["model"].update(latent_dim=shards))
     line = _refused(run, [f"run_dir={run}", "port=1"], "gantrain-serve",
-                    "config.model.latent_dim._target_=gantrain.data.shards.load", tmp_path)
+                    "config.model.latent_dim._target_=gantrain.data.shards.load", tmp_path)  # fmt: skip
     assert "model.latent_dim holds plain values only" in line and requests == []
 
 
