@@ -268,3 +268,6 @@ def test_a_saved_dataset_downloads_and_fetches_only_what_the_command_line_says()
     _, refused = saved_data_config(remote, {}, "x.pt")
     assert refused.startswith("x.pt: config.dataset.root=https://h/s is a URL")
     assert saved_data_config(remote, {"root": "https://h/s"}, "x.pt") == (remote, None)
+    hub = {"_target_": "gantrain.data.hf.load", "root": "someone/faces"}
+    assert "would come from the Hugging Face Hub" in saved_data_config(hub, {}, "x.pt")[1]
+    assert saved_data_config(hub, {"root": "someone/faces"}, "x.pt")[1] is None

@@ -150,6 +150,15 @@ def reaching(node, path: str = "") -> tuple[str, object, str] | None:
     return None
 
 
+def _hub_name(saved: dict, root) -> tuple[str, object, str] | None:
+    """dataset=hf loads a root that is no local file or folder from the Hugging Face Hub."""
+    if saved.get("_target_") != "gantrain.data.hf.load" or not isinstance(root, str):
+        return None
+    if Path(root).expanduser().exists():
+        return None
+    return "config.dataset.root", root, "is no local path: it would come from the Hugging Face Hub"
+
+
 def saved_data_config(saved: dict, given: dict, source) -> tuple[dict, str | None]:
     """A run's saved dataset node with the command line's dataset.* keys (given) on top, and the
     one line that refuses building it, or None. A download comes only from the command line
@@ -157,7 +166,7 @@ def saved_data_config(saved: dict, given: dict, source) -> tuple[dict, str | Non
     the command line does not set itself is refused, naming source."""
     kept = {k: v for k, v in saved.items() if k not in given and k != "download"}
     refused = None
-    found = reaching(kept, "config.dataset")
+    found = reaching(kept, "config.dataset") or _hub_name(saved, kept.get("root"))
     if found:
         key, value, why = found
         short = key.removeprefix("config.")
