@@ -271,3 +271,11 @@ def test_a_saved_dataset_downloads_and_fetches_only_what_the_command_line_says()
     hub = {"_target_": "gantrain.data.hf.load", "root": "someone/faces"}
     assert "would come from the Hugging Face Hub" in saved_data_config(hub, {}, "x.pt")[1]
     assert saved_data_config(hub, {"root": "someone/faces"}, "x.pt")[1] is None
+
+
+def test_a_saved_hub_name_is_fetched_on_resume_only_when_the_command_line_gives_it():
+    saved = ["dataset=hf", "dataset.root=someone/faces"]
+    with pytest.raises(UserError, match="dataset.root=someone/faces is no local path"):
+        check_overrides(saved, "overrides.yaml", ["trainer.rounds=9"])
+    check_overrides(saved, "overrides.yaml", ["dataset.root=someone/faces"])
+    check_overrides(saved, "overrides.yaml", ["dataset=mnist"])

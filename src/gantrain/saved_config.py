@@ -261,6 +261,21 @@ def _unrepeated_reach(line: str, given: set[str]) -> str | None:
     )
 
 
+def _saved_hub(overrides: list[str], given: list[str]) -> str | None:
+    """A saved dataset.root that dataset=hf would fetch from the Hub, unless given sets it."""
+    saved, now = ({k.lstrip("+~"): v for k, _, v in (o.partition("=") for o in lines)}
+                  for lines in (overrides, given))  # fmt: skip
+    if "dataset.root" in now or {**saved, **now}.get("dataset") != "hf":
+        return None
+    found = _hub_name({"_target_": "gantrain.data.hf.load"}, saved.get("dataset.root"))
+    if found is None:
+        return None
+    return (
+        f"the saved override dataset.root={_shown(found[1])} {found[2]}; give "
+        "dataset.root=... on this command line to keep it"
+    )
+
+
 def check_overrides(overrides: list[str], source, given: list[str] = ()) -> None:
     """Refuse, in one line naming source (the run's overrides.yaml), a saved override that sets a
     `_target_` its slot does not hold (slots.py), reads the environment or files through a
@@ -268,8 +283,9 @@ def check_overrides(overrides: list[str], source, given: list[str] = ()) -> None
     one that fetches, downloads or writes (a URL, download=true, a tracker's store) unless
     this command line (given) sets that key itself. Called before Hydra composes anything."""
     keys = {g.split("=", 1)[0].lstrip("+~") for g in given if "=" in g}
-    for line in overrides:
-        found = _override_problem(line) or _unrepeated_reach(line, keys)
+    for line in [*overrides, None]:
+        found = _saved_hub(overrides, given) if line is None else (
+            _override_problem(line) or _unrepeated_reach(line, keys))  # fmt: skip
         if found:
             raise UserError(
                 f"{source}: {found}; nothing was run: remove that line from the file, or start "
