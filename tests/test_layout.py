@@ -27,6 +27,7 @@ LAYERS = {
     "schema": 3,
     "kinds": 3,
     "saved_config": 3,
+    "slots": 3,
 }
 
 

@@ -33,6 +33,15 @@ def test_a_real_saved_config_passes(model):
     check_saved(OmegaConf.to_container(cfg, resolve=True), "last.pt")
 
 
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (conf_dir() / "experiment").glob("*")))
+def test_every_preset_saved_config_passes(preset):
+    cfg = without_hydra(compose_cfg([f"experiment={preset}", "dataset.root=/data"]))
+    check_saved(OmegaConf.to_container(cfg, resolve=True), "last.pt")
+
+
+MNIST = {"_target_": "gantrain.data.torchvision_sets.load", "name": "mnist"}
+
+
 @pytest.mark.parametrize(
     "config,named",
     [
@@ -47,10 +56,10 @@ def test_a_real_saved_config_passes(model):
             "config.model.w[0]._target_=os.system",
         ),
         ({"model": {"_target_": ["gantrain.models.dcgan.DCGAN"]}}, "config.model._target_=["),
-        ({"model": {"_target_": None, "_partial_": True}}, "config.model._target_=None"),
-        ({"dataset": {"root": "/data/${oc.env:HOME}"}}, "config.dataset.root holds an interp"),
-        ({"dataset": {"root": "${dataset.name}"}}, "config.dataset.root holds an interp"),
-        ({"dataset": {"${oc.env:HOME}": 1}}, "holds an interpolation"),
+        ({"model": {"_target_": None, "_partial_": True}}, "config.model._target_=null"),
+        ({"dataset": {**MNIST, "root": "/data/${oc.env:HOME}"}}, "config.dataset.root holds an "),
+        ({"dataset": {**MNIST, "root": "${dataset.name}"}}, "config.dataset.root holds an interp"),
+        ({"dataset": {**MNIST, "${oc.env:HOME}": 1}}, "holds an interpolation"),
     ],
 )
 def test_foreign_saved_configs_are_refused_in_one_line(config, named):
@@ -72,7 +81,7 @@ def test_overrides_a_run_saves_pass_and_keep_their_node_references():
     [
         (
             "+model.net={_target_: gantrain.models.dcgan.DCGAN, a: {_target_: os.system}}",
-            "model.net.a._target_=os.system",
+            "model.net._target_=gantrain.models.dcgan.DCGAN is not what model.net holds",
         ),  # fmt: skip
         ("model=../../../tmp/evil", "a path"),
         ("hydra.searchpath=[file:///tmp]", "Hydra's own settings"),
@@ -110,3 +119,163 @@ def _written(folder, text):
     path = folder / "o.yaml"
     path.write_text(text)
     return path
+
+
+def _targets_of(group: str) -> set[str]:
+    return {yaml.safe_load(p.read_text())["_target_"] for p in (conf_dir() / group).glob("*.yaml")}
+
+
+def test_each_slot_holds_what_its_group_puts_there_and_nothing_else():
+    from gantrain.slots import slots
+
+    table = slots()
+    assert table["model"] == _targets_of("model")
+    assert table["objective"] == _targets_of("objective")
+    assert table["objective.critic"] == _targets_of("objective/critic")
+    assert _targets_of("dataset") <= table["dataset"]
+    assert table["dataset"] - _targets_of("dataset") == {
+        "gantrain.data.torchvision_sets.load_celeba"
+    }
+    assert table["objective.optimizer"] == {
+        "torch.optim.Adam",
+        "torch.optim.AdamW",
+        "torch.optim.SGD",
+    }
+    assert not table["model"] & (table["dataset"] | table["objective.critic"] | table["objective"])
+
+
+LOADER = "gantrain.data.torchvision_sets.load"
+DCGAN = "gantrain.models.dcgan.DCGAN"
+
+
+def _saved(**changes) -> dict:
+    cfg = without_hydra(compose_cfg(["dataset.root=/data"]))
+    config = OmegaConf.to_container(cfg, resolve=True)
+    for key, change in changes.items():
+        node = config
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node[part]
+        node[last] = change(node.get(last))
+    return config
+
+
+@pytest.mark.parametrize(
+    "key,change,named,holds",
+    [
+        (
+            "model",
+            lambda m: {**m, "_target_": LOADER, "download": True},
+            "config.model._target_",
+            "model may hold only gantrain.models",
+        ),
+        (
+            "objective",
+            lambda o: {**o, "_target_": "gantrain.models.dcgan.Discriminator"},
+            "config.objective._target_",
+            "objective may hold only gantrain.objectives",
+        ),
+        (
+            "objective.critic",
+            lambda c: {**c, "_target_": DCGAN},
+            "config.objective.critic._target_",
+            "objective.critic may hold only gantrain.models.critics.CodeCritic",
+        ),
+        (
+            "objective.optimizer",
+            lambda o: {**o, "_target_": "gantrain.objectives.mmd.MMD"},
+            "config.objective.optimizer._target_",
+            "may hold only torch.optim.Adam",
+        ),
+        (
+            "dataset",
+            lambda d: {"_target_": DCGAN},
+            "config.dataset._target_",
+            "dataset may hold only gantrain.data.",
+        ),
+        (
+            "model.latent_dim",
+            lambda _: {"_target_": LOADER, "name": "mnist", "root": "/x"},
+            "config.model.latent_dim._target_",
+            "model.latent_dim holds plain values only",
+        ),
+        (
+            "trainer.sample_at",
+            lambda _: [1, {"_target_": "gantrain.data.hf.load"}],
+            "config.trainer.sample_at[1]._target_",
+            "holds plain values only",
+        ),
+        (
+            "model",
+            lambda m: {k: v for k, v in m.items() if k != "_target_"},
+            "config.model is not a config node with a _target_",
+            "model may hold only",
+        ),
+    ],  # fmt: skip
+)
+def test_a_node_is_refused_where_its_slot_does_not_hold_it(key, change, named, holds):
+    with pytest.raises(UserError) as refused:
+        check_saved(_saved(**{key: change}), "RUN/checkpoints/last.pt")
+    text = str(refused.value)
+    assert named in text and holds in text and "\n" not in text, text
+
+
+def test_a_saved_config_with_hydra_settings_is_refused():
+    with pytest.raises(UserError, match=r"last.pt: config.hydra holds Hydra's own settings"):
+        check_saved({**_saved(), "hydra": {"run": {"dir": "/tmp/x"}}}, "last.pt")
+
+
+@pytest.mark.parametrize(
+    "line,named",
+    [
+        (f"model._target_={LOADER}", f"model._target_={LOADER} is not what model holds"),
+        (f"objective.critic._target_={DCGAN}", "objective.critic may hold only"),
+        ("objective/critic@model=image", "objective/critic@model=image._target_="),
+        ("+dataset@model=mnist", f"dataset@model=mnist._target_={LOADER} is not what model holds"),
+        ("seed=${hydra.job.num}", "seed refers to Hydra's own settings"),
+        ("dataset.root=http://127.0.0.1:9/d", "dataset.root=http://127.0.0.1:9/d is a URL"),
+        ("dataset.download=true", "dataset.download=true downloads"),
+        ("logger.mlflow.tracking_uri=/tmp/m.db", "tracking_uri=/tmp/m.db names a tracking store"),
+        ("+model.x=[1, s3://bucket/k]", "model.x[1]=s3://bucket/k is a URL"),
+    ],
+)
+def test_saved_overrides_from_the_wrong_slot_or_that_reach_out_are_refused(line, named):
+    with pytest.raises(UserError) as refused:
+        check_overrides(["model=dcgan", line], "RUN/.hydra/overrides.yaml", ["trainer.rounds=9"])
+    assert named in str(refused.value), str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "dataset.root=http://127.0.0.1:9/d",
+        "dataset.download=true",
+        "logger.mlflow.tracking_uri=http://127.0.0.1:9",
+    ],  # fmt: skip
+)
+def test_what_reaches_out_passes_when_this_command_line_sets_it(line):
+    check_overrides([line], "overrides.yaml", [line])
+    check_overrides([line], "overrides.yaml", [line.split("=")[0] + "=/local"])
+
+
+def test_a_saved_dataset_downloads_and_fetches_only_what_the_command_line_says():
+    from gantrain.saved_config import saved_data_config
+
+    saved = {"_target_": LOADER, "name": "mnist", "root": "/d", "download": True}
+    assert saved_data_config(saved, {}, "x.pt") == ({**saved, "download": False}, None)
+    assert saved_data_config(saved, {"download": True}, "x.pt")[0]["download"] is True
+    remote = {"_target_": "gantrain.data.shards.load", "root": "https://h/s"}
+    _, refused = saved_data_config(remote, {}, "x.pt")
+    assert refused.startswith("x.pt: config.dataset.root=https://h/s is a URL")
+    assert saved_data_config(remote, {"root": "https://h/s"}, "x.pt") == (remote, None)
+    hub = {"_target_": "gantrain.data.hf.load", "root": "someone/faces"}
+    assert "would come from the Hugging Face Hub" in saved_data_config(hub, {}, "x.pt")[1]
+    assert saved_data_config(hub, {"root": "someone/faces"}, "x.pt")[1] is None
+
+
+def test_a_saved_hub_name_is_fetched_on_resume_only_when_the_command_line_gives_it():
+    saved = ["dataset=hf", "dataset.root=someone/faces"]
+    with pytest.raises(UserError, match="dataset.root=someone/faces is no local path"):
+        check_overrides(saved, "overrides.yaml", ["trainer.rounds=9"])
+    check_overrides(saved, "overrides.yaml", ["dataset.root=someone/faces"])
+    check_overrides(saved, "overrides.yaml", ["dataset=mnist"])

@@ -19,7 +19,7 @@ from functools import cache
 from typing import Annotated, Any, Literal
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import InterpolationKeyError, OmegaConfBaseException
 from pydantic import TypeAdapter, ValidationError
 
 from gantrain.errors import UserError
@@ -198,6 +198,10 @@ class Schema:
             param = params[name] if params is not None else None
             try:
                 value = cfg[name]
+            except InterpolationKeyError:  # ${nope}: Hydra would stop later with a traceback
+                raw = cfg._get_node(name)._value()
+                raise UserError(f"{key}={raw} refers to a key the config does not have; give "
+                                "a value, or ${other.key} of a key it has") from None  # fmt: skip
             except OmegaConfBaseException:
                 continue  # a ??? left open: the pair or the command reports it where it is used
             if self.is_node(value, key):

@@ -52,7 +52,7 @@ def evaluate_run(
     n, subsets = num_samples, kid_subsets
     device = resolve_device(device)
     run = load_run(run_dir, checkpoint, ema, dataset or {}, device)
-    scorer = make_scorer(run.dataset, device, extractor, split, classifier or Recipe(),
+    scorer = make_scorer(run.data(), device, extractor, split, classifier or Recipe(),
                          inception_weights, subsets, labels=run.model.num_classes > 0)  # fmt: skip
     scores = scorer.score_model(run.model, n, seed, modes_samples)
     info = {k: v for k, v in scorer.info["extractor"].items() if k != "trained"}

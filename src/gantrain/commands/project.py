@@ -95,7 +95,7 @@ def feature_map(run_, weight: float, device: torch.device):
         log.info("no differentiable feature network for this dataset: projecting by pixels alone")
         return None, "none"
     recipe = (run_.payload.get("config", {}).get("eval") or {}).get("classifier") or {}
-    net, _ = load_or_train(run_.dataset, Recipe(**recipe), device)
+    net, _ = load_or_train(run_.data(), Recipe(**recipe), device)
     return classifier_features(net), "classifier"
 
 

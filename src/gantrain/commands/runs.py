@@ -9,7 +9,7 @@ import torch
 from omegaconf import OmegaConf
 
 from gantrain.errors import UserError
-from gantrain.saved_config import check_saved
+from gantrain.saved_config import check_saved, saved_data_config
 from gantrain.schema import Schema
 
 # checkpoint=best / checkpoint=last name RUN/checkpoints/<name>.pt
@@ -23,6 +23,14 @@ class Run:
     checkpoint: Path
     dataset: dict  # the run's dataset config with the command line's dataset.* overrides
     weights: str  # "ema" or "raw"
+    refused: str | None = None  # why the dataset may not be built (a saved URL): one line
+
+    def data(self) -> dict:
+        """The dataset config to build: refused where it would fetch what the saved config
+        names, so that only the commands that read data refuse."""
+        if self.refused:
+            raise UserError(self.refused)
+        return self.dataset
 
 
 def load_run(
@@ -75,10 +83,10 @@ def load_run(
         raise UserError(
             f"{ckpt}: the weights do not fit the model of its config ({first})"
         ) from None
-    dataset = {**config.get("dataset", {}), **dataset_overrides}
+    dataset, refused = saved_data_config(dict(config.get("dataset") or {}), dataset_overrides, ckpt)
     Schema({}).check(OmegaConf.create(dataset), path="dataset")
     weights = "ema" if use_ema else "raw"
-    return Run(model.to(device).eval(), payload, Path(ckpt), dataset, weights)
+    return Run(model.to(device).eval(), payload, Path(ckpt), dataset, weights, refused)
 
 
 def _non_finite(payload: dict, use_ema: bool) -> str | None:

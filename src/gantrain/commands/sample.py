@@ -194,7 +194,7 @@ def sample(
                 f"class={class_} does not apply to mode=reconstruct: each test image is "
                 "reconstructed with its own label; leave class out"
             )
-        inputs, recon = reconstructions(model, run.dataset, n, seed)
+        inputs, recon = reconstructions(model, run.data(), n, seed)
         if out.suffix == ".png":  # rows of inputs above rows of their reconstructions
             write_images(out, interleave_rows(inputs, recon), per_row=8)
         elif out.suffix == ".npz":

@@ -13,7 +13,7 @@ import torch
 
 from gantrain.errors import UserError
 from gantrain.record.run_files import atomic
-from gantrain.saved_config import MOVED
+from gantrain.slots import MOVED
 
 FORMAT = 1
 # torch's refusal of a pickled global names it ("... GLOBAL posix.system whose module ...")

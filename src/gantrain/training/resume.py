@@ -61,11 +61,11 @@ def resume_argv(args: list[str]) -> list[str]:
             "gantrain wrote (outputs/<date>/<time>)"
         )
     saved = run / ".hydra" / "overrides.yaml"
+    flags, new = split_args(args)
     old = read_overrides(saved)
-    check_overrides(old, saved)  # data, not code: refused before Hydra composes any of it
+    check_overrides(old, saved, new)  # data, not code: refused before Hydra composes any of it
     old = [a for a in old if _key(a) not in ("resume", "resume_force")]
     merged: dict[str, str] = {}
-    flags, new = split_args(args)
     for arg in [*old, *new]:
         merged[_key(arg)] = arg
     for key in ("hydra.run.dir", "resume"):
