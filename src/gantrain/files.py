@@ -49,11 +49,13 @@ def plain_name(name: object, where: str, what: str) -> str:
     return name
 
 
-def contained(base: Path | str, name: object, what: str) -> Path:
+def contained(base: Path | str, name: object, what: str, absolute: bool = False) -> Path:
     """base/name with every link resolved, when it stays inside base; Escapes otherwise. Called
-    before the path is opened, so a hostile name can neither read nor write outside base."""
+    before the path is opened, so a hostile name can neither read nor write outside base.
+    absolute: an absolute name is taken as it is, and must lie inside base too."""
     root = Path(base).resolve()
-    plain_name(name, str(root), what)
+    if not (absolute and isinstance(name, str) and name and Path(name).is_absolute()):
+        plain_name(name, str(root), what)
     path = (root / str(name)).resolve()
     if path == root or not path.is_relative_to(root):
         raise Escapes(str(name), str(root), what)
