@@ -20,8 +20,8 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from gantrain.data import shard_order as order
-from gantrain.data.pixels import resize
 from gantrain.data.decode import MAX_PIXELS, TooLarge
+from gantrain.data.pixels import resize
 from gantrain.data.shard_files import (
     TIMEOUT_S,
     BadShard,
