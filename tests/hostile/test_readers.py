@@ -143,3 +143,14 @@ def test_a_tar_member_escaping_its_archive_is_refused(tmp_path):
     before = files_under(tmp_path)
     out = run_refused([f"src={src}", f"out={tmp_path / 'packed'}"], tmp_path, "gantrain-pack")
     assert_refused(out, "../../evil.png", before, tmp_path, ("packed",))
+
+
+def test_a_file_that_is_not_parquet_is_one_line(tmp_path):
+    pytest.importorskip("datasets")
+    (tmp_path / "train.parquet").write_bytes(b"PAR1 this is not parquet at all PAR1")
+    before = files_under(tmp_path)
+    args = ["dataset=hf", f"dataset.root={tmp_path / 'train.parquet'}", "dataset.image_size=16",
+            *TINY, f"hydra.run.dir={tmp_path / 'run'}"]  # fmt: skip
+    out = run_refused(args, tmp_path, env={"HF_DATASETS_CACHE": str(tmp_path / "hf_cache")})
+    assert_refused(out, "cannot be read as a saved dataset or Parquet", before, tmp_path,
+                   ("run", "hf_cache"))  # fmt: skip
