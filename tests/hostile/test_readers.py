@@ -83,7 +83,10 @@ def test_a_manifest_with_a_wrong_type_is_one_line(tmp_path, change, names):
 
 def test_a_pixel_bomb_inside_a_shard_is_refused_unread(tmp_path):
     png = bomb_png(12000, 12000)  # 144 M pixels, past the decoder's bound of 89 M
-    root = write_set(tmp_path / "shards", [[(png, None)]], 16, 1, None)
+    small = write_shards(tmp_path / "small", [4], size=16, channels=1)
+    with tarfile.open(small / "shard-000000.tar") as tar:
+        files = [(tar.extractfile(m).read(), None) for m in tar.getmembers()]
+    root = write_set(tmp_path / "shards", [[*files, (png, None)]], 16, 1, None)
     before = files_under(tmp_path)
     out = _train(tmp_path, root, "dataset.channels=1")
     line = assert_refused(out, "shard-000000.tar", before, tmp_path, ("run",))
