@@ -157,3 +157,13 @@ def test_a_file_that_is_not_parquet_is_one_line(tmp_path):
     out = run_refused(args, tmp_path, env={"HF_DATASETS_CACHE": str(tmp_path / "hf_cache")})
     assert_refused(out, "cannot be read as a saved dataset or Parquet", before, tmp_path,
                    ("run", "hf_cache"))  # fmt: skip
+
+
+def test_a_fifo_in_a_pack_source_is_skipped_not_waited_on(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe.png")
+    before = files_under(tmp_path)
+    out = run_refused([f"src={folder}", f"out={tmp_path / 'packed'}"], tmp_path, "gantrain-pack")
+    assert_refused(out, str(folder), before, tmp_path, ("packed",))
+    assert "not regular files" in out.stdout + out.stderr
