@@ -33,6 +33,9 @@ from gantrain.kinds import Choice
 # PIL's own default bound (about 9459 x 9459): decoding one costs ~270 MB as RGB; above it, PIL
 # warns of a decompression bomb, and at twice it refuses to open the file
 MAX_PIXELS = 89_478_485
+# the most bytes read of one image held inside another file (an archive member): an image of
+# MAX_PIXELS pixels compresses below this, and a decompression bomb is cut off here
+MAX_FILE_BYTES = 256 * 2**20
 BACKGROUND = (255, 255, 255)
 SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 EXIF_ORIENTATION = 0x0112

@@ -16,6 +16,7 @@ from gantrain.data.image_folder import ImageFiles, hold_or_stream
 from gantrain.data.labelled import checked, no_labels
 from gantrain.data.subset import Limit, limit_list
 from gantrain.errors import UserError
+from gantrain.files import contained
 from gantrain.kinds import Channels, Count, Flag, ImageSize, Integer, Rgb, Text
 from gantrain.kinds import Path as PathText
 
@@ -50,10 +51,15 @@ def open_all(root: str, key: str = "dataset.root"):
     """A DatasetDict (or a Dataset) from a saved dataset, Parquet files, or a Hub name."""
     ds = _datasets()
     base = Path(root).expanduser()
-    if base.is_dir() and any((base / name).exists() for name in SAVED):
-        return ds.load_from_disk(str(base))
-    if base.suffix == ".parquet" or (base.is_dir() and any(base.rglob("*.parquet"))):
-        return ds.load_dataset("parquet", data_files=_parquet_splits(base))
+    try:
+        if base.is_dir() and any((base / name).exists() for name in SAVED):
+            return ds.load_from_disk(str(base))
+        if base.suffix == ".parquet" or (base.is_dir() and any(base.rglob("*.parquet"))):
+            return ds.load_dataset("parquet", data_files=_parquet_splits(base))
+    except Exception as err:  # arrow, json and datasets' own errors: each means "cannot read it"
+        why = " ".join(f"{type(err).__name__}: {err}".split())[:200]
+        raise UserError(f"{key}={root} cannot be read as a saved dataset or Parquet ({why}): "
+                        "write it again (save_to_disk or to_parquet)") from None  # fmt: skip
     if base.exists() or "/" not in root.strip("/") or root.startswith((".", "/", "~")):
         raise UserError(
             f"{key}={root} is neither a saved Hugging Face dataset (a folder with "
@@ -102,12 +108,35 @@ def undecoded(table, image_column: str):
     return table
 
 
-def image_source(value):
-    """A cell of the image column as something the decoder reads: bytes or a path; an array
-    (a column of pixel lists) as PNG bytes, losslessly."""
+def files_base(root: str) -> Path:
+    """The folder a table's image paths must lie in: the dataset's own folder, or for a Hub
+    name the Hugging Face cache it was downloaded into."""
+    base = Path(root).expanduser()
+    if base.is_file():
+        return base.resolve().parent
+    if base.is_dir():
+        return base.resolve()
+    import datasets.config
+
+    return Path(datasets.config.HF_CACHE_HOME)
+
+
+def _cell_path(value, base: Path, what: str) -> Path:
+    """A path cell, checked to stay inside base before the file is opened."""
+    return contained(base, value, f"{what}", absolute=True)
+
+
+def image_source(value, base: Path, what: str = "the table"):
+    """A cell of the image column as something the decoder reads: bytes or a path (checked to
+    lie inside base: a table is data, and may name any file); an array (a column of pixel
+    lists) as PNG bytes, losslessly."""
     if isinstance(value, dict):
-        return value.get("bytes") or value.get("path")
-    if isinstance(value, bytes | str):
+        if value.get("bytes"):
+            return value["bytes"]
+        value = value.get("path")
+    if isinstance(value, str):
+        return _cell_path(value, base, what)
+    if isinstance(value, bytes):
         return value
     from PIL import Image
 
@@ -116,6 +145,26 @@ def image_source(value):
     out = io.BytesIO()
     value.save(out, format="PNG")
     return out.getvalue()
+
+
+def check_paths(table, image_column: str, base: Path, what: str) -> None:
+    """Every file the image column names lies inside base (Escapes naming the first that does
+    not), checked before any is opened; rows holding their bytes name none."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    col = table.data.column(image_column)  # pyarrow ChunkedArray
+    if pa.types.is_struct(col.type) and col.type.get_field_index("path") >= 0:
+        paths = pc.struct_field(col, "path")
+        if col.type.get_field_index("bytes") >= 0:
+            paths = pc.if_else(pc.is_null(pc.struct_field(col, "bytes")), paths, None)
+    elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        paths = col
+    else:
+        return
+    for row, path in enumerate(paths.to_pylist()):
+        if path is not None:
+            _cell_path(path, base, f"row {row} of {what}")
 
 
 def labels_of(table, label_column: str) -> tuple[list[int], list[str]]:
@@ -137,9 +186,11 @@ class HFImages(ImageFiles):
     """Rows of a table as uint8 (channels, S, S) images, decoded when asked for."""
 
     def __init__(self, table, image_column: str, rows: list[int], what: str, image_size: int,
-                 channels: int, labels=None, classes=None, recipe: Recipe = PLAIN):  # fmt: skip
+                 channels: int, labels=None, classes=None, recipe: Recipe = PLAIN,
+                 base: Path = Path("/nonexistent")):  # fmt: skip
         super().__init__([], image_size, channels, labels, classes, recipe)
         self.table, self.image_column, self.rows, self.what = table, image_column, rows, what
+        self.base = base  # where the files the table names must lie
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -147,10 +198,11 @@ class HFImages(ImageFiles):
     def subset(self, keep: list[int]) -> HFImages:
         labels = None if self.labels is None else [self.labels[i] for i in keep]
         return HFImages(self.table, self.image_column, [self.rows[i] for i in keep], self.what,
-                        self.image_size, self.channels, labels, self.classes, self.recipe)  # fmt: skip
+                        self.image_size, self.channels, labels, self.classes, self.recipe,
+                        self.base)  # fmt: skip
 
     def source(self, i: int):
-        return image_source(self.table[self.rows[i]][self.image_column])
+        return image_source(self.table[self.rows[i]][self.image_column], self.base, self.what)
 
     def name(self, i: int) -> str:
         return f"row {self.rows[i]} of {self.what}"
@@ -187,6 +239,8 @@ def load(
     column(table, image_column, "dataset.image_column", root)
     table = undecoded(table, image_column)
     what = f"{root} ({used})"
+    base = files_base(root)
+    check_paths(table, image_column, base, what)
     classes, indices = None, None
     if labels:
         if label_column is None or label_column not in table.column_names:
@@ -200,5 +254,5 @@ def load(
     indices = None if indices is None else [indices[i] for i in keep]
     recipe = Recipe(fit, filter, tuple(background))
     files = HFImages(table.select_columns([image_column]), image_column, keep, what, image_size,
-                     channels, indices, classes, recipe)  # fmt: skip
+                     channels, indices, classes, recipe, base)  # fmt: skip
     return hold_or_stream(files, in_memory_max, workers, what)

@@ -25,6 +25,7 @@ from gantrain.data.decode import square as square  # the decoder's squaring, nam
 from gantrain.data.labelled import Labelled, checked, no_labels
 from gantrain.data.subset import Limit, limit_list
 from gantrain.errors import UserError
+from gantrain.files import is_regular
 from gantrain.kinds import Channels, Count, Flag, ImageSize, Integer, Rgb
 from gantrain.kinds import Path as PathText
 
@@ -66,7 +67,10 @@ class ImageFiles(Dataset):
 
     def header(self, i: int) -> str:
         """ "ok", "too large" or "unreadable", from the i-th image's header."""
-        return header_status(self.source(i))
+        source = self.source(i)
+        if isinstance(source, Path) and not is_regular(source):
+            return "unreadable"
+        return header_status(source)
 
     def read(self, i: int) -> torch.Tensor | None:
         """The i-th image, or None when the file cannot be decoded."""
@@ -75,7 +79,10 @@ class ImageFiles(Dataset):
     def read_status(self, i: int) -> tuple[torch.Tensor | None, str]:
         """(the i-th image or None, "ok" / "too large" / "unreadable")."""
         try:
-            return decode(self.source(i), self.image_size, self.channels, self.recipe), "ok"
+            source = self.source(i)
+            if isinstance(source, Path) and not is_regular(source):
+                return None, "unreadable"  # a FIFO or device put here since: opening one blocks
+            return decode(source, self.image_size, self.channels, self.recipe), "ok"
         except TooLarge:
             return None, "too large"
         except Exception:  # truncated, not an image, ...: all mean "skip it"
@@ -193,11 +200,17 @@ def hold_or_stream(files: ImageFiles, in_memory_max: int, workers: int, what: st
 
 
 def find_images(root: Path) -> list[Path]:
-    """Every .png/.jpg/.jpeg file under root, recursively, in a stable order."""
-    found = []
+    """Every .png/.jpg/.jpeg regular file under root, recursively, in a stable order; others
+    under those names (FIFOs, devices: opening one waits forever) are left out with a warning
+    that counts them."""
+    found, odd = [], []
     for folder, dirs, names in os.walk(root):
         dirs.sort()
-        found += [Path(folder) / n for n in sorted(names) if n.lower().endswith(EXTENSIONS)]
+        for path in (Path(folder) / n for n in sorted(names) if n.lower().endswith(EXTENSIONS)):
+            (found if is_regular(path) else odd).append(path)
+    if odd:
+        log.warning("skipped %d entries under %s that are not regular files (a FIFO, a device, "
+                    "a broken link; first: %s)", len(odd), root, odd[0])  # fmt: skip
     return found
 
 

@@ -10,8 +10,10 @@ import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from gantrain.data.decode import MAX_FILE_BYTES, TooLarge
 from gantrain.data.image_folder import EXTENSIONS, find_images
 from gantrain.errors import UserError
+from gantrain.files import plain_name
 
 log = logging.getLogger(__name__)
 TORCHVISION = {"MNIST": "mnist", "FashionMNIST": "fashion_mnist", "KMNIST": "kmnist",
@@ -84,6 +86,8 @@ class Archive(Source):
         except (OSError, tarfile.TarError, zipfile.BadZipFile) as err:
             raise UserError(f"src={path} cannot be read as a zip or tar archive ({err})") from None
         self.names, parts = _members(found)
+        for name in self.names:  # a member is named in the manifest: refuse what escapes
+            plain_name(name, f"the archive {path}", f"src={path}")
         self.labels, self.classes = _classes(parts, self.what)
         self._handle = None
 
@@ -91,11 +95,21 @@ class Archive(Source):
         return {**self.__dict__, "_handle": None}  # each process opens its own
 
     def item(self, i: int) -> bytes:
+        """The member's bytes, read in a stream and cut off past MAX_FILE_BYTES (TooLarge): a
+        member's stated size may lie, and a small archive may inflate to gigabytes."""
         if self._handle is None:
             self._handle = zipfile.ZipFile(self.path) if self.is_zip else tarfile.open(self.path)
         if self.is_zip:
-            return self._handle.read(self.names[i])
-        return self._handle.extractfile(self.names[i]).read()
+            if self._handle.getinfo(self.names[i]).file_size > MAX_FILE_BYTES:
+                raise TooLarge(f"{self.names[i]} inflates past {MAX_FILE_BYTES:,} bytes")
+            stream = self._handle.open(self.names[i])
+        else:
+            stream = self._handle.extractfile(self.names[i])
+        with stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise TooLarge(f"{self.names[i]} inflates past {MAX_FILE_BYTES:,} bytes")
+        return data
 
 
 class Torchvision(Source):
@@ -130,13 +144,15 @@ class HuggingFace(Source):
         if label_column is not None and label_column in table.column_names:
             self.labels, self.classes = hf.labels_of(table, label_column)
         self.table = hf.undecoded(table.select_columns([image_column]), image_column)
+        self.base = hf.files_base(root)
+        hf.check_paths(self.table, image_column, self.base, self.what)
         self.column = image_column
         self.names = [f"row {i}" for i in range(len(self.table))]
 
     def item(self, i: int):
         from gantrain.data.hf import image_source
 
-        return image_source(self.table[i][self.column])
+        return image_source(self.table[i][self.column], self.base, self.what)
 
 
 def _torchvision_folder(base: Path) -> tuple[Path, str] | None:

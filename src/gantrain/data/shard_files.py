@@ -21,11 +21,15 @@ import numpy as np
 import torch
 from PIL import Image
 
+from gantrain.data.decode import open_checked
 from gantrain.data.pixels import to_channels
 from gantrain.errors import UserError
+from gantrain.files import contained, is_regular, plain_name, temp_beside
 
 FORMAT, VERSION = "gantrain-shards", 1
-HTTP_READ_S = 120  # a stalled server is an error after this long, never a hang
+# dataset.timeout's default: a server that does not connect, or stops sending, for this many
+# seconds is an error that says so, never a hang
+TIMEOUT_S = 20.0
 
 
 class BadShard(Exception):
@@ -53,7 +57,7 @@ def local_path(root: str) -> Path:
     return Path(root.removeprefix("file://")).expanduser().resolve()
 
 
-def _filesystem(root: str):
+def _filesystem(root: str, timeout: float):
     """(fsspec filesystem, path) for a URL; a fresh instance per process, since one inherited
     across a fork shares the parent's event loop."""
     try:
@@ -68,41 +72,95 @@ def _filesystem(root: str):
         import aiohttp
 
         options["client_kwargs"] = {
-            "timeout": aiohttp.ClientTimeout(sock_read=HTTP_READ_S, sock_connect=HTTP_READ_S)
+            "timeout": aiohttp.ClientTimeout(sock_read=timeout, sock_connect=timeout)
         }
     return fsspec.core.url_to_fs(root, **options)
 
 
-def read_bytes(root: str, name: str) -> bytes:
-    """The file ROOT/name; FileNotFoundError when absent."""
+def read_bytes(root: str, name: str, timeout: float = TIMEOUT_S) -> bytes:
+    """The file ROOT/name, name checked to stay below ROOT first (Escapes); FileNotFoundError
+    when absent; OSError when it is no regular file (a FIFO would block the read forever)."""
     if not is_url(root):
-        return (local_path(root) / name).read_bytes()
-    fs, base = _filesystem(root)
+        path = contained(local_path(root), name, f"the shard set in {root}")
+        if path.exists() and not is_regular(path):
+            raise OSError(f"{path} is not a regular file")
+        return path.read_bytes()
+    plain_name(name, root, f"the shard set in {root}")
+    fs, base = _filesystem(root, timeout)
     return fs.cat_file(base.rstrip("/") + "/" + name)
 
 
-def read_manifest(root: str) -> dict:
+def why(err: Exception, timeout: float) -> str:
+    """A read's failure in words; a timeout's own message is often empty."""
+    if isinstance(err, TimeoutError) or "Timeout" in type(err).__name__:
+        return f"no answer within {timeout:g} s (dataset.timeout={timeout:g})"
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+
+
+def read_manifest(root: str, timeout: float = TIMEOUT_S) -> dict:
     """ROOT/manifest.json, checked to be a shard set this version reads."""
     try:
-        manifest = json.loads(read_bytes(root, "manifest.json"))
+        data = read_bytes(root, "manifest.json", timeout)
     except FileNotFoundError:
         raise UserError(
             f"dataset.root={root} holds no manifest.json: point it at a folder written by "
             f"gantrain-pack (gantrain-pack src=IMAGES out={root})"
         ) from None
+    except UserError:
+        raise
+    except Exception as err:  # network and filesystem errors of every library: cannot read it
+        raise UserError(f"dataset.root={root} cannot be read ({why(err, timeout)}): check the "
+                        "path or URL") from None  # fmt: skip
+    try:
+        manifest = json.loads(data)
     except (ValueError, UnicodeDecodeError) as err:
         raise UserError(f"{root}/manifest.json is not valid JSON ({err}): pack again") from None
-    except OSError as err:
-        raise UserError(f"dataset.root={root} cannot be read ({err}): check the path or URL"
-                        ) from None  # fmt: skip
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise UserError(f"{root}/manifest.json is not a gantrain shard manifest: pack again")
-    if int(manifest.get("version", 0)) > VERSION:
+    checked_manifest(manifest, f"{root}/manifest.json")
+    if manifest["version"] > VERSION:
         raise UserError(
             f"{root}/manifest.json is format version {manifest['version']}, newer than this "
             f"gantrain reads ({VERSION}): upgrade gantrain"
         )
     return manifest
+
+
+def _integer(value, none_ok: bool = False) -> bool:
+    if value is None:
+        return none_ok
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# key -> (what it must be, the test): the keys a reader of the manifest relies on
+_KEYS = {
+    "version": ("an integer", lambda v: _integer(v)),
+    "count": ("an integer >= 0", lambda v: _integer(v, True)),
+    "shards": ("a list of shard entries", lambda v: isinstance(v, list)),
+    "classes": ("a list of class names or null", lambda v: v is None or isinstance(v, list)),
+}
+_ENTRY = {
+    "count": ("an integer >= 0", lambda v: _integer(v)),
+    "bytes": ("an integer >= 0 or null", lambda v: _integer(v, True)),
+    "sha256": ("a hex digest or null", lambda v: v is None or isinstance(v, str)),
+}
+
+
+def checked_manifest(manifest: dict, what: str) -> None:
+    """Every key a reader uses has its type and every shard name stays below the set's folder,
+    before any shard is read or written: UserError (or Escapes) naming the first that does not."""
+    for key, (must, ok) in _KEYS.items():
+        if not ok(manifest.get(key)):
+            raise UserError(f"{what}: {key}={json.dumps(manifest.get(key))[:80]} is not {must}: "
+                            "pack again")  # fmt: skip
+    for i, entry in enumerate(manifest["shards"]):
+        if not isinstance(entry, dict):
+            raise UserError(f"{what}: shards[{i}] is not an object with a name: pack again")
+        plain_name(entry.get("name"), "its folder", f"{what} (shards[{i}])")
+        for key, (must, ok) in _ENTRY.items():
+            if not ok(entry.get(key)):
+                raise UserError(f"{what}: shards[{i}].{key}={json.dumps(entry.get(key))[:80]} "
+                                f"is not {must}: pack again")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -119,21 +177,22 @@ class Entry:
 def entries(manifest: dict) -> list[Entry]:
     out, first = [], 0
     for s in manifest["shards"]:
-        count = int(s["count"])
+        count = s["count"]  # types checked with the manifest (checked_manifest)
         out.append(Entry(s["name"], count, s.get("sha256"), s.get("bytes"), first))
         first += count
     return out
 
 
-def fetch(root: str, entry: Entry) -> bytes:
+def fetch(root: str, entry: Entry, timeout: float = TIMEOUT_S) -> bytes:
     """The shard's bytes, checked against its manifest entry (BadShard when they differ)."""
     try:
-        data = read_bytes(root, entry.name)
+        data = read_bytes(root, entry.name, timeout)
     except FileNotFoundError:
         raise BadShard(entry.name, f"is missing from {root}") from None
+    except UserError:
+        raise
     except Exception as err:  # network and filesystem errors of every library: cannot read it
-        raise BadShard(entry.name, f"cannot be read from {root} ({type(err).__name__}: {err})"
-                       ) from None  # fmt: skip
+        raise BadShard(entry.name, f"cannot be read from {root} ({why(err, timeout)})") from None
     if entry.bytes is not None and len(data) != int(entry.bytes):
         raise BadShard(entry.name, f"is truncated ({len(data):,} of {int(entry.bytes):,} bytes)")
     if entry.sha256 and hashlib.sha256(data).hexdigest() != entry.sha256:
@@ -168,12 +227,14 @@ def samples(data: bytes, entry: Entry, labelled: bool) -> dict[int, tuple[bytes,
 
 def decode_image(data: bytes, channels: int) -> torch.Tensor:
     """A packed image's bytes -> uint8 (channels, H, W); packed images need no resizing.
+    TooLarge, from its header, for an image over the decoder's pixel bound (decode.py).
 
     torchvision's libpng/libjpeg decoding, a third faster than PIL's for small images; PIL
     for what it does not take (an alpha channel, a format it does not know)."""
     from torchvision.io import ImageReadMode
     from torchvision.io import decode_image as tv_decode
 
+    open_checked(data).close()  # the header alone: a bomb is refused before it is decoded
     try:
         image = tv_decode(torch.frombuffer(bytearray(data), dtype=torch.uint8),
                           mode=ImageReadMode.UNCHANGED)  # fmt: skip
@@ -186,24 +247,26 @@ def decode_image(data: bytes, channels: int) -> torch.Tensor:
     return torch.from_numpy(arr.reshape(arr.shape[0], arr.shape[1], channels)).permute(2, 0, 1)
 
 
-def cached_copy(root: str, entry: Entry) -> str:
+def cached_copy(root: str, entry: Entry, timeout: float = TIMEOUT_S) -> str:
     """A local root holding a verified copy of a remote shard (kept in the user's cache, so
-    reference images over a network are fetched once); a local root as it is."""
+    reference images over a network are fetched once); a local root as it is. The shard's
+    name is checked to stay inside the cache folder before anything is fetched or written."""
     if not is_url(root):
         return root
     key = hashlib.sha256(root.encode()).hexdigest()[:16]
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gantrain" / "shards"
     folder = base / key
-    path = folder / entry.name
+    path = contained(folder, entry.name, f"the manifest of {root}")
     if (
-        path.is_file()
+        is_regular(path)
         and entry.sha256
         and (hashlib.sha256(path.read_bytes()).hexdigest() == entry.sha256)
     ):
         return str(folder)
-    data = fetch(root, entry)
-    folder.mkdir(parents=True, exist_ok=True)
-    part = path.with_suffix(".part")
-    part.write_bytes(data)
-    part.replace(path)  # atomic: a killed copy leaves no half shard under the real name
+    data = fetch(root, entry, timeout)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, part = temp_beside(path, ".part")
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.replace(part, path)  # atomic: a killed copy leaves no half shard under the real name
     return str(folder)

@@ -20,8 +20,17 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from gantrain.data import shard_order as order
+from gantrain.data.decode import MAX_PIXELS, TooLarge
 from gantrain.data.pixels import resize
-from gantrain.data.shard_files import BadShard, Entry, bad_shard_error, decode_image, fetch, samples
+from gantrain.data.shard_files import (
+    TIMEOUT_S,
+    BadShard,
+    Entry,
+    bad_shard_error,
+    decode_image,
+    fetch,
+    samples,
+)
 from gantrain.data.stream import PREFETCH_PER_WORKER, worker_death, worker_died
 from gantrain.errors import UserError
 
@@ -42,6 +51,7 @@ class ShardSet:
     classes: list[str] | None  # set when training with labels
     on_bad_shard: str = "error"  # or "skip"
     buffer: int = 1000
+    timeout: float = TIMEOUT_S  # seconds a remote root may stay silent (dataset.timeout)
 
     def __len__(self) -> int:
         return sum(k.size for k in self.kept)
@@ -50,12 +60,15 @@ class ShardSet:
         return self.entries[bisect.bisect_right([e.first for e in self.entries], idx) - 1]
 
     def read(self, entry: Entry) -> dict[int, tuple[bytes, int]]:
-        return samples(fetch(self.root, entry), entry, self.classes is not None)
+        return samples(fetch(self.root, entry, self.timeout), entry, self.classes is not None)
 
     def decode(self, idx: int, data: bytes) -> torch.Tensor:
         """uint8 (C, S, S) at the run's size and channels (the pack's, unless asked otherwise)."""
         try:
             image = decode_image(data, self.channels)
+        except TooLarge as err:
+            raise BadShard(self.entry_of(idx).name, f"holds an image over {MAX_PIXELS:,} pixels "
+                           f"({idx:09d}: {err})") from None  # fmt: skip
         except Exception:  # PIL raises many types for a bad file
             raise BadShard(self.entry_of(idx).name, f"holds an unreadable image ({idx:09d})"
                            ) from None  # fmt: skip

@@ -16,6 +16,7 @@ import torch
 
 from gantrain.data.labelled import Labelled, checked, no_labels
 from gantrain.data.shard_files import (
+    TIMEOUT_S,
     BadShard,
     Entry,
     bad_shard_error,
@@ -28,7 +29,18 @@ from gantrain.data.shard_files import (
 from gantrain.data.shard_stream import ShardSet
 from gantrain.data.subset import Limit, chosen
 from gantrain.errors import UserError
-from gantrain.kinds import Channels, Choice, Count, Flag, ImageSize, Integer, PositiveInt, Text
+from gantrain.files import contained
+from gantrain.kinds import (
+    Channels,
+    Choice,
+    Count,
+    Flag,
+    ImageSize,
+    Integer,
+    PositiveFloat,
+    PositiveInt,
+    Text,
+)
 
 log = logging.getLogger(__name__)
 Split = Choice("train", "test")
@@ -51,7 +63,7 @@ def _check_local(root: str, shards: list[Entry]) -> None:
     if is_url(root):
         return
     for e in shards:
-        path = local_path(root) / e.name
+        path = contained(local_path(root), e.name, f"the shard set in {root}")
         size = path.stat().st_size if path.is_file() else None
         if size is None or (e.bytes is not None and size != int(e.bytes)):
             why = "is missing" if size is None else f"is truncated ({size:,} of {e.bytes:,} bytes)"
@@ -86,15 +98,15 @@ def hold(shards: ShardSet, workers: int) -> tuple[torch.Tensor, torch.Tensor]:
     def one(i: int) -> tuple[list[torch.Tensor], list[int]]:
         if not shards.kept[i].size:
             return [], []
+        ids = shards.kept[i].tolist()
         try:
             found = shards.read(shards.entries[i])
+            return [shards.decode(k, found[k][0]) for k in ids], [found[k][1] for k in ids]
         except BadShard as err:
             if shards.on_bad_shard != "skip":
                 raise bad_shard_error(err, shards.root) from None
             log.warning("skipped: %s (dataset.on_bad_shard=skip)", err)
             return [], []
-        ids = shards.kept[i].tolist()
-        return [shards.decode(k, found[k][0]) for k in ids], [found[k][1] for k in ids]
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:  # shard reads wait on I/O
         parts = list(pool.map(one, range(len(shards.entries))))
@@ -107,7 +119,7 @@ def hold(shards: ShardSet, workers: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _shard_set(root: str, image_size: int, channels: int, labels: bool, manifest: dict,
                shards: list[Entry], kept: list[np.ndarray], on_bad_shard: str,
-               buffer: int) -> ShardSet:  # fmt: skip
+               buffer: int, timeout: float) -> ShardSet:  # fmt: skip
     classes = manifest.get("classes")
     if labels:
         if not classes:
@@ -119,7 +131,7 @@ def _shard_set(root: str, image_size: int, channels: int, labels: bool, manifest
                  "channels as they are read", manifest.get("image_size"),
                  manifest.get("channels"), image_size, channels)  # fmt: skip
     return ShardSet(root, shards, kept, image_size, channels,
-                    list(classes) if labels else None, on_bad_shard, buffer)  # fmt: skip
+                    list(classes) if labels else None, on_bad_shard, buffer, timeout)  # fmt: skip
 
 
 def load(
@@ -136,20 +148,22 @@ def load(
     limit: Limit | None = None,
     limit_seed: Integer = 0,
     split: Split = "train",
+    timeout: PositiveFloat = TIMEOUT_S,
 ):
     """The shard set at root: uint8 (N, channels, image_size, image_size) when it holds at most
     in_memory_max images (after limit), else a ShardSet to stream; with labels, as Labelled.
-    split=test gives the test split instead (see split_images)."""
+    split=test gives the test split instead (see split_images). timeout: seconds a remote root
+    may take to connect or stay silent mid-read before the read fails, saying so."""
     if split == "test":
-        return split_images(root, image_size, channels, held_out, reference)
+        return split_images(root, image_size, channels, held_out, reference, timeout=timeout)
     root = _root(root)
-    manifest = read_manifest(root)
+    manifest = read_manifest(root, timeout)
     train, _ = _split(entries(manifest), held_out, root)
     if on_bad_shard == "error":
         _check_local(root, train)
     kept = _kept(train, limit, limit_seed, root)
     shards = _shard_set(root, image_size, channels, labels, manifest, train, kept,
-                        on_bad_shard, buffer)  # fmt: skip
+                        on_bad_shard, buffer, timeout)  # fmt: skip
     n = len(shards)
     if n > in_memory_max:
         log.info("%d images in %d shards from %s; they stream", n, len(train), root)
@@ -163,19 +177,20 @@ def load(
 
 
 def split_images(root, image_size: int, channels: int, held_out: int, reference: str | None,
-                 split: str = "test", max_images: int = 10**9) -> torch.Tensor:  # fmt: skip
+                 split: str = "test", max_images: int = 10**9,
+                 timeout: float = TIMEOUT_S) -> torch.Tensor:  # fmt: skip
     """uint8 (N, C, S, S), what metrics compare against: for split=test, the first max_images
     images of the reference shard set (dataset.reference) or of the held-out last shards; for
     split=train, the first max_images training images. Remote shards are fetched once into
     the user's cache, checked against their sha256."""
     root = _root(root)
     if split == "train":
-        shards, _ = _split(entries(read_manifest(root)), held_out, root)
+        shards, _ = _split(entries(read_manifest(root, timeout)), held_out, root)
     elif reference:
         root = _root(reference)
-        shards = entries(read_manifest(root))
+        shards = entries(read_manifest(root, timeout))
     elif held_out:
-        _, shards = _split(entries(read_manifest(root)), held_out, root)
+        _, shards = _split(entries(read_manifest(root, timeout)), held_out, root)
     else:
         raise UserError(
             f"the shard set in {root} has no test split: keep its last shard out of training "
@@ -189,9 +204,9 @@ def split_images(root, image_size: int, channels: int, held_out: int, reference:
         picked.append(e)
         count += e.count
     try:
-        local = [cached_copy(root, e) for e in picked]
+        local = [cached_copy(root, e, timeout) for e in picked]
     except BadShard as err:
         raise bad_shard_error(err, root) from None
-    sets = [ShardSet(d, [e], [np.arange(e.first, e.first + e.count)], image_size, channels, None)
-            for d, e in zip(local, picked)]  # fmt: skip
+    sets = [ShardSet(d, [e], [np.arange(e.first, e.first + e.count)], image_size, channels, None,
+                     timeout=timeout) for d, e in zip(local, picked)]  # fmt: skip
     return torch.cat([hold(s, 1)[0] for s in sets])[:max_images]

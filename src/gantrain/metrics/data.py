@@ -77,7 +77,8 @@ def reference_images(dataset_cfg, split: str = "test", max_images: int = 10000) 
         from gantrain.data.shards import split_images
 
         return split_images(cfg["root"], cfg["image_size"], cfg["channels"], cfg.get("held_out", 0),
-                            cfg.get("reference"), split, max_images)  # fmt: skip
+                            cfg.get("reference"), split, max_images,
+                            **({"timeout": cfg["timeout"]} if "timeout" in cfg else {}))  # fmt: skip
     node = OmegaConf.create(cfg)
     if split == "train":
         return _as_tensor(build(node), max_images)
