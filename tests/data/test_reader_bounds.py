@@ -195,3 +195,22 @@ def test_a_file_that_is_not_parquet_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="cannot be read as a saved dataset or Parquet") as err:
         hf.load(str(tmp_path / "train.parquet"), image_size=8)
     assert "\n" not in str(err.value)
+
+
+def test_a_celeba_list_naming_a_file_outside_its_folder_is_refused(tmp_path, monkeypatch):
+    from helpers import write_celeba
+    from torchvision.datasets import celeba as tv_celeba
+    from torchvision.datasets import utils
+
+    # the lists are edited here: only their presence is checked, as in test_datasets.py
+    monkeypatch.setattr(tv_celeba, "check_integrity", lambda f, md5=None: utils.check_integrity(f))
+
+    from gantrain.data import celeba
+
+    write_celeba(tmp_path)
+    for name in os.listdir(tmp_path / "celeba"):
+        if name.endswith(".txt"):  # every list names the first image by a path that leaves
+            path = tmp_path / "celeba" / name
+            path.write_text(path.read_text().replace("000001.jpg", "../../../secret.jpg"))
+    with pytest.raises(Escapes, match="secret.jpg"):
+        celeba.load(str(tmp_path), image_size=8, download=False, workers=0)

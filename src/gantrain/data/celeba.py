@@ -10,6 +10,7 @@ from gantrain.data.image_folder import ImageFiles, hold_or_stream
 from gantrain.data.labelled import no_labels
 from gantrain.data.subset import Limit, limit_list
 from gantrain.data.torchvision_sets import open_dataset
+from gantrain.files import plain_name
 from gantrain.kinds import Channels, Choice, Count, Flag, ImageSize, Integer
 from gantrain.kinds import Path as PathText
 
@@ -45,6 +46,8 @@ def load(
         lambda dl: datasets.CelebA(str(base), split=split, target_type=[], download=dl),
     )
     folder = base / "celeba" / "img_align_celeba"
-    paths = limit_list([folder / f for f in ds.filename], limit, limit_seed, f"celeba ({split})")
+    # the names come from the download's list_eval_partition.txt: data, checked to stay in folder
+    names = [plain_name(f, str(folder), "celeba's list_eval_partition.txt") for f in ds.filename]
+    paths = limit_list([folder / f for f in names], limit, limit_seed, f"celeba ({split})")
     files = ImageFiles(paths, image_size, channels)
     return hold_or_stream(files, in_memory_max, workers, f"celeba ({split}) in {folder}")
