@@ -34,6 +34,7 @@ def train_keys(
     trainer: Node,
     eval: Node,  # noqa: A002 (the eval.* keys)
     logger: Node | None = None,
+    schedule: Node | None = None,
     seed: Integer = 0,
     resume: PathText | None = None,
     resume_force: Flag = False,
@@ -174,6 +175,7 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
             writes=writes,
             evaluate=evaluate,
             eval_at=eval_at,
+            burn_in=build(cfg.schedule) if cfg.get("schedule") else None,
         )
         finished = True
     finally:
