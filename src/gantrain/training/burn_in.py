@@ -77,7 +77,9 @@ class BurnIn:
         self.ema, self.images, self.device = ema, images_per_round, device
         self.optimizers = objective.optimizers()
         penalties = getattr(objective, "penalties", None)
-        if "gamma" in self.ends and not (penalties and (penalties.r1_weight or penalties.r2_weight)):
+        if "gamma" in self.ends and not (
+            penalties and (penalties.r1_weight or penalties.r2_weight)
+        ):
             raise UserError("schedule.gamma_start sets the R1 and R2 weights that are on, and "
                             "objective.r1 and objective.r2 are both 0: set objective.r1 (and "
                             "objective.r2) > 0, or schedule.gamma_start=null "
