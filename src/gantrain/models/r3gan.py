@@ -49,8 +49,10 @@ def he_init(layer: nn.Conv2d | nn.Linear, gain: float = 1.0) -> None:
     nn.init.normal_(layer.weight, 0.0, gain / math.sqrt(fan_in))
 
 
-def conv(c_in: int, c_out: int, k: int = 1, groups: int = 1, gain: float = 1.0) -> nn.Conv2d:
-    layer = nn.Conv2d(c_in, c_out, k, 1, (k - 1) // 2, groups=groups, bias=False)
+def conv(c_in: int, c_out: int, k: int = 1, groups: int = 1, gain: float = 1.0,
+         same: bool = True) -> nn.Conv2d:  # fmt: skip
+    """A bias-free conv, He-initialised; same: padded to keep the side, else unpadded."""
+    layer = nn.Conv2d(c_in, c_out, k, 1, (k - 1) // 2 if same else 0, groups=groups, bias=False)
     he_init(layer, gain)
     return layer
 
@@ -161,8 +163,7 @@ class R3Down(nn.Module):
             conv(a, b) if a != b else nn.Identity() for a, b in zip(w[:-1], w[1:])
         )
         # the discriminative basis: one base x base filter per channel
-        self.basis = conv(w[-1], w[-1], base, groups=w[-1])
-        self.basis.padding = (0, 0)
+        self.basis = conv(w[-1], w[-1], base, groups=w[-1], same=False)  # (B, w, 1, 1)
         self.features = w[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
