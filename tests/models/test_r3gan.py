@@ -3,12 +3,12 @@ conditional nets, and the FLOPs bound against DCGAN at 32 px."""
 
 import pytest
 import torch
-from helpers import compose_cfg, without_hydra
+from helpers import CRITIC, compose_cfg, tiny_train, without_hydra
 
 from gantrain.config import build
 from gantrain.errors import UserError
 from gantrain.hardware.flops import round_flops
-from gantrain.models.r3gan import R3GAN, R3Critic
+from gantrain.models.r3gan import R3GAN, Downsample, R3Critic
 
 
 def _count(net) -> int:
@@ -76,6 +76,22 @@ def test_conditional_nets_use_their_labels():
     assert not torch.allclose(g.decode(z, a), g.decode(z, b))
     x = g.decode(z, a)
     assert d(x, a).shape == (4,) and not torch.allclose(d(x, a), d(x, b))
+
+
+def test_downsampling_is_the_normalised_bilinear_filter():
+    x = torch.arange(8.0).repeat(8, 1)[None, None]  # a ramp along the width: 0, 1, ..., 7
+    y = Downsample()(x)  # (1, 1, 4, 4)
+    assert y.shape == (1, 1, 4, 4)
+    # away from the zero padding, taps (1, 3, 3, 1)/8 at 2i-1..2i+2 give the ramp at 2i + 0.5
+    assert torch.allclose(y[0, 0, 1:3, 1:3], torch.tensor([[2.5, 4.5], [2.5, 4.5]]))
+    assert "downsample.kernel" not in R3Critic(32, 1, width=8, group_size=8).body.state_dict()
+
+
+def test_a_conditional_run_trains(mnist_root, tmp_path):
+    summary = tiny_train(["model=r3gan", "conditional=true", *CRITIC, "trainer.rounds=2",
+                          "trainer.sample_at=[2]", "eval.at=[]"], tmp_path / "run", mnist_root)  # fmt: skip
+    assert summary["status"] == "done" and summary["rounds"] == 2
+    assert (tmp_path / "run" / "samples" / "round_000002.png").is_file()
 
 
 def test_a_group_size_that_does_not_divide_the_width_is_one_line():

@@ -40,7 +40,7 @@ from gantrain.models.labels import LabelVector, label_dim
 SLOPE = 0.2
 GAIN = math.sqrt(2 / (1 + SLOPE**2))  # leaky ReLU's gain: keeps activations' variance
 # the 2x downsampling filter: [1, 2, 1] convolved with [1, 1], normalised (the bilinear one)
-TAPS = torch.tensor([1.0, 3.0, 3.0, 1.0]) / 8
+TAPS = (1 / 8, 3 / 8, 3 / 8, 1 / 8)
 
 
 def he_init(layer: nn.Conv2d | nn.Linear, gain: float = 1.0) -> None:
@@ -89,13 +89,21 @@ def upsample(x: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
 
 
-def downsample(x: torch.Tensor) -> torch.Tensor:
+class Downsample(nn.Module):
     """(B, C, S, S) -> (B, C, S/2, S/2): the bilinear (triangle) filter, stride 2. A depthwise
     conv rather than interpolate(antialias=True), whose double backward R1 and R2 need is
-    missing in torch."""
-    c = x.shape[1]
-    k = (TAPS[:, None] * TAPS[None, :]).to(x)[None, None].expand(c, 1, 4, 4)
-    return F.conv2d(x, k, stride=2, padding=1, groups=c)
+    missing in torch; the filter is a buffer, so it lives on the net's device (no host copy
+    in a CUDA graph) and stays out of the checkpoint."""
+
+    def __init__(self):
+        super().__init__()
+        taps = torch.tensor(TAPS)
+        self.register_buffer("kernel", (taps[:, None] * taps[None, :])[None, None], False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = x.shape[1]
+        k = self.kernel.to(x.dtype).expand(c, 1, 4, 4)
+        return F.conv2d(x, k, stride=2, padding=1, groups=c)
 
 
 def check_groups(w: list[int], expansion: int, group_size: int, key: str) -> None:
@@ -165,11 +173,12 @@ class R3Down(nn.Module):
         # the discriminative basis: one base x base filter per channel
         self.basis = conv(w[-1], w[-1], base, groups=w[-1], same=False)  # (B, w, 1, 1)
         self.features = w[-1]
+        self.downsample = Downsample()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.from_image(x)
         for stage, narrow in zip(self.stages[:-1], self.narrow):
-            h = narrow(downsample(stage(h)))  # (B, w, S/2, S/2)
+            h = narrow(self.downsample(stage(h)))  # (B, w, S/2, S/2)
         return self.basis(self.stages[-1](h)).flatten(1)  # (B, features)
 
 
