@@ -91,6 +91,7 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
 
     check_available(cfg.get("logger"))  # a missing tracker package: one line, before any work
     trainer = build(cfg.trainer)
+    burn_in = build(cfg.schedule) if cfg.get("schedule") else None
     seed = cfg.seed
     device = resolve_device(cfg.device.type, job_num=job["num"] if job else None)
     set_threads(cfg.device.get("threads"), parallel_jobs=job["parallel"] if job else 1)
@@ -175,7 +176,7 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
             writes=writes,
             evaluate=evaluate,
             eval_at=eval_at,
-            burn_in=build(cfg.schedule) if cfg.get("schedule") else None,
+            burn_in=burn_in,
         )
         finished = True
     finally:

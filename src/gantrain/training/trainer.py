@@ -110,9 +110,12 @@ class Trainer:
             self.state.kept = (Path(state.get("loaded_from", run_dir / "checkpoints" / "last.pt")),
                                start)  # fmt: skip
         self.step = objective.step
-        # a schedule changes Python numbers (learning rates, weights) that a graph would freeze
-        if burn_in is None and can_graph(objective, batches):
-            self.step = GraphedStep(objective, batches, getattr(objective, "d_steps", 1))
+        if can_graph(objective, batches):
+            if burn_in is None:
+                self.step = GraphedStep(objective, batches, getattr(objective, "d_steps", 1))
+            else:  # a graph would freeze the numbers the schedule changes
+                log.info("the schedule sets learning rates and penalty weights each round, which "
+                         "a CUDA graph would freeze: rounds run eagerly")  # fmt: skip
         if start >= self.rounds:
             log.info(
                 "%s is already at round %d of %d; nothing to train", run_dir, start, self.rounds
