@@ -27,6 +27,7 @@ GROUPS = [
     ("device", "device"),
     ("trainer", "trainer"),
     ("logger", "logger"),
+    ("schedule", "schedule"),
 ]
 # an option that composes only beside another choice (the objective's critic needs a pair)
 BESIDE = {"objective=mle": ["model=vae"], "objective/critic=code": ["model=ae"]}

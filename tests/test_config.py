@@ -65,7 +65,7 @@ def test_help_lists_groups_and_options(tmp_path):
     out = run_cli(["--help"], tmp_path)
     assert out.returncode == 0
     for line in (
-        "model: ae, dcgan, resnet, vae",
+        "model: ae, dcgan, r3gan, resnet, vae",
         "objective: adversarial, mle, mmd",
         "device: auto, cpu, cuda, mps",
     ):

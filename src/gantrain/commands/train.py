@@ -34,6 +34,7 @@ def train_keys(
     trainer: Node,
     eval: Node,  # noqa: A002 (the eval.* keys)
     logger: Node | None = None,
+    schedule: Node | None = None,
     seed: Integer = 0,
     resume: PathText | None = None,
     resume_force: Flag = False,
@@ -90,6 +91,7 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
 
     check_available(cfg.get("logger"))  # a missing tracker package: one line, before any work
     trainer = build(cfg.trainer)
+    burn_in = build(cfg.schedule) if cfg.get("schedule") else None
     seed = cfg.seed
     device = resolve_device(cfg.device.type, job_num=job["num"] if job else None)
     set_threads(cfg.device.get("threads"), parallel_jobs=job["parallel"] if job else 1)
@@ -174,6 +176,7 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
             writes=writes,
             evaluate=evaluate,
             eval_at=eval_at,
+            burn_in=burn_in,
         )
         finished = True
     finally:

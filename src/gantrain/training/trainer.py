@@ -17,6 +17,7 @@ from gantrain.record.monitor import Monitor, NullMonitor
 from gantrain.record.pictures import Pictures
 from gantrain.record.run_files import prune_metrics, read_json, write_json
 from gantrain.training import checkpoint
+from gantrain.training.burn_in import BurnIn
 from gantrain.training.ema import EMA
 from gantrain.training.nan_policy import (
     MAX_ROLLBACKS,
@@ -74,11 +75,13 @@ class Trainer:
         writes: bool = True,
         evaluate=None,
         eval_at: list[int] = (),
+        burn_in: BurnIn | None = None,
     ) -> dict:
         """Train from round state["round"] + 1 (or 1) to self.rounds; returns the summary.
 
         writes: False on data-parallel ranks other than 0, which train but write nothing.
         evaluate: model -> {fid, kid, ...}, called at the rounds in eval_at.
+        burn_in: hyper-parameters set before each round from the round alone (schedule=...).
         """
         self.writes, self.run_dir, self.device = writes, run_dir, device
         self.evaluate = evaluate if writes else None
@@ -88,7 +91,12 @@ class Trainer:
         g = torch.Generator().manual_seed(seed)
         bank = torch.randn(64, model.latent_dim, generator=g)  # drawn even on resume: g moves on
         noise = (state["noise"] if state else bank).to(device)
-        ema = EMA(model, self.ema_decay, self.ema_warmup) if self.ema_decay else None
+        averaged = self.ema_decay or (burn_in is not None and burn_in.sets_ema)
+        ema = EMA(model, self.ema_decay or 0.0, self.ema_warmup) if averaged else None
+        self.burn_in = burn_in
+        if burn_in is not None:
+            world = getattr(getattr(objective, "accel", None), "world", 1)
+            burn_in.bind(objective, ema, self.batch_size * world, device)
         self.state = TrainState(model, objective, batches, ema, noise, config, device)
         self.pictures = (
             Pictures(run_dir, batches, g, "encode" in model.provides) if writes else None
@@ -103,7 +111,11 @@ class Trainer:
                                start)  # fmt: skip
         self.step = objective.step
         if can_graph(objective, batches):
-            self.step = GraphedStep(objective, batches, getattr(objective, "d_steps", 1))
+            if burn_in is None:
+                self.step = GraphedStep(objective, batches, getattr(objective, "d_steps", 1))
+            else:  # a graph would freeze the numbers the schedule changes
+                log.info("the schedule sets learning rates and penalty weights each round, which "
+                         "a CUDA graph would freeze: rounds run eagerly")  # fmt: skip
         if start >= self.rounds:
             log.info(
                 "%s is already at round %d of %d; nothing to train", run_dir, start, self.rounds
@@ -145,7 +157,8 @@ class Trainer:
         rnd = start
         while rnd < self.rounds:
             rnd += 1
-            logs = self.step(st.model, st.batches)
+            scheduled = self.burn_in.apply(rnd - 1, st.lr_scale) if self.burn_in else {}
+            logs = {**self.step(st.model, st.batches), **scheduled}
             if st.ema is not None:
                 st.ema.update(st.model)
             st.add(logs)
