@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from gantrain.hardware.graphs import GraphedStep, can_graph
+from gantrain.hardware.sync_batchnorm import training_step
 from gantrain.kinds import Count, Duration, Flag, OpenUnit, PositiveInt, Rounds
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives.base import Objective
@@ -50,8 +51,10 @@ class Trainer:
         nan_policy: NanPolicy = "stop",
         deterministic: Flag = False,
         time_limit: Duration | None = None,
+        batch_per_process: PositiveInt | None = None,
     ):
         self.rounds, self.batch_size = rounds, batch_size
+        self.batch_per_process = batch_per_process
         self.checkpoint_every, self.keep_checkpoints = checkpoint_every, keep_checkpoints
         self.log_every = log_every
         self.sample_at = sorted(set(sample_at))
@@ -102,7 +105,8 @@ class Trainer:
             self.state.kept = (Path(state.get("loaded_from", run_dir / "checkpoints" / "last.pt")),
                                start)  # fmt: skip
         self.step = objective.step
-        if can_graph(objective, batches):
+        self.passes = getattr(getattr(objective, "accel", None), "accumulate", 1)
+        if can_graph(objective, batches) and self.passes == 1:
             self.step = GraphedStep(objective, batches, getattr(objective, "d_steps", 1))
         if start >= self.rounds:
             log.info(
@@ -145,10 +149,15 @@ class Trainer:
         rnd = start
         while rnd < self.rounds:
             rnd += 1
-            logs = self.step(st.model, st.batches)
+            for _ in range(self.passes):  # micro-batches of one step (gradient accumulation)
+                with training_step():
+                    logs = self.step(st.model, st.batches)
+                if self.passes > 1:
+                    st.add(logs)
             if st.ema is not None:
                 st.ema.update(st.model)
-            st.add(logs)
+            if self.passes == 1:
+                st.add(logs)
             self.monitor.advance()
             # past the time limit: this round ends the run as the last round would
             final = rnd < self.rounds and deadline.passed()
