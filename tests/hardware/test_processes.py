@@ -26,8 +26,13 @@ SMALL = [
     "hydra.run.dir=run",
 ]
 # the autoencoder's nets hold BatchNorm: alike only with global statistics (sync_batchnorm)
-AE = ["model=ae", "objective=mle", "trainer.rounds=20", "trainer.sample_at=[20]",
-      "trainer.log_every=1"]
+AE = [
+    "model=ae",
+    "objective=mle",
+    "trainer.rounds=20",
+    "trainer.sample_at=[20]",
+    "trainer.log_every=1",
+]
 
 
 def torchrun(args: list[str], cwd: Path, launch: list[str], env: dict | None = None):
@@ -137,3 +142,29 @@ def test_two_nodes_on_one_machine_train_one_run(mnist_root, tmp_path):
     assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["round"] == 4
     assert "processes=2" in (run / "train.log").read_text()
     assert "done: " in said[0] and "done: " not in said[1]
+
+
+def test_the_slurm_gpus_preset_starts_one_task_per_gpu():
+    from helpers import compose_cfg
+    from omegaconf import OmegaConf
+
+    launcher = compose_cfg(["hydra/launcher=slurm_gpus", "hydra.launcher.gpus_per_node=8"])
+    launcher = OmegaConf.to_container(launcher.hydra.launcher, resolve=True)
+    assert launcher["tasks_per_node"] == launcher["gpus_per_node"] == 8
+    assert launcher["_target_"].endswith("SlurmLauncher")
+
+
+@pytest.mark.slow
+def test_a_launcher_job_of_two_tasks_trains_one_run(mnist_root, tmp_path):
+    """What hydra/launcher=slurm_gpus does on a cluster, with submitit's local executor."""
+    args = ["-m", "hydra/launcher=submitit_local", "hydra.launcher.tasks_per_node=2",
+            "hydra.sweep.dir=sweep", f"dataset.root={mnist_root}",
+            *[a for a in SMALL if not a.startswith("hydra.run")], "trainer.rounds=4",
+            "trainer.sample_at=[4]", "objective.critic.width=8", "objective.critic.max_width=16"]  # fmt: skip
+    out = run_cli(args, tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    job = tmp_path / "sweep" / "0"
+    assert torch.load(job / "checkpoints" / "last.pt", weights_only=True)["round"] == 4
+    log = (job / "train.log").read_text()
+    assert "processes=2" in log and log.count("model=dcgan") == 1
+    assert json.loads((job / "summary.json").read_text())["status"] == "done"

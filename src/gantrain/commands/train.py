@@ -149,8 +149,8 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     log.info("%s", cost_line(model, objective, trainer.batch_size))
     if accel.world > 1 or accel.accumulate > 1:
         micro = f"{accel.accumulate} micro-batches of {share}" if accel.accumulate > 1 else share
-        log.info("batch: %d images a step = %d processes x %s",
-                 trainer.batch_size, accel.world, micro)  # fmt: skip
+        log.info("batch: %d images a step = %d process%s x %s", trainer.batch_size,
+                 accel.world, "es" if accel.world > 1 else "", micro)  # fmt: skip
 
     if source is None:
         source = build(cfg.dataset)
@@ -202,8 +202,12 @@ def _hydra_train(cfg: DictConfig) -> float | None:
     job = sweeps.job_of(hc)
     # a single run refused before training leaves no directory behind, if it made one
     own_dir = job is None and not cfg.get("resume") and is_new_run_dir(run_dir)
+    distributed.from_launcher()  # one task per GPU: the tasks of one job are its processes
+    if distributed.env_rank() > 0:
+        distributed.quiet_rank()
     try:
-        claim_job_dir(run_dir, job is not None, cfg)  # one writer per run directory
+        if distributed.env_rank() == 0:  # the other ranks write nothing
+            claim_job_dir(run_dir, job is not None, cfg)  # one writer per run directory
         schema().check(cfg)  # a sweep job composed by another sweeper is checked here
         return sweeps.sweep_value(train(cfg, run_dir, dict(hc.runtime.choices), job))
     except Interrupted as stop:

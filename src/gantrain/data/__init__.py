@@ -37,4 +37,3 @@ def make_batches(source, batch_size: int, device: torch.device, seed: int, worke
     if isinstance(source, Dataset):
         return StreamBatches(source, batch_size, device, seed=seed, workers=workers, **share)
     raise TypeError(f"a dataset loader returned {type(source).__name__}, not a tensor or Dataset")
-

@@ -85,6 +85,7 @@ class Accelerator:
         self.synced = 0  # BatchNorm layers given global statistics
         # gradient accumulation: optimizer steps take this many backward passes each
         self.accumulate, self._passes = 1, {}
+
     @classmethod
     def from_config(cls, device: torch.device, device_cfg, deterministic: bool = False):
         """From the composed device group; keys it lacks keep their defaults."""

@@ -8,6 +8,7 @@ trainer.batch_per_process images whose gradients add up before the step (accumul
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -55,6 +56,31 @@ def leave_scratch() -> None:
     """Remove the folder rank_overrides made for Hydra, once the run is over."""
     if _scratch is not None:
         shutil.rmtree(_scratch, ignore_errors=True)
+
+
+def from_launcher() -> None:
+    """A job that submitit started as one of several tasks (hydra/launcher=slurm_gpus: one
+    task per GPU) joins a process group as torchrun's processes do: its rank, the number of
+    tasks and the first node's address become torch's environment variables."""
+    tasks = os.environ.get("SUBMITIT_LOCAL_NTASKS") or os.environ.get("SLURM_NTASKS") or "1"
+    if "RANK" in os.environ or "SUBMITIT_EXECUTOR" not in os.environ or int(tasks) <= 1:
+        return
+    from submitit.helpers import TorchDistributedEnvironment
+
+    TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
+
+
+def quiet_rank() -> None:
+    """On ranks other than 0 started by a launcher (whose log set-up Hydra has done already):
+    warnings and errors to the console only, each naming its rank."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.FileHandler):  # rank 0's train.log is rank 0's
+            root.removeHandler(handler)
+            handler.close()
+        else:
+            handler.setFormatter(logging.Formatter(f"[rank {env_rank()}] %(message)s"))
+    root.setLevel(logging.WARNING)
 
 
 def shares(total: int, world: int, per_process: int | None) -> tuple[int, int]:

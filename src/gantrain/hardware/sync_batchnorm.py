@@ -8,9 +8,10 @@ all-reduces pair up, while what rank 0 alone does (pictures, evaluation) normali
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.distributed as dist
-import contextlib
 from torch import nn
 
 _in_step = False
