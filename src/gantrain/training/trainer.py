@@ -152,12 +152,9 @@ class Trainer:
             for _ in range(self.passes):  # micro-batches of one step (gradient accumulation)
                 with training_step():
                     logs = self.step(st.model, st.batches)
-                if self.passes > 1:
-                    st.add(logs)
+                st.add(logs)
             if st.ema is not None:
                 st.ema.update(st.model)
-            if self.passes == 1:
-                st.add(logs)
             self.monitor.advance()
             # past the time limit: this round ends the run as the last round would
             final = rnd < self.rounds and deadline.passed()
