@@ -21,7 +21,8 @@ def _rank(rank: int, world: int, store: str, root: str, out: str) -> None:
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     try:
         source = load(root, image_size=8, in_memory_max=0, buffer=4)
-        batches = make_batches(source, 5, torch.device("cpu"), seed=7 + rank, workers=2)
+        batches = make_batches(source, 5, torch.device("cpu"), seed=7, workers=2, rank=rank,
+                               world=world)  # fmt: skip
         drawn = []
         for _ in range(BATCHES):
             u8 = ((batches() + 1) * 127.5).round().to(torch.uint8)

@@ -128,8 +128,14 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
         model = build(nets.model)
         objective = build(nets.objective)
     objective.check_fits(model, names.get("model"), names.get("objective"))
-    objective.check_batch(trainer.batch_size)  # each process's batch: what its critic sees
+    # trainer.batch_size is one step's batch: each process's share, in micro-batches
+    share, accel.accumulate = distributed.shares(
+        trainer.batch_size, accel.world, trainer.batch_per_process
+    )
+    objective.check_batch(share)  # what its critic sees at once
+    objective.check_accumulates(accel.accumulate, share)
     accel.prepare(model)
+    model.draw_share = (distributed.env_rank(), accel.world)
     objective.bind(model, accel)
     log.info(
         "model=%s objective=%s dataset=%s device=%s (%s) run_dir=%s",
@@ -143,17 +149,16 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     from gantrain.hardware.flops import cost_line
 
     log.info("%s", cost_line(model, objective, trainer.batch_size))
+    if accel.world > 1 or accel.accumulate > 1:
+        micro = f"{accel.accumulate} micro-batches of {share}" if accel.accumulate > 1 else share
+        log.info("batch: %d images a step = %d process%s x %s", trainer.batch_size,
+                 accel.world, "es" if accel.world > 1 else "", micro)  # fmt: skip
 
     if source is None:
         source = build(cfg.dataset)
-    # each process draws its own batches: together they make one batch world_size times larger
-    batches = make_batches(
-        source,
-        trainer.batch_size,
-        device,
-        seed + distributed.env_rank(),
-        workers=cfg.dataset.get("workers", 2),
-    )
+    # every process draws the same global batches and takes its share of each
+    batches = make_batches(source, share, device, seed, workers=cfg.dataset.get("workers", 2),
+                           rank=distributed.env_rank(), world=accel.world)  # fmt: skip
     log.info("dataset: %d images", len(batches))
     settings = OmegaConf.to_container(cfg.eval, resolve=True)
     settings = EvalSettings(**{**settings, "classifier": Recipe(**settings["classifier"])})
@@ -200,8 +205,12 @@ def _hydra_train(cfg: DictConfig) -> float | None:
     job = sweeps.job_of(hc)
     # a single run refused before training leaves no directory behind, if it made one
     own_dir = job is None and not cfg.get("resume") and is_new_run_dir(run_dir)
+    distributed.from_launcher()  # one task per GPU: the tasks of one job are its processes
+    if distributed.env_rank() > 0:
+        distributed.quiet_rank()
     try:
-        claim_job_dir(run_dir, job is not None, cfg)  # one writer per run directory
+        if distributed.env_rank() == 0:  # the other ranks write nothing
+            claim_job_dir(run_dir, job is not None, cfg)  # one writer per run directory
         schema().check(cfg)  # a sweep job composed by another sweeper is checked here
         return sweeps.sweep_value(train(cfg, run_dir, dict(hc.runtime.choices), job))
     except Interrupted as stop:
@@ -284,7 +293,10 @@ def main() -> None:
     args, sweep = sweeps.pin_sweep_dir(args)
     args = distributed.rank_overrides(args)
     sys.argv = [sys.argv[0], *args]
-    _hydra_train()
+    try:
+        _hydra_train()
+    finally:
+        distributed.leave_scratch()
     if sweeps.sweep_failed(sweep):
         sys.exit(1)
 

@@ -12,8 +12,11 @@ from gantrain.data.stacked import Stacked
 from gantrain.data.stream import StreamBatches
 
 
-def make_batches(source, batch_size: int, device: torch.device, seed: int, workers: int = 2):
+def make_batches(source, batch_size: int, device: torch.device, seed: int, workers: int = 2,
+                 rank: int = 0, world: int = 1):  # fmt: skip
     """A callable giving the next training batch (B, C, H, W) in [-1, 1] on the device.
+
+    batch_size: this process's share; rank of world processes, which all pass the run's seed.
 
     source: what a dataset config's _target_ returned: a uint8 tensor (N, C, H, W), held on the
     device and batched by index; or a Dataset of uint8 (C, H, W) images, streamed through a
@@ -21,24 +24,16 @@ def make_batches(source, batch_size: int, device: torch.device, seed: int, worke
     (images, labels) batches.
     """
     if isinstance(images_of(source), ShardSet):
-        return shard_batches(images_of(source), batch_size, device, seed, workers)
+        return ShardBatches(images_of(source), batch_size, device, seed, workers, rank, world)
+    share = {"rank": rank, "world": world}
     if isinstance(source, Labelled):
         if isinstance(source.images, torch.Tensor | Stacked):
             return TensorBatches(source.images, batch_size, device, seed=seed,
-                                 labels=source.labels, classes=source.classes)  # fmt: skip
+                                 labels=source.labels, classes=source.classes, **share)  # fmt: skip
         return StreamBatches(source.images, batch_size, device, seed=seed, workers=workers,
-                             classes=source.classes)  # fmt: skip
+                             classes=source.classes, **share)  # fmt: skip
     if isinstance(source, torch.Tensor | Stacked):
-        return TensorBatches(source, batch_size, device, seed=seed)
+        return TensorBatches(source, batch_size, device, seed=seed, **share)
     if isinstance(source, Dataset):
-        return StreamBatches(source, batch_size, device, seed=seed, workers=workers)
+        return StreamBatches(source, batch_size, device, seed=seed, workers=workers, **share)
     raise TypeError(f"a dataset loader returned {type(source).__name__}, not a tensor or Dataset")
-
-
-def shard_batches(shards: ShardSet, batch_size: int, device, seed: int, workers: int):
-    """Packed shards, split over the ranks of a process group: each rank's streams read their
-    own part of every epoch, so all ranks share the run's seed (the caller's is seed + rank)."""
-    import torch.distributed as dist
-
-    rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
-    return ShardBatches(shards, batch_size, device, seed - rank, workers, rank, world)

@@ -1,7 +1,11 @@
 """Random minibatches from a uint8 tensor held on the training device: no workers, no per-image
 Python. Each epoch is a fresh permutation (like a shuffling DataLoader that drops the last
 partial batch); the permutation generator's state travels in the checkpoint. With labels
-(conditional runs), each batch is (images, labels), gathered by the same indices."""
+(conditional runs), each batch is (images, labels), gathered by the same indices.
+
+Several processes (rank of world) draw the same permutation and each takes its share of every
+global batch of batch_size * world images, so the global batch is the one a single process
+would draw."""
 
 from __future__ import annotations
 
@@ -12,18 +16,20 @@ from gantrain.errors import UserError
 
 class TensorBatches:
     def __init__(self, images: torch.Tensor, batch_size: int, device: torch.device, seed: int = 0,
-                 labels: torch.Tensor | None = None, classes: list[str] | None = None):  # fmt: skip
+                 labels: torch.Tensor | None = None, classes: list[str] | None = None,
+                 rank: int = 0, world: int = 1):  # fmt: skip
         if images.dtype != torch.uint8 or images.dim() != 4:
             raise TypeError("images must be uint8 (N, C, H, W)")
-        if batch_size > images.shape[0]:
+        if batch_size * world > images.shape[0]:
             raise UserError(
-                f"trainer.batch_size={batch_size} exceeds the {images.shape[0]} images in the "
-                "dataset; choose a smaller batch"
+                f"trainer.batch_size={batch_size * world} exceeds the {images.shape[0]} images "
+                "in the dataset; choose a smaller batch"
             )
         self.images = images.to(device)  # (N, C, H, W) uint8, once
         self.labels = None if labels is None else labels.to(device)  # (N,) int64
         self.classes = classes
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # this process's share of each global batch
+        self.rank, self.world = rank, world
         self.device = device
         self.generator = torch.Generator().manual_seed(seed)
         self.order = torch.empty(0, dtype=torch.long)
@@ -33,13 +39,15 @@ class TensorBatches:
         return self.images.shape[0]
 
     def indices(self) -> torch.Tensor:
-        """The next batch's indices (B,) on the host, in the run's shuffled order."""
-        if self.pos + self.batch_size > self.order.numel():
+        """The next batch's indices (B,) on the host, in the run's shuffled order: this rank's
+        share of the global batch."""
+        total = self.batch_size * self.world
+        if self.pos + total > self.order.numel():
             self.order = torch.randperm(len(self), generator=self.generator)
             self.pos = 0
-        idx = self.order[self.pos : self.pos + self.batch_size]
-        self.pos += self.batch_size
-        return idx
+        start = self.pos + self.rank * self.batch_size
+        self.pos += total
+        return self.order[start : start + self.batch_size]
 
     def fixed(self, n: int, generator: torch.Generator):
         """n real images as uint8 (n, C, H, W) on the device (with labels: and their labels),

@@ -146,9 +146,9 @@ class ShardBatches:
     def __init__(self, shards: ShardSet, batch_size: int, device: torch.device, seed: int = 0,
                  workers: int = 2, rank: int = 0, world: int = 1):  # fmt: skip
         n = len(shards)
-        if batch_size > n:
-            raise UserError(f"trainer.batch_size={batch_size} exceeds the {n} images in the "
-                            "dataset; choose a smaller batch")  # fmt: skip
+        if batch_size * world > n:  # batch_size: this rank's share of one step's batch
+            raise UserError(f"trainer.batch_size={batch_size * world} exceeds the {n} images in "
+                            "the dataset; choose a smaller batch")  # fmt: skip
         self.shards, self.batch_size, self.device = shards, batch_size, torch.device(device)
         self.seed, self.workers, self.rank, self.world = seed, workers, rank, world
         self.streams = max(1, workers)  # workers=0: one stream, read in this process

@@ -52,17 +52,27 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 
 class _EpochSampler(Sampler[int]):
-    """Indices of the current epoch's permutation from position `start` on."""
+    """Indices of the current epoch's permutation from position `start` on; with several
+    processes, this rank's share (of `share` images) of each global batch."""
 
-    def __init__(self, n: int, seed: int):
+    def __init__(self, n: int, seed: int, share: int = 1, rank: int = 0, world: int = 1):
         self.n, self.seed = n, seed
+        self.share, self.rank, self.world = share, rank, world
         self.epoch, self.start = 0, 0
 
+    def _mine(self) -> torch.Tensor:
+        order = epoch_order(self.n, self.seed, self.epoch)
+        if self.world == 1:
+            return order
+        total = self.share * self.world  # (batches, world, share): the rank's column
+        order = order[: self.n // total * total].view(-1, self.world, self.share)
+        return order[:, self.rank].reshape(-1)
+
     def __iter__(self) -> Iterator[int]:
-        return iter(epoch_order(self.n, self.seed, self.epoch)[self.start :].tolist())
+        return iter(self._mine()[self.start :].tolist())
 
     def __len__(self) -> int:
-        return self.n - self.start
+        return len(self._mine()) - self.start
 
 
 class StreamBatches:
@@ -74,12 +84,14 @@ class StreamBatches:
         seed: int = 0,
         workers: int = 2,
         classes: list[str] | None = None,
+        rank: int = 0,
+        world: int = 1,
     ):
         n = len(dataset)
-        if batch_size > n:
+        if batch_size * world > n:
             raise UserError(
-                f"trainer.batch_size={batch_size} exceeds the {n} images in the dataset; "
-                "choose a smaller batch"
+                f"trainer.batch_size={batch_size * world} exceeds the {n} images in the "
+                "dataset; choose a smaller batch"
             )
         self.dataset = dataset
         self.classes = classes  # set when the dataset yields (image, label) pairs
@@ -88,7 +100,7 @@ class StreamBatches:
         self.seed = seed
         self.workers = workers
         self.pin = self.device.type == "cuda"  # page-locked host memory lets the copy overlap
-        self.sampler = _EpochSampler(n, seed)
+        self.sampler = _EpochSampler(n, seed, batch_size, rank, world)
         self.epoch, self.pos = 0, 0
         self._loader = self._make_loader()
         self._it: Iterator | None = None

@@ -48,7 +48,8 @@ def _say_cpu_precision(amp: bool | str, native: bool) -> None:
 
 
 # the device.* config keys that reach the Accelerator
-SETTINGS = ("amp", "tf32", "channels_last", "cudnn_benchmark", "compile", "graphs")
+SETTINGS = ("amp", "tf32", "channels_last", "cudnn_benchmark", "compile", "graphs",
+            "sync_batchnorm")  # fmt: skip
 
 
 class Accelerator:
@@ -62,6 +63,7 @@ class Accelerator:
         compile: Flag = False,
         deterministic: Flag = False,
         graphs: Flag = True,
+        sync_batchnorm: Flag = True,
     ):
         self.device = device
         cuda = device.type == "cuda"
@@ -79,6 +81,10 @@ class Accelerator:
             torch.backends.cudnn.allow_tf32 = tf32
             torch.backends.cudnn.benchmark = cudnn_benchmark and not deterministic
         self.world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        self.sync_batchnorm = sync_batchnorm and self.world > 1
+        self.synced = 0  # BatchNorm layers given global statistics
+        # gradient accumulation: optimizer steps take this many backward passes each
+        self.accumulate, self._passes = 1, {}
 
     @classmethod
     def from_config(cls, device: torch.device, device_cfg, deterministic: bool = False):
@@ -90,6 +96,7 @@ class Accelerator:
         return (
             f"precision={self.dtype or torch.float32} channels_last={self.channels_last} "
             f"compile={self.compile} graphs={self.graphs} processes={self.world}"
+            + (f" sync_batchnorm={self.sync_batchnorm}" if self.world > 1 else "")
         )
 
     def autocast(self):
@@ -103,6 +110,10 @@ class Accelerator:
         module.to(self.device)
         if self.channels_last:
             module.to(memory_format=torch.channels_last)
+        if self.sync_batchnorm:  # statistics of the global batch, as one process would have
+            from gantrain.hardware.sync_batchnorm import convert
+
+            self.synced += convert(module)
         if self.world > 1:  # every process starts from rank 0's weights
             for t in [*module.parameters(), *module.buffers()]:
                 dist.broadcast(t.data, 0)
@@ -118,12 +129,22 @@ class Accelerator:
             self.compile = False
 
     def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-        """zero_grad, backward (scaled under fp16), average gradients across processes, step."""
-        optimizer.zero_grad(set_to_none=True)
+        """zero_grad, backward (scaled under fp16), average gradients across processes, step.
+        With accumulation, the first of `accumulate` calls zeroes, each adds its share of the
+        gradient, and only the last averages and steps."""
+        done = self._passes.get(id(optimizer), 0)
+        if done == 0:
+            optimizer.zero_grad(set_to_none=True)
+        if self.accumulate > 1:
+            loss = loss / self.accumulate  # the mean over the process's micro-batches
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
         else:
             loss.backward()
+        if done + 1 < self.accumulate:
+            self._passes[id(optimizer)] = done + 1
+            return
+        self._passes[id(optimizer)] = 0
         if self.world > 1:
             self._average_gradients(optimizer)
         if self.scaler is not None:

@@ -1,13 +1,22 @@
 """Several processes (torchrun): one per GPU, or gloo processes on the CPU. Rank 0 owns the run
-directory; the other ranks train and average gradients but write nothing."""
+directory and the console; the other ranks train and average gradients, print only warnings
+and errors, and write nothing.
+
+trainer.batch_size is the batch of one optimisation step whatever the number of processes:
+each process takes its share of one global draw, in micro-batches of at most
+trainer.batch_per_process images whose gradients add up before the step (accumulation)."""
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import tempfile
 
 import torch
 import torch.distributed as dist
+
+from gantrain.errors import UserError
 
 
 def env_rank() -> int:
@@ -23,12 +32,73 @@ def local_rank() -> int:
 
 
 def rank_overrides(overrides: list[str]) -> list[str]:
-    """Ranks other than 0 log to a scratch directory so that there is one run directory."""
+    """Ranks other than 0 keep one run directory and one console: Hydra writes nothing of
+    theirs but the empty folder it insists on (a scratch one, removed by `leave_scratch`), and
+    they log warnings and errors only, each naming its rank."""
+    global _scratch
     if env_world() <= 1 or env_rank() == 0:
         return overrides
-    scratch = tempfile.mkdtemp(prefix=f"gantrain-rank{env_rank()}-")
+    _scratch = tempfile.mkdtemp(prefix=f"gantrain-rank{env_rank()}-")
     kept = [o for o in overrides if not o.startswith(("hydra.run.dir=", "hydra.output_subdir="))]
-    return [*kept, f"hydra.run.dir={scratch}", "hydra.output_subdir=null"]
+    quiet = [
+        "hydra.output_subdir=null",
+        "hydra.job_logging.root.handlers=[console]",
+        "hydra.job_logging.root.level=WARNING",
+        f"hydra.job_logging.formatters.simple.format='[rank {env_rank()}] %(message)s'",
+    ]
+    return [*kept, f"hydra.run.dir={_scratch}", *quiet]
+
+
+_scratch: str | None = None
+
+
+def leave_scratch() -> None:
+    """Remove the folder rank_overrides made for Hydra, once the run is over."""
+    if _scratch is not None:
+        shutil.rmtree(_scratch, ignore_errors=True)
+
+
+def from_launcher() -> None:
+    """A job that submitit started as one of several tasks (hydra/launcher=slurm_gpus: one
+    task per GPU) joins a process group as torchrun's processes do: its rank, the number of
+    tasks and the first node's address become torch's environment variables."""
+    tasks = os.environ.get("SUBMITIT_LOCAL_NTASKS") or os.environ.get("SLURM_NTASKS") or "1"
+    if "RANK" in os.environ or "SUBMITIT_EXECUTOR" not in os.environ or int(tasks) <= 1:
+        return
+    from submitit.helpers import TorchDistributedEnvironment
+
+    TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
+
+
+def quiet_rank() -> None:
+    """On ranks other than 0 started by a launcher (whose log set-up Hydra has done already):
+    warnings and errors to the console only, each naming its rank."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.FileHandler):  # rank 0's train.log is rank 0's
+            root.removeHandler(handler)
+            handler.close()
+        else:
+            handler.setFormatter(logging.Formatter(f"[rank {env_rank()}] %(message)s"))
+    root.setLevel(logging.WARNING)
+
+
+def shares(total: int, world: int, per_process: int | None) -> tuple[int, int]:
+    """(images per micro-batch on each process, micro-batches per step) for a step of `total`
+    images over `world` processes, with at most per_process images at once (None: no limit)."""
+    if total % world:
+        fit = -(-total // world) * world
+        raise UserError(
+            f"trainer.batch_size={total} does not split over {world} processes: use a multiple "
+            f"of {world} (e.g. trainer.batch_size={fit})"
+        )
+    share = total // world
+    if per_process is None or per_process >= share:
+        return share, 1
+    passes = -(-share // per_process)
+    while share % passes:  # equal micro-batches, so each image weighs the same
+        passes += 1
+    return share // passes, passes
 
 
 def init(device: torch.device) -> bool:

@@ -38,9 +38,13 @@ class GenerativeModel(nn.Module):
         return torch.arange(n, device=device) % self.num_classes
 
     def prior(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Standard-normal draws (n, latent_dim) on the model's device."""
+        """Standard-normal draws (n, latent_dim) on the model's device. In training across
+        several processes (draw_share = (rank, world)), which share one random state, each
+        takes its rank's share of one draw for all of them, so no two ranks repeat a noise."""
         device = next(self.parameters()).device
-        return torch.randn(n, self.latent_dim, generator=generator, device=device)
+        rank, world = getattr(self, "draw_share", (0, 1)) if generator is None else (0, 1)
+        z = torch.randn(n * world, self.latent_dim, generator=generator, device=device)
+        return z[rank * n : (rank + 1) * n]
 
     def decode_raw(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """(B, latent) -> pre-tanh image (B, C, H, W); tanh of it is the image in [-1, 1]."""

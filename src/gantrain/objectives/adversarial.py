@@ -135,6 +135,15 @@ class Adversarial(Objective):
         if check is not None:
             check(batch_size)
 
+    def check_accumulates(self, passes: int, micro: int) -> None:
+        if passes > 1:  # its generator step must see the critic its critic steps moved
+            raise UserError(
+                f"trainer.batch_per_process={micro} would split each process's share of "
+                f"trainer.batch_size into {passes} micro-batches (gradient accumulation), which "
+                "objective=adversarial does not do: raise trainer.batch_per_process to "
+                f"{micro * passes} or lower trainer.batch_size"
+            )
+
     def bind(self, model: GenerativeModel, accel: Accelerator | None = None) -> None:
         accel = self._accel(model, accel)
         accel.prepare(self.critic)

@@ -15,6 +15,7 @@ import logging
 from typing import Annotated
 
 import torch
+import torch.distributed as dist
 from annotated_types import Ge, Le
 from torch import nn
 
@@ -114,9 +115,20 @@ class Augment(nn.Module):
             return {}
         self.rounds += 1
         due = (self.rounds % self.interval == 0).float()
-        r_t = self.sign_sum / self.seen.clamp(min=1)
-        step = torch.sign(r_t - self.target) * self.seen / (self.kimg * 1000)
+        sign_sum, seen = self._global(self.sign_sum, self.seen)
+        r_t = sign_sum / seen.clamp(min=1)
+        step = torch.sign(r_t - self.target) * seen / (self.kimg * 1000)
         self.p.add_(due * step).clamp_(0.0, 1.0)
         self.sign_sum.mul_(1 - due)
         self.seen.mul_(1 - due)
         return {"ada_p": self.p.clone()}
+
+    @staticmethod
+    def _global(sign_sum: torch.Tensor, seen: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The counts over every process's real images, so that p moves alike on every rank
+        (one small all-reduce a round, which keeps the kernels the same each round)."""
+        if not (dist.is_initialized() and dist.get_world_size() > 1):
+            return sign_sum, seen
+        both = torch.stack([sign_sum, seen])
+        dist.all_reduce(both)
+        return both[0], both[1]

@@ -34,6 +34,10 @@ class Objective:
     def check_batch(self, batch_size: int) -> None:
         """Refuse (UserError) a batch size this objective's nets cannot take; any by default."""
 
+    def check_accumulates(self, passes: int, micro: int) -> None:
+        """Refuse (UserError) gradient accumulation over `passes` micro-batches of `micro`
+        images where this objective cannot take it; any objective with one optimizer can."""
+
     def bind(self, model: GenerativeModel, accel: Accelerator | None = None) -> None:
         """Create optimizers (and critics) for this model; called once before training.
 

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 
 from gantrain.hardware.graphs import set_capturable
 from gantrain.models.base import GenerativeModel
@@ -84,8 +85,16 @@ class TrainState:
         self.count += 1
 
     def means(self) -> dict[str, float]:
-        """The logged values' means since the last call (which starts new sums)."""
-        out = {k: float(v) / self.count for k, v in self.sums.items()}
+        """The logged values' means since the last call (which starts new sums); with several
+        processes, over all of them (each saw an equal share of every batch), so that the log
+        reads as one process's would."""
+        sums = self.sums
+        if sums and dist.is_initialized() and dist.get_world_size() > 1:
+            keys = sorted(sums)  # the same on every rank: they run the same objective
+            both = torch.stack([sums[k].float() for k in keys]) / dist.get_world_size()
+            dist.all_reduce(both)
+            sums = dict(zip(keys, both))
+        out = {k: float(v) / self.count for k, v in sums.items()}
         self.sums, self.count = {}, 0
         return out
 

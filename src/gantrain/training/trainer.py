@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from gantrain.hardware.graphs import GraphedStep, can_graph
+from gantrain.hardware.sync_batchnorm import training_step
 from gantrain.kinds import Count, Duration, Flag, OpenUnit, PositiveInt, Rounds
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives.base import Objective
@@ -51,8 +52,10 @@ class Trainer:
         nan_policy: NanPolicy = "stop",
         deterministic: Flag = False,
         time_limit: Duration | None = None,
+        batch_per_process: PositiveInt | None = None,
     ):
         self.rounds, self.batch_size = rounds, batch_size
+        self.batch_per_process = batch_per_process
         self.checkpoint_every, self.keep_checkpoints = checkpoint_every, keep_checkpoints
         self.log_every = log_every
         self.sample_at = sorted(set(sample_at))
@@ -110,7 +113,8 @@ class Trainer:
             self.state.kept = (Path(state.get("loaded_from", run_dir / "checkpoints" / "last.pt")),
                                start)  # fmt: skip
         self.step = objective.step
-        if can_graph(objective, batches):
+        self.passes = getattr(getattr(objective, "accel", None), "accumulate", 1)
+        if can_graph(objective, batches) and self.passes == 1:
             if burn_in is None:
                 self.step = GraphedStep(objective, batches, getattr(objective, "d_steps", 1))
             else:  # a graph would freeze the numbers the schedule changes
@@ -158,10 +162,12 @@ class Trainer:
         while rnd < self.rounds:
             rnd += 1
             scheduled = self.burn_in.apply(rnd - 1, st.lr_scale) if self.burn_in else {}
-            logs = {**self.step(st.model, st.batches), **scheduled}
+            for _ in range(self.passes):  # micro-batches of one step (gradient accumulation)
+                with training_step():
+                    logs = {**self.step(st.model, st.batches), **scheduled}
+                st.add(logs)
             if st.ema is not None:
                 st.ema.update(st.model)
-            st.add(logs)
             self.monitor.advance()
             # past the time limit: this round ends the run as the last round would
             final = rnd < self.rounds and deadline.passed()
