@@ -7,6 +7,8 @@ import os
 import signal
 import threading
 
+from gantrain.hardware.distributed import collective_failed
+
 log = logging.getLogger("gantrain")
 
 
@@ -48,7 +50,10 @@ class StopRequests:
                 self._old[s] = signal.signal(s, self._handle)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind, err, tb) -> None:
+        # a rank whose peer died reports it and ends; torchrun's SIGTERM to the survivors, sent
+        # as it sees the death, must not cut that line short
+        ending = err is not None and collective_failed(err)
         for s, old in self._old.items():
-            signal.signal(s, old)
+            signal.signal(s, signal.SIG_IGN if ending and s == signal.SIGTERM else old)
         self._old.clear()
