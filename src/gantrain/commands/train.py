@@ -209,6 +209,9 @@ def _hydra_train(cfg: DictConfig) -> float | None:
         return sweeps.sweep_value(train(cfg, run_dir, dict(hc.runtime.choices), job))
     except Interrupted as stop:
         _record(run_dir, "interrupted", str(stop))
+        if stop.then is not None:  # submitit requeues the job, which continues from last.pt
+            log.warning("%s; the launcher requeues the job", stop)
+            stop.then(stop.signum, None)
         log.warning("%s; continue with: gantrain resume=%s", stop, run_dir)
         sys.exit(stop.exit_code)
     except Exception as err:
