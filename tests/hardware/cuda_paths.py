@@ -29,13 +29,25 @@ CASES = {
     "conditional": ["conditional=true", *CRITIC],
     "diffaug": ["objective.augment=diffaug", *CRITIC],
     "ada": ["objective.augment=ada", *CRITIC],
-    "gradient_penalty": ["objective.loss=wasserstein", "objective.gradient_penalty=10",
-                         "objective.critic.norm=layer", *CRITIC],  # fmt: skip
-    "r1_r2_relativistic": ["objective.loss=relativistic", "objective.r1=0.1", "objective.r2=0.1",
-                           *CRITIC],  # fmt: skip
+    "gradient_penalty": [
+        "objective.loss=wasserstein",
+        "objective.gradient_penalty=10",
+        "objective.critic.norm=layer",
+        *CRITIC,
+    ],  # fmt: skip
+    "r1_r2_relativistic": [
+        "objective.loss=relativistic",
+        "objective.r1=0.1",
+        "objective.r2=0.1",
+        *CRITIC,
+    ],  # fmt: skip
     "residual": ["model=resnet", "dataset.image_size=32", *CRITIC],
-    "stacked_mnist": ["dataset=stacked_mnist", "dataset.size=200", "dataset.download=false",
-                      *CRITIC],  # fmt: skip
+    "stacked_mnist": [
+        "dataset=stacked_mnist",
+        "dataset.size=200",
+        "dataset.download=false",
+        *CRITIC,
+    ],  # fmt: skip
     "shards": ["dataset=shards", "dataset.image_size=16", *CRITIC],
     "time_limit_resume": [*CRITIC],  # stops after round 1 (a limit of 1 ms), resumed to ROUNDS
     "resume": [*CRITIC],  # ROUNDS // 2 rounds, then resumed to ROUNDS
@@ -47,8 +59,14 @@ MODES = {
     "eager32": OFF,
     "graphs": [*OFF, "device.graphs=true"],
     "amp": [*OFF, "device.amp=true"],
-    "all": ["device.amp=auto", "device.graphs=true", "device.compile=true", "device.tf32=true",
-            "device.channels_last=true", "device.cudnn_benchmark=true"],  # fmt: skip
+    "all": [
+        "device.amp=auto",
+        "device.graphs=true",
+        "device.compile=true",
+        "device.tf32=true",
+        "device.channels_last=true",
+        "device.cudnn_benchmark=true",
+    ],  # fmt: skip
 }
 TOLERANCE = {"eager32": 1e-6, "graphs": 1e-3, "amp": 0.3, "all": 0.3}
 

@@ -99,11 +99,13 @@ def silent_ranks(grace_s: float = 3.0) -> list[int] | None:
 def peer_lost(err: BaseException, run_dir, checkpoints: str) -> UserError:
     """One line for a failed collective: which rank died, what is kept, how to go on."""
     silent = silent_ranks()
-    who = (f"rank {', '.join(map(str, silent))}" if silent else "another rank")
+    who = f"rank {', '.join(map(str, silent))}" if silent else "another rank"
     first = (str(err).strip().splitlines() or [type(err).__name__])[0]
     first = first.split("] ", 1)[-1].split(". ")[0][:160]  # gloo's words, not its source file
     local = int(os.environ.get("LOCAL_WORLD_SIZE", env_world()))
-    nodes = f" --nnodes={env_world() // local} (and the same rendezvous)" if local < env_world() else ""
+    nodes = (
+        f" --nnodes={env_world() // local} (and the same rendezvous)" if local < env_world() else ""
+    )
     where = run_dir if env_rank() == 0 else "RUN (rank 0's run directory)"
     return UserError(
         f"rank {env_rank()} of {env_world()}: {who} died or stopped answering ({first}); the run "
