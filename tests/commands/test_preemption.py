@@ -77,3 +77,30 @@ def test_a_preempted_submitit_job_is_requeued_and_ends_as_if_never_stopped(mnist
     assert a["round"] == b["round"] == 12
     for key in b["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
+
+
+def test_the_submitit_signal_is_handed_back_after_the_checkpoint():
+    from gantrain.training.signals import Interrupted, StopRequests
+
+    def submitits(signum, frame):  # stands for submitit's checkpoint-and-requeue handler
+        raise AssertionError("called before the round's checkpoint")
+
+    submitits.__module__ = "submitit.core.job_environment"
+    before = signal.signal(signal.SIGUSR2, submitits)
+    try:
+        with pytest.raises(Interrupted) as stop, StopRequests() as requests:
+            os.kill(os.getpid(), signal.SIGUSR2)
+            assert requests.signum == signal.SIGUSR2  # recorded, not acted on, mid-round
+            raise Interrupted(requests.signum, 7)
+        assert stop.value.then is submitits and stop.value.round == 7
+        assert signal.getsignal(signal.SIGUSR2) is submitits
+    finally:
+        signal.signal(signal.SIGUSR2, before)
+
+
+def test_without_submitit_sigusr2_is_left_alone():
+    from gantrain.training.signals import StopRequests
+
+    with StopRequests() as requests:
+        assert signal.getsignal(signal.SIGUSR2) in (signal.SIG_DFL, None)
+        assert requests.chained == ()

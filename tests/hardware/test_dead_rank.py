@@ -103,3 +103,28 @@ def test_a_killed_rank_ends_the_run_and_resume_continues_exactly(mnist_root, tmp
     assert a["round"] == b["round"] == 14
     for key in b["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
+
+
+def test_which_errors_are_a_lost_peer(monkeypatch):
+    from gantrain.hardware.distributed import collective_failed
+
+    gloo = RuntimeError("[/x/gloo/transport/tcp/pair.cc:545] Read error [::1]:99: Connection reset")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert collective_failed(gloo)
+    assert not collective_failed(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
+    monkeypatch.setenv("WORLD_SIZE", "1")  # one process has no peer to lose
+    assert not collective_failed(gloo)
+
+
+def test_the_line_names_the_nodes_and_where_the_run_is(monkeypatch, tmp_path):
+    from gantrain.hardware.distributed import peer_lost
+
+    gloo = RuntimeError("[/x/gloo/pair.cc:1] Timed out waiting 60000ms for recv. More words")
+    for key, value in {"WORLD_SIZE": "4", "LOCAL_WORLD_SIZE": "2", "RANK": "2"}.items():
+        monkeypatch.setenv(key, value)
+    line = str(peer_lost(gloo, tmp_path, "none"))
+    # no process group here, so no roll call: the line cannot tell which rank went silent
+    assert line.startswith("rank 2 of 4: another rank died or stopped answering (Timed out ")
+    assert "More words" not in line
+    assert line.endswith("torchrun --nproc_per_node=2 --nnodes=2 (and the same rendezvous) -m "
+                         "gantrain resume=RUN (rank 0's run directory)")  # fmt: skip
