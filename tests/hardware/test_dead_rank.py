@@ -31,7 +31,7 @@ if os.environ["RANK"] == "1":
 from gantrain.commands.train import main
 main()
 """
-ARGS = ["device=cpu", "device.threads=1", "device.collective_timeout=60", "trainer.rounds=14",
+ARGS = ["device=cpu", "device.threads=1", "trainer.rounds=14",
         "trainer.sample_at=[14]", "trainer.batch_size=16", "trainer.checkpoint_every=4",
         "trainer.deterministic=true", "model.width=8", "model.max_width=16", *CRITIC]  # fmt: skip
 # what the survivors may take after the kill: the roll call of the living (3 s), ending the
@@ -51,27 +51,32 @@ def _env() -> dict:
     return {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": ""}
 
 
-def _kill_rank_1(cwd: Path, root: Path) -> tuple[float, str]:
-    """Start the stalling run in cwd, SIGKILL rank 1 once it passed round 9; (seconds until
-    torchrun ended after the kill, its stderr)."""
+def _signal_rank_1(cwd: Path, root: Path, sig: int, *extra: str) -> tuple[float, str]:
+    """Start the stalling run in cwd, send rank 1 sig once it passed round 9; (seconds until
+    rank 0's one line, torchrun's stderr once it ended)."""
     cwd.mkdir()
     (cwd / "start.py").write_text(STALL_RANK_1)
-    cmd = [TORCHRUN, "--nproc_per_node=2", "start.py", f"dataset.root={root}", *ARGS,
+    cmd = [TORCHRUN, "--nproc_per_node=2", "start.py", f"dataset.root={root}", *ARGS, *extra,
            "hydra.run.dir=run"]  # fmt: skip
     with open(cwd / "stdout", "w") as out, open(cwd / "stderr", "w") as err:
         proc = subprocess.Popen(cmd, cwd=cwd, env=_env(), stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=err)  # fmt: skip
-    pid_file = cwd / "rank1.pid"
+    pid_file, stderr = cwd / "rank1.pid", cwd / "stderr"
     try:
         start = time.monotonic()
         while not (pid_file.is_file() and pid_file.read_text()):
-            assert proc.poll() is None, (cwd / "stderr").read_text()[-2000:]
+            assert proc.poll() is None, stderr.read_text()[-2000:]
             assert time.monotonic() - start < 240, "rank 1 never reached round 9"
             time.sleep(0.1)
-        os.kill(int(pid_file.read_text()), signal.SIGKILL)
-        killed = time.monotonic()
+        os.kill(rank_1 := int(pid_file.read_text()), sig)
+        sent = time.monotonic()
+        while "gantrain: error:" not in stderr.read_text() and time.monotonic() - sent < 120:
+            time.sleep(0.1)
+        took = time.monotonic() - sent
+        if sig != signal.SIGKILL:  # a stopped rank stays stopped: torchrun would wait 30 s
+            os.kill(rank_1, signal.SIGKILL)
         proc.wait(timeout=120)
-        return time.monotonic() - killed, (cwd / "stderr").read_text()
+        return took, stderr.read_text()
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -79,7 +84,9 @@ def _kill_rank_1(cwd: Path, root: Path) -> tuple[float, str]:
 
 @pytest.mark.slow
 def test_a_killed_rank_ends_the_run_and_resume_continues_exactly(mnist_root, tmp_path):
-    took, err = _kill_rank_1(tmp_path / "killed", mnist_root)
+    took, err = _signal_rank_1(
+        tmp_path / "killed", mnist_root, signal.SIGKILL, "device.collective_timeout=60"
+    )
     assert took < BOUND_S, f"the survivor took {took:.1f} s to end"
     lines = [ln for ln in err.splitlines() if ln.startswith("gantrain: error:")]
     assert len(lines) == 1, err[-3000:]
@@ -103,6 +110,20 @@ def test_a_killed_rank_ends_the_run_and_resume_continues_exactly(mnist_root, tmp
     assert a["round"] == b["round"] == 14
     for key in b["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
+
+
+@pytest.mark.slow
+def test_a_rank_that_stops_answering_ends_the_run_after_the_collective_timeout(
+    mnist_root, tmp_path
+):
+    # SIGSTOP: the process lives on with its connections open, as behind a lost network link
+    took, err = _signal_rank_1(tmp_path / "stopped", mnist_root, signal.SIGSTOP,
+                               "device.collective_timeout=5")  # fmt: skip
+    # the timeout runs from when rank 0 began to wait, a moment before the signal
+    assert 4 <= took < 5 + BOUND_S, f"rank 0 ended {took:.1f} s after rank 1 stopped"
+    line = next(ln for ln in err.splitlines() if ln.startswith("gantrain: error:"))
+    assert line.startswith("gantrain: error: rank 0 of 2: rank 1 died or stopped answering (Timed")
+    assert "checkpoints: last.pt (round 8)" in line
 
 
 def test_which_errors_are_a_lost_peer(monkeypatch):
