@@ -57,7 +57,7 @@ def schema():
 
     sections = {
         "": (train_keys,),
-        "device": (resolve_device, set_threads, Accelerator),
+        "device": (resolve_device, set_threads, Accelerator, distributed.group_keys),
         "eval": (EvalSettings,),
         "eval.classifier": (Recipe,),
         "objective.augment_policy": (policy_keys,),
@@ -112,7 +112,7 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     if state == "done":
         log.info("%s already finished; skipped", run_dir)
         return {"status": "done", "skipped": True}
-    writes = distributed.init(device)
+    writes = distributed.init(device, cfg.device.get("collective_timeout", 600))
     # a resume with nothing left to train leaves the run's recorded config as it was
     if state is not None and cfg.resume and writes and state["round"] < trainer.rounds:
         record_config(run_dir, cfg, list(HydraConfig.get().overrides.task))
@@ -184,6 +184,12 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
             burn_in=burn_in,
         )
         finished = True
+    except RuntimeError as err:
+        if not distributed.collective_failed(err):
+            raise
+        from gantrain.training.checkpoint import describe_intact
+
+        raise distributed.peer_lost(err, run_dir, describe_intact(run_dir / "checkpoints")) from err
     finally:
         distributed.close(together=finished)
     done = f"{summary['rounds']} rounds at {summary.get('rounds_per_s') or 0.0:.2f} rounds/s; "
@@ -215,6 +221,9 @@ def _hydra_train(cfg: DictConfig) -> float | None:
         return sweeps.sweep_value(train(cfg, run_dir, dict(hc.runtime.choices), job))
     except Interrupted as stop:
         _record(run_dir, "interrupted", str(stop))
+        if stop.then is not None:  # submitit requeues the job, which continues from last.pt
+            log.warning("%s; the launcher requeues the job", stop)
+            stop.then(stop.signum, None)
         log.warning("%s; continue with: gantrain resume=%s", stop, run_dir)
         sys.exit(stop.exit_code)
     except Exception as err:

@@ -34,6 +34,7 @@ SAFE_KEYS = (
     "resume",
     "resume_force",
     "device.threads",
+    "device.collective_timeout",  # how long a rank waits for its peers
     "eval.",
     "logger",  # where a run is recorded, not what it learns
 )

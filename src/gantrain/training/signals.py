@@ -1,4 +1,7 @@
-"""SIGINT/SIGTERM: finish the round, checkpoint, exit 130/143. A second SIGINT exits at once."""
+"""SIGINT/SIGTERM: finish the round, checkpoint, exit 130/143. A second SIGINT exits at once.
+Under submitit (the SLURM and submitit_local launchers) its preemption/timeout signal does the
+same, then hands over to submitit's own handler, which requeues the job: the requeued job
+continues from that checkpoint."""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ import logging
 import os
 import signal
 import threading
+
+from gantrain.hardware.distributed import collective_failed
 
 log = logging.getLogger("gantrain")
 
@@ -16,6 +21,7 @@ class Interrupted(Exception):
     def __init__(self, signum: int, rnd: int):
         super().__init__(f"stopped by {signal.Signals(signum).name} after round {rnd}")
         self.signum, self.round = signum, rnd
+        self.then = None  # the handler that takes over once the checkpoint is written (submitit's)
 
     @property
     def exit_code(self) -> int:
@@ -30,6 +36,7 @@ class StopRequests:
     def __init__(self):
         self.signum: int | None = None
         self._old: dict = {}
+        self.chained = _submitit_signal()
 
     def _handle(self, signum, frame) -> None:
         if self.signum is not None and signum == signal.SIGINT:
@@ -44,11 +51,24 @@ class StopRequests:
 
     def __enter__(self) -> StopRequests:
         if threading.current_thread() is threading.main_thread():
-            for s in self.SIGNALS:
+            for s in (*self.SIGNALS, *self.chained):
                 self._old[s] = signal.signal(s, self._handle)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind, err, tb) -> None:
+        # a rank whose peer died reports it and ends; torchrun's SIGTERM to the survivors, sent
+        # as it sees the death, must not cut that line short
+        ending = err is not None and collective_failed(err)
+        if isinstance(err, Interrupted) and err.signum in self.chained:
+            err.then = self._old[err.signum]
         for s, old in self._old.items():
-            signal.signal(s, old)
+            signal.signal(s, signal.SIG_IGN if ending and s == signal.SIGTERM else old)
         self._old.clear()
+
+
+def _submitit_signal() -> tuple[int, ...]:
+    """submitit's preemption/timeout signal (SIGUSR2, or what SUBMITIT_PREEMPT_SIGNAL names)
+    where submitit has installed its handler for it, else none."""
+    sig = getattr(signal, "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2"), None)
+    handler = signal.getsignal(sig) if sig is not None else None
+    return (sig,) if callable(handler) and "submitit" in getattr(handler, "__module__", "") else ()

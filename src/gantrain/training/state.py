@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from gantrain.hardware import distributed
 from gantrain.hardware.graphs import set_capturable
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives.base import Objective
@@ -128,6 +129,8 @@ class TrainState:
         write: False on the data-parallel ranks that write nothing (they check all the same, so
         each rank knows which round a rollback returns to). Whether the state was finite."""
         payload = self.payload(rnd)
+        if distributed.env_world() > 1:  # each rank's batch order and random state
+            payload["ranks"] = distributed.gather({"data": payload["data"], "rng": payload["rng"]})
         held = (
             f"{self.kept[0]} still holds round {self.kept[1]}"
             if self.kept
@@ -175,12 +178,14 @@ class TrainState:
         if self.lr_scale != 1.0:
             self.objective.scale_lr(self.lr_scale)
         set_capturable(self.objective, False)  # a graph sets it again when it captures
-        self.batches.load_state_dict(state["data"])
+        ranks = state.get("ranks") or []  # another number of processes: each continues rank 0's
+        mine = ranks[distributed.env_rank()] if len(ranks) == distributed.env_world() else state
+        self.batches.load_state_dict(mine["data"])
         if self.ema is not None:
             # a checkpoint from before the count was saved: one update per round, all warm
             updates = state.get("ema_updates", state["round"])
             self.ema.load_state_dict(state.get("ema", self.model.state_dict()), updates)
-        rng.set_states(state["rng"])
+        rng.set_states(mine["rng"])
         self.sums = {k: v.to(self.device) for k, v in state.get("log_sums", {}).items()}
         self.count = int(state.get("log_count", 0))
         self.best_fid = float(state.get("best_fid", math.inf))
