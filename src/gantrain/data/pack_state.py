@@ -21,7 +21,8 @@ _SKIPPED = {"index": int, "path": str, "why": str}
 
 def _fits(entry, fields: dict) -> bool:
     return isinstance(entry, dict) and all(
-        isinstance(entry.get(k), t) and not isinstance(entry.get(k), bool) for k, t in fields.items()
+        isinstance(entry.get(k), t) and not isinstance(entry.get(k), bool)
+        for k, t in fields.items()
     )
 
 
@@ -93,5 +94,7 @@ def progress_of(manifest: dict, source, key: dict) -> dict:
         shards.append({**shard, "next": last + 1, "class_counts": dict(counts)})
     if shards:
         shards[-1]["next"] = len(source)  # files skipped after the last image belong to it
-    skipped = [{"index": i, "path": n, "why": why[n]} for i, n in enumerate(source.names) if n in why]
+    skipped = [
+        {"index": i, "path": n, "why": why[n]} for i, n in enumerate(source.names) if n in why
+    ]
     return {"settings": key, "shards": shards, "skipped": skipped, "class_counts": counts}
