@@ -57,11 +57,14 @@ def pack(
                         "saved dataset to pack")  # fmt: skip
     # one writer per pack: a second gantrain-pack into this out= is refused before it reads
     lock.claim(target, "wait for it to finish or give another out= folder")
-    source = open_source(src, split, image_column, label_column)
-    settings = Settings(image_size, channels, Recipe(fit, filter, tuple(background)), format,
-                        quality, float(shard_mb))  # fmt: skip
-    log.info("packing %d images from %s into %s", len(source), source.what, target)
-    return run_pack(source, target, settings, workers, progress)
+    try:
+        source = open_source(src, split, image_column, label_column)
+        settings = Settings(image_size, channels, Recipe(fit, filter, tuple(background)), format,
+                            quality, float(shard_mb))  # fmt: skip
+        log.info("packing %d images from %s into %s", len(source), source.what, target)
+        return run_pack(source, target, settings, workers, progress)
+    finally:
+        lock.release(target)  # and out= itself where the claim made it and nothing came in
 
 
 def schema() -> Schema:

@@ -60,10 +60,9 @@ def finished(out: Path, key: dict, source) -> str | None:
     """The line saying out already holds this pack; None when it holds no finished pack. A
     finished pack whose shard is missing or no longer matches its sha256 becomes an interrupted
     one again (its progress record rebuilt), so that the shards from that one on are redone."""
-    manifest = _read(out / MANIFEST)
-    if manifest is None:
+    if not (out / MANIFEST).exists():
         return None
-    manifest = check_manifest(out, manifest)
+    manifest = check_manifest(out, _read(out / MANIFEST))
     if (diff := _differs(manifest["settings"], key)) != "":
         raise UserError(
             f"out={out} already holds a pack made with other settings, {diff}: give another "
@@ -84,8 +83,7 @@ def _resumed(out: Path, key: dict) -> dict:
     """The progress to continue from: the recorded shards up to the first one missing or
     changed (its sha256), with their skipped files and class counts; stray files removed."""
     fresh = {"settings": key, "shards": [], "skipped": [], "class_counts": {}}
-    state = _read(out / PROGRESS)
-    if state is None:
+    if not (out / PROGRESS).exists():
         # a pack stopped before its first shard was recorded leaves shard files, nothing else
         ours = [f for f in out.glob("*") if f.name.startswith(("shard-", PROGRESS))]
         # hidden files (the pack's own lock among them) are no one's pack
@@ -98,7 +96,7 @@ def _resumed(out: Path, key: dict) -> dict:
         for f in ours:
             f.unlink()
         return fresh
-    state = check_progress(out, state)
+    state = check_progress(out, _read(out / PROGRESS))
     if (diff := _differs(state["settings"], key)) != "":
         raise UserError(
             f"out={out} holds part of a pack made with other settings, {diff}: run with those "
