@@ -63,7 +63,8 @@ class WandbTracker(Tracker):
                 f"logger=wandb could not start a run ({first}); logger.wandb.mode=offline "
                 "records without a network, to `wandb sync` later"
             ) from None
-        if before != self.run.id:
+        self.fresh = before != self.run.id
+        if self.fresh:
             keep(run_dir, "wandb", {"run_id": self.run.id})
 
     def config(self, config: dict, text: str) -> None:
