@@ -18,7 +18,7 @@ from gantrain.errors import UserError
 def _classes(root: Path) -> None:
     """Two class folders of small pictures and one unreadable file (a skipped entry)."""
     rng = np.random.default_rng(0)
-    for c, name in enumerate(("cats", "dogs")):
+    for name in ("cats", "dogs"):
         (root / name).mkdir(parents=True)
         for i in range(5):
             arr = rng.integers(0, 256, (18 + i, 20, 3), dtype=np.uint8)

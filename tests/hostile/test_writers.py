@@ -28,7 +28,9 @@ def _pictures(root: Path, n: int = 6) -> None:
     rng = np.random.default_rng(0)
     root.mkdir(parents=True)
     for i in range(n):
-        Image.fromarray(rng.integers(0, 256, (12 + i, 14, 3), dtype=np.uint8)).save(root / f"{i}.png")
+        Image.fromarray(rng.integers(0, 256, (12 + i, 14, 3), dtype=np.uint8)).save(
+            root / f"{i}.png"
+        )
 
 
 @pytest.fixture

@@ -52,7 +52,9 @@ def test_a_resume_that_adds_mlflow_gives_it_the_run_s_params(tmp_path):
     assert run.data.params["seed"] == "5" and run.data.params["trainer.rounds"] == "6"
 
 
-@pytest.mark.parametrize("text", ["[1, 2]", '{"mlflow": "abc"}', "{half", '{"mlflow": {"run_id": 3}}'])
+@pytest.mark.parametrize(
+    "text", ["[1, 2]", '{"mlflow": "abc"}', "{half", '{"mlflow": {"run_id": 3}}']
+)
 def test_a_malformed_trackers_json_is_one_line(tmp_path, text):
     (tmp_path / "trackers.json").write_text(text)
     with pytest.raises(UserError, match="trackers.json is not a record of the trackers' runs"):
