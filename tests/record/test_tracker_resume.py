@@ -8,6 +8,7 @@ import socket
 import time
 
 import pytest
+from helpers import cli_args, patched_gantrain, run_cli
 
 from gantrain.errors import UserError
 from gantrain.record.monitor import Monitor
@@ -86,3 +87,30 @@ def test_a_closed_port_is_refused_in_seconds_naming_the_cause(tmp_path):
     with pytest.raises(UserError, match="connection refused"):
         MlflowTracker(tmp_path, 0, tracking_uri=f"http://127.0.0.1:{_closed_port()}", timeout_s=2)
     assert time.monotonic() - start < 30
+
+
+# the training process kills itself (SIGKILL: nothing closes) once round 5 is logged
+KILL_AFTER_5 = """
+import os, signal
+from gantrain.record import monitor
+real = monitor.Monitor.scalars
+def scalars(self, rnd, *args, **kwargs):
+    real(self, rnd, *args, **kwargs)
+    if rnd == 5:
+        os.kill(os.getpid(), signal.SIGKILL)
+monitor.Monitor.scalars = scalars
+"""
+
+
+@pytest.mark.slow
+def test_a_run_killed_and_resumed_holds_each_round_once_in_mlflow(mnist_root, tmp_path):
+    run = tmp_path / "run"  # checkpoints every 2 rounds: killed after 5, resumed from 4
+    args = cli_args(mnist_root, run, ["trainer.rounds=6", "eval.at=[]", "logger=[csv,mlflow]"])
+    killed = patched_gantrain(KILL_AFTER_5, args, tmp_path)
+    assert killed.returncode == -9, killed.stderr
+    resumed = run_cli([f"resume={run}", "trainer.rounds=6"], tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    client, found = _mlflow_run(run)
+    for key in ("train/loss_d", "train/loss_g"):
+        steps = [m.step for m in client.get_metric_history(found.info.run_id, key)]
+        assert sorted(steps) == [1, 2, 3, 4, 5, 6], (key, steps)
