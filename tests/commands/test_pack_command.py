@@ -78,7 +78,7 @@ def test_mistakes_are_one_line(tmp_path, monkeypatch, capsys):
         ("src=pics", "out=o", "image_size=30"): "image_size=30 must be a side",
         ("src=pics", "out=o", "fit=squash"): "fit='squash' must be one of crop, pad, stretch",
         ("src=pics", "out=o", "filter=cubic"): "filter='cubic' must be one of",
-        ("src=/no/such/folder", "out=o"): "src=/no/such/folder is neither",
+        ("src=/no/such/folder", "out=o"): "src=/no/such/folder does not exist",
         ("src=pics", "out=o", "colour=1"): "colour is not a key",
     }
     for args, words in cases.items():

@@ -16,10 +16,12 @@ from torch import nn
 
 from gantrain.commands.arguments import run
 from gantrain.commands.runs import load_run
+from gantrain.commands.sample import claim_out
 from gantrain.errors import UserError
 from gantrain.kinds import Choice, Flag
 from gantrain.kinds import Path as PathText
 from gantrain.models.latent import SEED_RULE, fixed_statistics
+from gantrain.record import lock
 from gantrain.schema import Schema
 
 log = logging.getLogger("gantrain")
@@ -144,6 +146,7 @@ def export(
     if out.is_dir():
         raise UserError(f"out={out} is a folder; give a file name such as {out}/generator.onnx")
     check_writable(out.parent, "out", shown=str(out))
+    claim_out(out)  # one writer per file: two exports into it would interleave
     loaded = load_run(run_dir, checkpoint, ema, {}, torch.device("cpu"))
     _refuse(loaded)
     model = fixed_statistics(loaded.model).float().eval()
@@ -164,6 +167,7 @@ def export(
             f"{format} ({first}); try format={'torchscript' if format == 'onnx' else 'onnx'}"
         ) from None
     log.info("exported the %s weights (round %s) to %s", loaded.weights, meta["round"], out)
+    lock.release(out)
     return out
 
 

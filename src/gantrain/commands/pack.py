@@ -14,6 +14,7 @@ from gantrain.data.decode import Filter, Fit, Recipe
 from gantrain.errors import UserError
 from gantrain.kinds import Channels, Choice, Count, Flag, ImageSize, PositiveFloat, Rgb, Says, Text
 from gantrain.kinds import Path as PathText
+from gantrain.record import lock
 from gantrain.schema import Schema
 
 log = logging.getLogger("gantrain")
@@ -50,11 +51,20 @@ def pack(
     if target.exists() and not target.is_dir():
         raise UserError(f"out={out} is a file: give a folder for the shards")
     check_writable(target, "out")
-    source = open_source(src, split, image_column, label_column)
-    settings = Settings(image_size, channels, Recipe(fit, filter, tuple(background)), format,
-                        quality, float(shard_mb))  # fmt: skip
-    log.info("packing %d images from %s into %s", len(source), source.what, target)
-    return run_pack(source, target, settings, workers, progress)
+    hub_name = "/" in src.strip("/") and not src.startswith((".", "/", "~"))  # user/dataset
+    if not Path(src).expanduser().exists() and not hub_name:
+        raise UserError(f"src={src} does not exist: give a folder, archive, Parquet file or "
+                        "saved dataset to pack")  # fmt: skip
+    # one writer per pack: a second gantrain-pack into this out= is refused before it reads
+    lock.claim(target, "wait for it to finish or give another out= folder")
+    try:
+        source = open_source(src, split, image_column, label_column)
+        settings = Settings(image_size, channels, Recipe(fit, filter, tuple(background)), format,
+                            quality, float(shard_mb))  # fmt: skip
+        log.info("packing %d images from %s into %s", len(source), source.what, target)
+        return run_pack(source, target, settings, workers, progress)
+    finally:
+        lock.release(target)  # and out= itself where the claim made it and nothing came in
 
 
 def schema() -> Schema:

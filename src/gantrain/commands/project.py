@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
+from typing import Annotated
 
 import torch
+from annotated_types import Ge, Le
 
 from gantrain.commands.arguments import run
 from gantrain.commands.runs import load_run
@@ -21,12 +23,18 @@ from gantrain.kinds import (
     Overrides,
     PositiveFloat,
     PositiveInt,
+    Says,
 )
 from gantrain.kinds import Path as PathText
 from gantrain.schema import Schema
 
 log = logging.getLogger("gantrain")
 MIN_SIDE = 8  # a smaller image holds too little to project
+# the walk's frames are rendered at once and held in memory; the page caps its walks the same way
+MAX_WALK_STEPS = 64
+WalkSteps = Annotated[
+    int, Ge(1), Le(MAX_WALK_STEPS), Says(f"an integer from 1 to {MAX_WALK_STEPS}")
+]
 SHOWN_PX = 128  # comparison.png and walk.gif are scaled up (nearest) to at least this height
 FILES = ("target.png", "reconstruction.png", "comparison.png", "latent.npz", "walk.gif",
          "distances.json")  # fmt: skip
@@ -153,7 +161,7 @@ def project_image(
     lr: PositiveFloat = 0.05,
     feature_weight: NonNegativeFloat = 0.1,
     class_: ClassName | None = None,
-    walk_steps: PositiveInt = 24,
+    walk_steps: WalkSteps = 24,
     fps: PositiveInt = 12,
     ema: Flag = True,
     seed: Integer = 0,

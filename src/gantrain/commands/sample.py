@@ -17,6 +17,7 @@ from gantrain.errors import UserError
 from gantrain.kinds import Choice, ClassName, DeviceKind, Flag, Integer, Overrides, PositiveInt
 from gantrain.kinds import Path as PathText
 from gantrain.models.latent import Seeds, Truncation, fixed_statistics, parse_seeds, truncate
+from gantrain.record import lock
 from gantrain.schema import Schema
 
 log = logging.getLogger("gantrain")
@@ -103,6 +104,17 @@ def check_out(out: Path) -> None:
             f"another name, or out={out.with_suffix('')} for a folder of PNGs"
         )
     check_writable(out if out.suffix == "" else out.parent, "out", shown=str(out))
+    claim_out(out)
+
+
+def claim_out(out: Path) -> None:
+    """One writer per output, as per run directory: a second command writing this out= while
+    the first one does is refused before the run is loaded."""
+    fix = "wait for it to finish or give another out="
+    if out.suffix == "":
+        lock.claim(out, fix)
+    else:
+        lock.claim_file(out, fix)
 
 
 def walk(out: Path, paths: torch.Tensor, steps: int, fps: int) -> None:
@@ -202,6 +214,7 @@ def sample(
         else:  # reconstructions named like their inputs in out/inputs
             write_images(out, recon, per_row=8)
             write_images(out / "inputs", inputs, per_row=8)
+    lock.release(out)
     return out
 
 

@@ -19,6 +19,7 @@ from gantrain.data.pack import (
     sha256_of,
     write_json,
 )
+from gantrain.data.pack_state import check_manifest, check_progress, progress_of
 from gantrain.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -55,23 +56,25 @@ def _differs(old: dict, new: dict) -> str:
     return ""
 
 
-def finished(out: Path, key: dict) -> str | None:
-    """The line saying out already holds this pack; None when it holds no finished pack."""
-    manifest = _read(out / MANIFEST)
-    if manifest is None:
+def finished(out: Path, key: dict, source) -> str | None:
+    """The line saying out already holds this pack; None when it holds no finished pack. A
+    finished pack whose shard is missing or no longer matches its sha256 becomes an interrupted
+    one again (its progress record rebuilt), so that the shards from that one on are redone."""
+    if not (out / MANIFEST).exists():
         return None
-    if (diff := _differs(manifest.get("settings", {}), key)) != "":
+    manifest = check_manifest(out, _read(out / MANIFEST))
+    if (diff := _differs(manifest["settings"], key)) != "":
         raise UserError(
             f"out={out} already holds a pack made with other settings, {diff}: give another "
             "out= folder, or remove this one to pack it again"
         )
     for shard in manifest["shards"]:
         path = out / shard["name"]
-        if not path.is_file() or path.stat().st_size != shard["bytes"]:
-            raise UserError(
-                f"out={out} is a finished pack whose {shard['name']} is missing or changed: "
-                "remove the folder and pack again"
-            )
+        if not path.is_file() or sha256_of(path) != shard["sha256"]:
+            log.warning("%s is missing or changed: packing again from there", path)
+            write_json(out / PROGRESS, progress_of(manifest, source, key))
+            (out / MANIFEST).unlink()
+            return None
     return (f"{out} is already a complete pack of {manifest['count']} images in "
             f"{_shards(len(manifest['shards']))}; nothing to do")  # fmt: skip
 
@@ -80,11 +83,12 @@ def _resumed(out: Path, key: dict) -> dict:
     """The progress to continue from: the recorded shards up to the first one missing or
     changed (its sha256), with their skipped files and class counts; stray files removed."""
     fresh = {"settings": key, "shards": [], "skipped": [], "class_counts": {}}
-    state = _read(out / PROGRESS)
-    if state is None:
+    if not (out / PROGRESS).exists():
         # a pack stopped before its first shard was recorded leaves shard files, nothing else
         ours = [f for f in out.glob("*") if f.name.startswith(("shard-", PROGRESS))]
-        if out.exists() and len(ours) < len(list(out.iterdir())):
+        # hidden files (the pack's own lock among them) are no one's pack
+        others = [f for f in out.iterdir() if not f.name.startswith(".")] if out.exists() else []
+        if len(ours) < len(others):
             raise UserError(
                 f"out={out} is a folder that holds other files and no pack: give a new or "
                 "empty folder"
@@ -92,6 +96,7 @@ def _resumed(out: Path, key: dict) -> dict:
         for f in ours:
             f.unlink()
         return fresh
+    state = check_progress(out, _read(out / PROGRESS))
     if (diff := _differs(state["settings"], key)) != "":
         raise UserError(
             f"out={out} holds part of a pack made with other settings, {diff}: run with those "
@@ -177,7 +182,7 @@ def pack(source, out: Path, settings: Settings, workers: int, bar: bool | None =
     from tqdm import tqdm
 
     key = settings.key(source)
-    if (done := finished(out, key)) is not None:
+    if (done := finished(out, key, source)) is not None:
         return done
     if len(source) == 0:
         raise UserError(f"src={source.what} holds no PNG or JPEG images")

@@ -32,7 +32,7 @@ _flock = fcntl.flock  # one name for the tests to replace
 class DirectoryInUse(UserError):
     """Another live process writes this run directory; nothing of it is touched."""
 
-    def __init__(self, run_dir: Path, holder: dict | None, fix: str):
+    def __init__(self, run_dir: Path, holder: dict | None, fix: str):  # run_dir: or a file
         self.run_dir, self.holder = run_dir, holder
         super().__init__(f"{run_dir} is in use by {describe(holder)}; {fix}")
 
@@ -63,18 +63,29 @@ def claim(run_dir: Path, fix: str = "wait for it to finish or choose another hyd
     """Claim run_dir for this process (creating it if missing); a no-op where it already holds
     it. Raises DirectoryInUse naming the holder, with fix as the advice."""
     key = Path(os.path.abspath(run_dir))
+    _claim(run_dir, key, _make_dirs(key), key / LOCK_NAME, fix)
+
+
+def claim_file(path: Path, fix: str) -> None:
+    """Claim one output file (an export, a sample file) the way a run directory is claimed: the
+    lock is .NAME.lock beside it, so two commands writing one file cannot interleave."""
+    key = Path(os.path.abspath(path))
+    _claim(path, key, _make_dirs(key.parent), key.with_name(f".{key.name}.lock"), fix)
+
+
+def _claim(shown: Path, key: Path, made: list[Path], lock_file: Path, fix: str) -> None:
     if key in _held:
+        _remove_empty(made)
         return
-    made = _make_dirs(key)
     try:
-        fd = _take(key / LOCK_NAME)
+        fd = _take(lock_file)
     except _Taken as taken:
         _remove_empty(made)
-        raise DirectoryInUse(run_dir, taken.holder, fix + taken.hint) from None
+        raise DirectoryInUse(shown, taken.holder, fix + taken.hint) from None
     except OSError as err:
         _remove_empty(made)
-        raise WriteFailed("the run's lock", key / LOCK_NAME, err) from None
-    _held[key] = _Claim(key / LOCK_NAME, fd, made)
+        raise WriteFailed("the lock", lock_file, err) from None
+    _held[key] = _Claim(lock_file, fd, made)
 
 
 def claim_new(base: Path) -> Path:

@@ -84,10 +84,11 @@ class Monitor:
         )
         self.rate = RecentRate(start_round, clock)
         self.constants_shown = False
-        if config is not None and not start_round:  # a resumed run has it from its start
+        if config is not None:  # a resumed run's trackers have it, but one the resume added
             with self.tensorboard():
                 for tracker in self.trackers:
-                    tracker.config(config, _as_code(config))
+                    if tracker.fresh or not start_round:
+                        tracker.config(config, _as_code(config))
 
     def scalars(self, rnd: int, logs: dict[str, float], evaluation: dict | None = None) -> None:
         """Training's logged means under train/*, an evaluation's scores under eval/*; both

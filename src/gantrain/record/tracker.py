@@ -27,22 +27,44 @@ def require(name: str):
         ) from None
 
 
-def kept(run_dir: Path, name: str) -> dict:
-    """What a tracker kept about its run in RUN/trackers.json ({} when nothing)."""
+def _ids(run_dir: Path) -> dict:
+    """RUN/trackers.json ({} when there is none), or one line where it is not what gantrain
+    writes there: an object of objects of text (tracker name -> its run's id and store)."""
     from gantrain.record.run_files import read_json
 
-    return (read_json(run_dir / IDS) or {}).get(name) or {}
+    path = run_dir / IDS
+    if not path.exists():
+        return {}
+    found = read_json(path)
+    ok = isinstance(found, dict) and all(
+        isinstance(v, dict) and all(isinstance(x, str) for x in v.values()) for v in found.values()
+    )
+    if not ok:
+        raise UserError(
+            f"{path} is not a record of the trackers' runs (an object of tracker name -> "
+            '{"run_id": ...}): remove it, and the trackers start new runs'
+        )
+    return found
+
+
+def kept(run_dir: Path, name: str) -> dict:
+    """What a tracker kept about its run in RUN/trackers.json ({} when nothing)."""
+    return _ids(run_dir).get(name) or {}
 
 
 def keep(run_dir: Path, name: str, values: dict) -> None:
-    from gantrain.record.run_files import read_json, write_json
+    from gantrain.record.run_files import write_json
 
-    write_json(run_dir / IDS, {**(read_json(run_dir / IDS) or {}), name: values})
+    write_json(run_dir / IDS, {**_ids(run_dir), name: values})
 
 
 class Tracker:
     """What a tracker is told; each call is a no-op unless the tracker keeps that kind of thing.
     Images are grids (3, H, W) as float in [0, 1], as TensorBoard takes them."""
+
+    # whether this tracker began a record of its own (not one a resumed run continues): such a
+    # tracker is given the run's config, also when a resume adds it
+    fresh = True
 
     def config(self, config: dict, text: str) -> None:
         """The run's config, once, at a fresh start (text: as YAML)."""

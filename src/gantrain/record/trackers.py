@@ -76,6 +76,7 @@ class TensorBoardTracker(Tracker):
     def __init__(self, run_dir: Path, start_round: int):
         from torch.utils.tensorboard import SummaryWriter
 
+        self.fresh = not (run_dir / "tb").exists()
         # purge_step drops events a killed run logged after its last checkpoint
         self.writer = SummaryWriter(
             str(run_dir / "tb"), purge_step=start_round + 1 if start_round else None
@@ -111,6 +112,7 @@ class CsvTracker(Tracker):
         self.dir = run_dir / "csv"
         self.dir.mkdir(parents=True, exist_ok=True)
         path = self.dir / "scalars.csv"
+        self.fresh = not (self.dir / "config.yaml").exists()
         if start_round and path.is_file():
             _prune(path, start_round)
         new = not path.is_file() or path.stat().st_size == 0
@@ -158,9 +160,16 @@ class CsvTracker(Tracker):
 
 def _prune(path: Path, start_round: int) -> None:
     """Rows a killed run wrote after its last checkpoint go, as TensorBoard's purge_step does."""
-    with open(path, encoding="utf-8", newline="") as f:
-        rows = list(csv.reader(f))
-    kept = rows[:1] + [r for r in rows[1:] if r and int(r[0]) <= start_round]
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            rows = list(csv.reader(f))
+        rounds = [int(r[0]) if r else None for r in rows[1:]]
+    except (ValueError, UnicodeDecodeError, csv.Error) as err:
+        raise UserError(
+            f"{path} is not the csv logger's (round,tag,value rows: {err}); move it away to "
+            "resume with a new one"
+        ) from None
+    kept = rows[:1] + [r for r, n in zip(rows[1:], rounds, strict=True) if r and n <= start_round]
     with open(path, "w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows(kept)
 

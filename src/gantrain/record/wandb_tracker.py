@@ -63,22 +63,32 @@ class WandbTracker(Tracker):
                 f"logger=wandb could not start a run ({first}); logger.wandb.mode=offline "
                 "records without a network, to `wandb sync` later"
             ) from None
-        if before != self.run.id:
+        self.fresh = before != self.run.id
+        # W&B keeps a resumed run's steps increasing: rounds a killed run logged after the
+        # checkpoint (below the run's step) are left out here, as W&B would drop them itself
+        self.next_step = 0 if self.fresh else int(getattr(self.run, "step", 0) or 0)
+        if self.fresh:
             keep(run_dir, "wandb", {"run_id": self.run.id})
 
     def config(self, config: dict, text: str) -> None:
         self.run.config.update(config, allow_val_change=True)
 
     def scalars(self, values: dict[str, float], rnd: int) -> None:
+        if rnd < self.next_step:
+            return
         self.run.log(dict(values), step=rnd)
 
     def text(self, tag: str, text: str, rnd: int) -> None:
         self.run.summary[tag] = text
 
     def figure(self, tag: str, figure, rnd: int) -> None:
+        if rnd < self.next_step:
+            return
         self.run.log({tag: self.wandb.Image(figure_rgb(figure))}, step=rnd)
 
     def image(self, tag: str, grid, rnd: int) -> None:
+        if rnd < self.next_step:
+            return
         self.run.log({tag: self.wandb.Image(as_uint8(grid))}, step=rnd)
 
     def hparams(self, hparams: dict, metrics: dict) -> None:
