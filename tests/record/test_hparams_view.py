@@ -54,3 +54,5 @@ def test_every_sweep_job_shows_its_own_metrics(mnist_root, tmp_path):
     assert {"final/loss_d", "final/loss_g"} <= set(sessions["0/tb"])  # adversarial
     assert {"final/mmd", "final/loss"} <= set(sessions["1/tb"])  # MMD: blank before
     assert sessions["1/tb"]["final/mmd"] > 0
+    log = (tmp_path / "sw" / "1" / "train.log").read_text()
+    assert "3 rounds is too short for the default eval schedule" in log and "eval.at=[3]" in log

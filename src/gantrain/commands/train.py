@@ -83,7 +83,7 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     from gantrain.hardware.device import resolve_device, set_threads
     from gantrain.metrics.classifier import Recipe
     from gantrain.record.trackers import check_available
-    from gantrain.training.evaluation import EvalSettings, make_evaluator
+    from gantrain.training.evaluation import EvalSettings, make_evaluator, too_short_line
     from gantrain.training.nan_policy import diverged_line
     from gantrain.training.rng import seed_everything
     from gantrain.training.time_limit import stopped_line
@@ -158,6 +158,8 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     eval_at = settings.rounds(trainer.sample_at, trainer.rounds)
     evaluate = None
     if writes:
+        if note := too_short_line(settings, trainer.rounds):
+            log.info("%s", note)
         evaluate = make_evaluator(settings, cfg.dataset, device, eval_at, cfg.conditional)
     finished = False
     try:
