@@ -180,7 +180,8 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
         finished = True
     finally:
         distributed.close(together=finished)
-    done = f"{summary['rounds']} rounds at {summary.get('rounds_per_s') or 0.0:.2f} rounds/s; "
+    done = f"{summary['rounds']} rounds at {summary.get('rounds_per_s') or 0.0:.2f} rounds/s "
+    done += f"of training (evaluations apart: {summary.get('eval_s') or 0.0:.1f} s); "
     done += f"outputs in {run_dir}"
     diverged = diverged_line(summary, done)
     if diverged:
