@@ -153,6 +153,8 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
         workers=cfg.dataset.get("workers", 2),
     )
     log.info("dataset: %d images", len(batches))
+    if accel.note and writes and not (accel.note_is_hint and job and job["num"]):
+        log.info("%s", accel.note)  # past the refusals; a hint once a sweep (job 0)
     settings = OmegaConf.to_container(cfg.eval, resolve=True)
     settings = EvalSettings(**{**settings, "classifier": Recipe(**settings["classifier"])})
     eval_at = settings.rounds(trainer.sample_at, trainer.rounds)
@@ -198,6 +200,7 @@ def _hydra_train(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     job = sweeps.job_of(hc)
+    sweeps.tag_job_lines(job)
     # a single run refused before training leaves no directory behind, if it made one
     own_dir = job is None and not cfg.get("resume") and is_new_run_dir(run_dir)
     try:
@@ -282,6 +285,7 @@ def main() -> None:
         report(err)
         sys.exit(2)
     args, sweep = sweeps.pin_sweep_dir(args)
+    sweeps.plain_off_terminal()
     args = distributed.rank_overrides(args)
     sys.argv = [sys.argv[0], *args]
     _hydra_train()
