@@ -86,10 +86,12 @@ def gantrain_argv(args: list[str], setup: str = "") -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def run_cli(args: list[str], cwd: Path, script: str = "gantrain", timeout: int = 300):
-    """Run an installed console script as a user would; returns CompletedProcess."""
+def run_cli(args: list[str], cwd: Path, script: str = "gantrain", timeout: int = 300,
+            env: dict | None = None):  # fmt: skip
+    """Run an installed console script as a user would (env: variables to add or replace);
+    returns CompletedProcess."""
     exe = Path(sys.executable).with_name(script)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": ""}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "", **(env or {})}
     env.pop("HYDRA_FULL_ERROR")
     return subprocess.run(
         [str(exe), *args],

@@ -142,6 +142,18 @@ def test_mnist_missing_offline_says_where_and_how(tmp_path):
     assert "train-images-idx3-ubyte" in line and "dataset.root=" in line
 
 
+def test_default_first_run_offline_names_the_files(tmp_path):
+    # dataset.root=data as shipped, not there yet, download on, no network reached in time
+    env = {"https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}
+    out = run_cli(["device=cpu"], tmp_path, timeout=120, env=env)
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    line = out.stderr.strip().splitlines()[-1]
+    assert str(tmp_path / "data" / "MNIST" / "raw") in line and "download failed" in line
+    for name in ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        assert name in line
+    assert not (tmp_path / "data").exists()  # the refused run leaves no empty folders
+
+
 def test_refusal_comes_before_data_is_loaded(tmp_path):
     # the data root does not exist: the pair is refused before anyone looks for it
     out = run_cli(

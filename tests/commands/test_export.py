@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from helpers import tiny_train
+from helpers import run_cli, tiny_train
 from test_sample_eval import call, error_line
 
 from gantrain.commands import export as export_cli
@@ -137,3 +137,12 @@ def _tiny_loaded(tmp_path):
     model = DCGAN(28, 1, latent_dim=8, width=8, max_width=16).eval()
     config = {"model": {"image_size": 28, "channels": 1}}
     return Run(model, {"config": config, "round": 1}, tmp_path / "last.pt", {}, "raw")
+
+
+@pytest.mark.slow
+def test_export_says_what_it_wrote_once(trained, tmp_path):
+    out = tmp_path / "g.onnx"
+    done = run_cli([f"run_dir={trained}", f"out={out}"], tmp_path, script="gantrain-export")
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"wrote {out}: the ") and "round 2" in lines[0]

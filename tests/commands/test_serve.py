@@ -125,6 +125,22 @@ def test_info_page_and_mistakes(server):
         assert words in got.json()["error"] and "\n" not in got.json()["error"]
 
 
+@pytest.mark.slow
+def test_one_error_shape_a_default_seed_and_no_repeated_parameters(server):
+    import httpx
+
+    unknown = httpx.get(f"{server}/nope", timeout=60)
+    assert unknown.status_code == 404 and unknown.json() == {"error": "/nope: Not Found"}
+    missing = httpx.get(f"{server}/interpolate.png", params={"a": 1}, timeout=60)
+    assert missing.status_code == 400 and missing.json() == {"error": "b is required, e.g. ?b=0"}
+    plain = httpx.get(f"{server}/sample.png", timeout=60)  # no seed: the documented seed 0
+    zero = httpx.get(f"{server}/sample.png", params={"seed": 0}, timeout=60)
+    assert plain.status_code == 200 and plain.content == zero.content
+    twice = httpx.get(f"{server}/sample.png?seed=3&seed=4", timeout=60)
+    assert twice.status_code == 400
+    assert twice.json() == {"error": "seed is given 2 times; give it once"}
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

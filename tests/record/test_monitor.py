@@ -119,3 +119,19 @@ def test_a_terminal_wide_enough_gets_the_bar(tmp_path, monkeypatch):
     monitor = Monitor(tmp_path, rounds=100)
     assert monitor.bar is not None
     monitor.close()
+
+
+def test_progress_rate_leaves_evaluations_out(tmp_path, caplog):
+    clock = Clock()
+    monitor = Monitor(tmp_path, rounds=10_000, progress=False, clock=clock)
+    with caplog.at_level(logging.INFO, logger="gantrain"):
+        for i in range(1, 20):
+            clock.now += 10.0  # 100 rounds each 10 s of training
+            evaluation = {}
+            if i % 5 == 0:  # and an evaluation of 30 s in that interval
+                clock.now += 30.0
+                evaluation = {"fid": 50.0, "eval_s": 30.0}
+            monitor.scalars(100 * i, {"loss": 1.0}, evaluation)
+    monitor.close()
+    last = caplog.records[-1].getMessage()
+    assert "round 1900/10000 | 10.00 rounds/s" in last  # the summary's rate: training only

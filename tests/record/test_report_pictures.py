@@ -32,18 +32,24 @@ def test_report_of_two_objectives_draws_every_job(mnist_root, tmp_path):
     drawn = curves([(label, sweep / job) for job, label in labels.items()])
     assert {m: [label for label, _ in series] for m, series in drawn.items()} == {
         "loss_d": [labels["0"], labels["1"]],
+        "loss_g": [labels["0"], labels["1"]],  # the generator's loss beside the critic's
         "loss": [labels["2"], labels["3"]],
     }
     assert all(len(pts) == 4 for series in drawn.values() for _, pts in series)  # rounds 1-4
-    assert Image.open(sweep / "report_curves.png").size == (2 * 600, 400)  # a panel a metric
+    assert Image.open(sweep / "report_curves.png").size == (3 * 600, 400)  # a panel a metric
     rows, _ = collect(sweep)
-    assert {m: [x for x, _ in pts] for m, pts in finals(rows, "objective").items()} == {
-        "loss_d": ["adversarial", "adversarial"],
-        "loss": ["mmd", "mmd"],
+    # no metric is shared by both objectives: a picture of one dot per panel is not drawn
+    assert finals(rows, "objective") == {}
+    assert "no objective picture: no metric is shared by two values of objective" in out.stdout
+    assert {m: [x for x, _ in pts] for m, pts in finals(rows, "seed").items()} == {
+        "loss_d": ["0", "1"],
+        "loss_g": ["0", "1"],
+        "loss": ["0", "1"],
     }
     md = (sweep / "report.md").read_text()
-    for picture in ("report_grids", "report_curves", "report_objective", "report_seed"):
+    for picture in ("report_grids", "report_curves", "report_seed"):
         assert f"![{picture}]({picture}.png)" in md and (sweep / f"{picture}.png").is_file()
+    assert not (sweep / "report_objective.png").exists() and "report_objective" not in md
     for job, label in labels.items():
         assert f"- [job {job}]({job}/) {label}: [final grid]({job}/samples/round_000004.png)" in md
 
@@ -92,9 +98,11 @@ def test_the_swept_picture_draws_every_finished_job(tmp_path):
     rows = [{"job": "0", "objective": "adversarial", "status": "done", "loss_d": 1.1, "loss_g": 0.9},
             {"job": "1", "objective": "mmd", "status": "done", "loss": 3.2, "mmd": 3.2},
             {"job": "2", "objective": "mmd", "status": "failed", "loss": 9.0}]  # fmt: skip
-    assert finals(rows, "objective") == {"loss_d": [("adversarial", 1.1)], "loss": [("mmd", 3.2)]}
-    rows[1]["fid"] = 40.0
-    assert finals(rows, "objective") == {"fid": [("mmd", 40.0)], "loss_d": [("adversarial", 1.1)]}
+    assert finals(rows, "objective") == {}  # nothing both objectives logged
+    rows[1]["loss_d"] = 1.3
+    assert finals(rows, "objective") == {"loss_d": [("adversarial", 1.1), ("mmd", 1.3)]}
+    rows[0]["fid"], rows[1]["fid"] = 30.0, 40.0
+    assert finals(rows, "objective") == {"fid": [("adversarial", 30.0), ("mmd", 40.0)]}
 
 
 def test_a_job_stopped_at_its_time_limit_is_drawn_beside_finished_ones():

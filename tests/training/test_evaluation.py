@@ -108,3 +108,13 @@ def test_ema_weights_are_saved_and_drawn(mnist_root, tmp_path):
 def test_bad_ema_decay_is_refused(mnist_root, tmp_path):
     with pytest.raises(UserError, match="trainer.ema_decay=1.5"):
         tiny_train(["trainer.rounds=1", "trainer.ema_decay=1.5"], tmp_path, mnist_root)
+
+
+def test_a_run_too_short_for_the_default_schedule_says_how_to_get_one():
+    from gantrain.training.evaluation import too_short_line
+
+    line = too_short_line(EvalSettings(), 300)
+    assert "300 rounds is too short for the default eval schedule" in line
+    assert "eval.at=[300]" in line
+    assert too_short_line(EvalSettings(), 1000) is None
+    assert too_short_line(EvalSettings(at=[]), 300) is None  # evaluations turned off on purpose

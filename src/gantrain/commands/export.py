@@ -6,7 +6,6 @@ without gantrain. Input z (N, latent_dim) float32, the seed rule's standard-norm
 from __future__ import annotations
 
 import json
-import logging
 import os
 import warnings
 from pathlib import Path
@@ -24,7 +23,6 @@ from gantrain.models.latent import SEED_RULE, fixed_statistics
 from gantrain.record import lock
 from gantrain.schema import Schema
 
-log = logging.getLogger("gantrain")
 Format = Choice("onnx", "torchscript")
 Output = Choice("float", "uint8")
 # ONNX opset 17 (2022): read by onnxruntime >= 1.11, TensorRT 8.5+, and the browsers' runtimes
@@ -136,8 +134,8 @@ def export(
     out: PathText | None = None,
     output: Output = "float",
     ema: Flag = True,
-) -> Path:
-    """Write the run's generator as conf/export.yaml describes each key; returns the file."""
+) -> str:
+    """Write the run's generator as conf/export.yaml describes each key; returns the line that says what it wrote."""
     from gantrain.commands.places import check_writable
 
     if out is None:
@@ -166,9 +164,8 @@ def export(
             f"the {type(loaded.model).__name__} of {loaded.checkpoint} cannot be exported to "
             f"{format} ({first}); try format={'torchscript' if format == 'onnx' else 'onnx'}"
         ) from None
-    log.info("exported the %s weights (round %s) to %s", loaded.weights, meta["round"], out)
     lock.release(out)
-    return out
+    return f"wrote {out}: the {loaded.weights} weights of round {meta['round']}"
 
 
 def schema() -> Schema:
@@ -177,7 +174,7 @@ def schema() -> Schema:
 
 
 def main() -> None:
-    run("export", schema(), lambda keys: f"wrote {export(**keys)}")
+    run("export", schema(), lambda keys: export(**keys))
 
 
 if __name__ == "__main__":

@@ -91,7 +91,14 @@ def plot(rows: list[dict], swept: list[str], out: Path) -> list[Path]:
     metric (FID where any job has it, then each other job's first logged loss)."""
     from gantrain.record.report_pictures import swept_picture
 
-    paths = [swept_picture(rows, key, out / f"report_{key.replace('/', '_')}.png") for key in swept]
+    paths = []
+    for key in swept:
+        path = swept_picture(rows, key, out / f"report_{key.replace('/', '_')}.png")
+        if path is None:
+            print(
+                f"no {key} picture: no metric is shared by two values of {key} (the table lists them)"
+            )
+        paths.append(path)
     return [p for p in paths if p is not None]
 
 

@@ -26,6 +26,50 @@ def job_of(hc) -> dict | None:
     return {"num": hc.job.num, "parallel": n_jobs, "hparams": hparams}
 
 
+class _JobTagged:
+    """A formatter that starts each line with the job's number: parallel jobs share a terminal."""
+
+    def __init__(self, inner, tag: str):
+        self.inner, self.tag = inner, tag
+
+    def format(self, record) -> str:
+        return f"{self.tag} {self.inner.format(record)}"
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def tag_job_lines(job: dict | None) -> None:
+    """Each console line of a job that runs beside others names the job (train.log is its own)."""
+    import logging
+
+    if not job or job["parallel"] <= 1:
+        return
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler) or not isinstance(
+            handler, logging.StreamHandler
+        ):
+            continue
+        inner = handler.formatter or logging.Formatter()
+        inner = inner.inner if isinstance(inner, _JobTagged) else inner  # a reused worker
+        handler.setFormatter(_JobTagged(inner, f"[job {job['num']}]"))
+
+
+def plain_off_terminal() -> None:
+    """Off a terminal (a log file, a pipe, a cluster job), no colour codes (Optuna's colorlog
+    honours NO_COLOR, in the jobs too) and no database plugins' set-up lines (Optuna's storage
+    imports alembic, which logs each plugin it registers at INFO)."""
+    import logging
+    import os
+    import sys
+
+    if sys.stderr.isatty():
+        return
+    if "FORCE_COLOR" not in os.environ:
+        os.environ["NO_COLOR"] = "1"
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 def sweep_value(summary: dict) -> float:
     """What an hyperparameter search minimises: FID where evaluated, else the loss gap."""
     final = summary.get("final", {})

@@ -84,7 +84,7 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     from gantrain.hardware.device import resolve_device, set_threads
     from gantrain.metrics.classifier import Recipe
     from gantrain.record.trackers import check_available
-    from gantrain.training.evaluation import EvalSettings, make_evaluator
+    from gantrain.training.evaluation import EvalSettings, make_evaluator, too_short_line
     from gantrain.training.nan_policy import diverged_line
     from gantrain.training.rng import seed_everything
     from gantrain.training.time_limit import stopped_line
@@ -160,11 +160,15 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     batches = make_batches(source, share, device, seed, workers=cfg.dataset.get("workers", 2),
                            rank=distributed.env_rank(), world=accel.world)  # fmt: skip
     log.info("dataset: %d images", len(batches))
+    if accel.note and writes and not (accel.note_is_hint and job and job["num"]):
+        log.info("%s", accel.note)  # past the refusals; a hint once a sweep (job 0)
     settings = OmegaConf.to_container(cfg.eval, resolve=True)
     settings = EvalSettings(**{**settings, "classifier": Recipe(**settings["classifier"])})
     eval_at = settings.rounds(trainer.sample_at, trainer.rounds)
     evaluate = None
     if writes:
+        if note := too_short_line(settings, trainer.rounds):
+            log.info("%s", note)
         evaluate = make_evaluator(settings, cfg.dataset, device, eval_at, cfg.conditional)
     finished = False
     try:
@@ -192,7 +196,8 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
         raise distributed.peer_lost(err, run_dir, describe_intact(run_dir / "checkpoints")) from err
     finally:
         distributed.close(together=finished)
-    done = f"{summary['rounds']} rounds at {summary.get('rounds_per_s') or 0.0:.2f} rounds/s; "
+    done = f"{summary['rounds']} rounds at {summary.get('rounds_per_s') or 0.0:.2f} rounds/s "
+    done += f"of training (evaluations apart: {summary.get('eval_s') or 0.0:.1f} s); "
     done += f"outputs in {run_dir}"
     diverged = diverged_line(summary, done)
     if diverged:
@@ -209,6 +214,7 @@ def _hydra_train(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     job = sweeps.job_of(hc)
+    sweeps.tag_job_lines(job)
     # a single run refused before training leaves no directory behind, if it made one
     own_dir = job is None and not cfg.get("resume") and is_new_run_dir(run_dir)
     distributed.from_launcher()  # one task per GPU: the tasks of one job are its processes
@@ -300,6 +306,7 @@ def main() -> None:
         report(err)
         sys.exit(2)
     args, sweep = sweeps.pin_sweep_dir(args)
+    sweeps.plain_off_terminal()
     args = distributed.rank_overrides(args)
     sys.argv = [sys.argv[0], *args]
     try:

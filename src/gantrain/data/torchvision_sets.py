@@ -125,8 +125,11 @@ def open_dataset(name: str, root: Path, download: bool, make: Callable[[bool], o
     except Exception as err:  # network errors come in many types; all mean "no files"
         _remove_empty(made)  # a refused command leaves no folders behind (dataset.root=/typo)
         hint = _missing_hint(src, where)
-        if root in made:
-            hint = f"dataset.root={root} does not exist: give the directory holding {src.folder}"
+        if root in made:  # the default first run offline: say what to place, not only where
+            hint = (
+                f"dataset.root={root} does not exist: give the directory holding {src.folder}, "
+                f"or place {', '.join(src.files)} ({src.origin}) in {where}"
+            )
         raise UserError(
             f"{name} not found in {where} and the download failed ({_download_reason(err)}): {hint}"
         ) from None

@@ -34,17 +34,19 @@ def amp_dtype(device_type: str, amp: bool | str, bf16_supported: bool) -> torch.
     return None
 
 
-def _say_cpu_precision(amp: bool | str, native: bool) -> None:
+def cpu_precision_note(amp: bool | str, native: bool) -> str | None:
+    """What to say of a CPU's bf16 (said by the caller once the run is past its refusals)."""
     if amp is True and not native:
-        log.info(
+        return (
             "device.amp=true: this CPU has no native bfloat16 (AVX-512 BF16 or AMX), where bf16 "
             "would be emulated and slower; training in float32"
         )
-    elif amp == "auto" and native:
-        log.info(
+    if amp == "auto" and native:
+        return (
             "this CPU computes bfloat16 natively: device.amp=true trains in bf16, faster on some "
             "CPUs and slower on others; compare rounds/s"
         )
+    return None
 
 
 # the device.* config keys that reach the Accelerator
@@ -69,8 +71,9 @@ class Accelerator:
         cuda = device.type == "cuda"
         bf16 = torch.cuda.is_bf16_supported() if cuda else device.type == "cpu" and native_bf16()
         self.dtype = amp_dtype(device.type, amp, bf16)
-        if device.type == "cpu":
-            _say_cpu_precision(amp, bf16)
+        # a note on the CPU's bf16; with amp=auto only a hint (said once a sweep, by rank 0)
+        self.note = cpu_precision_note(amp, bf16) if device.type == "cpu" else None
+        self.note_is_hint = amp == "auto"
         # fp16 gradients underflow without scaling; bf16 has fp32's range
         self.scaler = torch.amp.GradScaler("cuda") if self.dtype == torch.float16 else None
         self.channels_last = cuda and channels_last

@@ -83,6 +83,7 @@ class Monitor:
             else None
         )
         self.rate = RecentRate(start_round, clock)
+        self.eval_s = 0.0  # evaluations so far: the rate is of training alone
         self.constants_shown = False
         if config is not None:  # a resumed run's trackers have it, but one the resume added
             with self.tensorboard():
@@ -94,6 +95,7 @@ class Monitor:
         """Training's logged means under train/*, an evaluation's scores under eval/*; both
         in one metrics.jsonl row."""
         evaluation = evaluation or {}
+        self.eval_s += evaluation.get("eval_s", 0.0)
         with self.tensorboard():
             for tracker in self.trackers:
                 tracker.scalars({f"train/{k}": v for k, v in logs.items()}, rnd)
@@ -112,7 +114,7 @@ class Monitor:
         if self.bar is not None:
             self.bar.set_postfix_str(_fmt(shown), refresh=False)
         else:
-            rate = self.rate.update(rnd)
+            rate = self.rate.update(rnd, self.eval_s)
             eta = self.rate.eta_s(self.rounds - rnd)
             log.info("round %d/%d | %s rounds/s | ETA %s | %s", rnd, self.rounds,
                      f"{rate:.2f}" if rate else "?",

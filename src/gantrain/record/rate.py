@@ -1,6 +1,7 @@
 """The progress line's rounds/s: an exponential average over the last minute or so, so that a
 slow stretch early in a long run (start-up, a busy machine) does not keep the ETA wrong for
-the rest of it."""
+the rest of it. Evaluation time is left out, as in the summary's rounds_per_s: one rate, of
+training."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ class RecentRate:
         self.round, self.t = start_round, clock()
         self.rate: float | None = None
 
-    def update(self, rnd: int) -> float | None:
-        """rounds/s as of round rnd: each interval since the last call weighs by its duration."""
-        now = self.clock()
+    def update(self, rnd: int, paused_s: float = 0.0) -> float | None:
+        """Training rounds/s as of round rnd: each interval since the last call weighs by its
+        duration. paused_s: seconds spent on evaluations so far, not counted as training."""
+        now = self.clock() - paused_s
         dt, done = now - self.t, rnd - self.round
         if dt <= 0 or done <= 0:
             return self.rate

@@ -4,7 +4,9 @@ metric against a swept parameter (report_<param>.png).
 
 Jobs of different objectives log different names (adversarial: loss_d, loss_g; mmd: mmd, loss),
 so a picture has one panel per metric name, each with every job that logged it: FID where any
-job has it, then the first loss of each job not drawn yet. Every job appears somewhere."""
+job has it, then the first loss of each job not drawn yet, the generator's loss beside the
+critic's. Every job appears somewhere. A swept picture draws only metrics that two values of the
+swept key share: one dot for one value says nothing the table does not."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 LOSSES = ("loss_d", "loss_g", "loss", "nll", "mmd", "elbo")
 HEADLINE = ("fid", *LOSSES)
 PER_ROW = 4  # grids a row in report_grids.png
+PARTNER = {"loss_d": "loss_g", "loss_g": "loss_d"}  # a critic's loss means little without G's
 NOT_CURVES = {"round", "num_samples", "num_classes", "eval_s", "class_histogram", "modes_samples"}
 
 
@@ -79,6 +82,8 @@ def panel_names(names_by_job: list[set[str]], order: tuple[str, ...]) -> list[st
         if names and not names & set(chosen):
             first = next((k for k in order if k in names), None) or min(names)
             chosen.append(first)
+            if PARTNER.get(first) in names:
+                chosen.append(PARTNER[first])
     return sorted(chosen, key=lambda k: (order.index(k) if k in order else len(order), k))
 
 
@@ -131,8 +136,10 @@ def finals(rows: list[dict], key: str, order: tuple[str, ...] = HEADLINE
     given: equal-time comparisons need it); the metrics as panel_names chooses them."""
     done = [r for r in rows if r.get("status") in ("done", "time_limit")]
     names = [{m for m in order if m in r} for r in done]
-    return {m: [(str(r.get(key)), r[m]) for r in done if m in r]
-            for m in panel_names(names, order)}  # fmt: skip
+    panels = {m: [(str(r.get(key)), r[m]) for r in done if m in r]
+              for m in panel_names(names, order)}  # fmt: skip
+    # a metric only one value of key has compares nothing along key (objective: loss_d vs loss)
+    return {m: pts for m, pts in panels.items() if len({x for x, _ in pts}) > 1}
 
 
 def swept_picture(rows: list[dict], key: str, out: Path,
@@ -142,10 +149,10 @@ def swept_picture(rows: list[dict], key: str, out: Path,
     panels = finals(rows, key, order)
     if not panels:
         return None
-    xs = list(dict.fromkeys(x for pts in panels.values() for x, _ in pts))
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3), dpi=100, squeeze=False)
     for ax, (metric, pts) in zip(axes.flat, panels.items()):
+        xs = list(dict.fromkeys(x for x, _ in pts))  # this panel's values only: none left empty
         ax.scatter([xs.index(x) for x, _ in pts], [v for _, v in pts])
         ax.set_xticks(range(len(xs)), xs)
         ax.set_xlim(-0.5, len(xs) - 0.5)

@@ -99,7 +99,17 @@ class TensorBoardTracker(Tracker):
         self.writer.add_image(tag, grid, rnd)
 
     def hparams(self, hparams: dict, metrics: dict) -> None:
-        self.writer.add_hparams(hparams, metrics, run_name=".")
+        # The session's start and end only, no experiment summary: TensorBoard shows the first
+        # experiment summary it finds for a whole logdir, so a sweep's adversarial job would name
+        # the metric columns and an MMD job's own metrics would stay blank. Without one, the
+        # HParams view builds its columns from every job's hparams and scalars.
+        from torch.utils.tensorboard.summary import hparams as hparams_summaries
+
+        _, start, end = hparams_summaries(hparams, metrics)
+        self.writer.file_writer.add_summary(start)
+        self.writer.file_writer.add_summary(end)
+        for k, v in metrics.items():
+            self.writer.add_scalar(k, v)
 
     def close(self) -> None:
         self.writer.close()

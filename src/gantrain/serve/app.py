@@ -5,10 +5,11 @@ gantrain-sample seeds=3 class=7 truncation=0.7 out=x.png.
 
   GET /                  the page (static/index.html)
   GET /api/info          the run: latent size, classes, image size, channels, weights, limits
-  GET /sample.png        seed, class (optional), truncation (default 1)
+  GET /sample.png        seed (default 0), class (optional), truncation (default 1)
   GET /grid.png          seeds (0-15, 3,17, ...), class, truncation: one grid, as gantrain-sample
   GET /interpolate.png   a, b (seeds), steps, class, truncation: the spherical path from a to b
-A mistake (a bad seed, an unknown class) is HTTP 400 with {"error": "one line"}.
+A mistake (a bad seed, an unknown class, a parameter given twice) is HTTP 400 and an unknown
+path HTTP 404, each with {"error": "one line"}: the one shape the page reads.
 """
 
 from __future__ import annotations
@@ -53,8 +54,24 @@ def build_app(drawer):
     from fastapi import FastAPI, Query, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, JSONResponse, Response
+    from starlette.exceptions import HTTPException
 
     app = FastAPI(title="gantrain-serve", docs_url=None, redoc_url=None)
+
+    @app.middleware("http")
+    async def _once_each(request: Request, call_next):
+        # ?seed=3&seed=4 would silently draw seed 4: a query names each parameter once
+        keys = [k for k, _ in request.query_params.multi_items()]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            text = f"{twice[0]} is given {keys.count(twice[0])} times; give it once"
+            return JSONResponse({"error": text}, status_code=400)
+        return await call_next(request)
+
+    @app.exception_handler(HTTPException)
+    def _http(request: Request, err: HTTPException):
+        text = f"{request.url.path}: {err.detail}" if err.status_code == 404 else str(err.detail)
+        return JSONResponse({"error": text}, status_code=err.status_code)
 
     @app.exception_handler(UserError)
     def _refused(_request: Request, err: UserError):
@@ -65,6 +82,8 @@ def build_app(drawer):
         first = err.errors()[0] if err.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "the request"
         text = f"{where}={first.get('input')!s}: {first.get('msg', 'invalid')}"
+        if first.get("type") == "missing":
+            text = f"{where} is required, e.g. ?{where}=0"
         return JSONResponse({"error": text}, status_code=400)
 
     def png(images: torch.Tensor, per_row: int) -> Response:
@@ -79,7 +98,8 @@ def build_app(drawer):
         return {**drawer.info(), "max_grid": MAX_GRID, "max_steps": MAX_STEPS}
 
     @app.get("/sample.png")
-    def sample(seed: int = Query(ge=0, le=2**32 - 1), class_: str | None = Query(None, alias="class"),
+    def sample(seed: int = Query(0, ge=0, le=2**32 - 1),
+               class_: str | None = Query(None, alias="class"),
                truncation: float = 1.0):  # fmt: skip
         return png(drawer.seeds([seed], _class(class_), _truncation(truncation)), 1)
 

@@ -44,6 +44,17 @@ class EvalSettings:
         return sorted({r for r in chosen if r <= rounds})
 
 
+def too_short_line(settings: EvalSettings, rounds: int) -> str | None:
+    """The log line of a run the default schedule evaluates never (under FIRST_DEFAULT_ROUND
+    rounds), saying how to get an evaluation; None where there is nothing to say."""
+    if settings.at is not None or rounds >= FIRST_DEFAULT_ROUND:
+        return None
+    return (
+        f"no evaluation: {rounds} rounds is too short for the default eval schedule (from round "
+        f"{FIRST_DEFAULT_ROUND}); set eval.at=[{rounds}] to score the end of this run"
+    )
+
+
 def default_rounds(sample_at: list[int], rounds: int) -> list[int]:
     """From FIRST_DEFAULT_ROUND to the last round every `step` rounds, step a round number
     (1, 2 or 5 x 10^k) of a fifth to a twelfth of that stretch (200 for 2,000 rounds, 5,000 for
