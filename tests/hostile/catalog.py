@@ -42,8 +42,13 @@ def files_under(root: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
-def run_refused(args: list[str], cwd: Path, script: str = "gantrain", timeout: int = SECONDS,
-                env: dict | None = None) -> Outcome:
+def run_refused(
+    args: list[str],
+    cwd: Path,
+    script: str = "gantrain",
+    timeout: int = SECONDS,
+    env: dict | None = None,
+) -> Outcome:
     """Run an installed console script as a user would, measuring its wall time and its own peak
     resident memory (wait4 reports that child's, not the high-water mark of every child)."""
     exe = Path(sys.executable).with_name(script)
@@ -52,8 +57,13 @@ def run_refused(args: list[str], cwd: Path, script: str = "gantrain", timeout: i
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         start = time.monotonic()
         child = subprocess.Popen(
-            [str(exe), *args], cwd=cwd, env=full_env, stdout=out, stderr=err,
-            stdin=subprocess.DEVNULL, text=True,
+            [str(exe), *args],
+            cwd=cwd,
+            env=full_env,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            text=True,
         )
         killer = threading.Timer(timeout, child.kill)
         killer.start()
@@ -68,8 +78,14 @@ def run_refused(args: list[str], cwd: Path, script: str = "gantrain", timeout: i
         return Outcome(child.returncode, out.read(), err.read(), seconds, usage.ru_maxrss / 1024)
 
 
-def assert_refused(out: Outcome, names: str, before: dict | None = None, watched: Path | None = None,
-                   allowed: tuple[str, ...] = (), seconds: float = SECONDS) -> str:
+def assert_refused(
+    out: Outcome,
+    names: str,
+    before: dict | None = None,
+    watched: Path | None = None,
+    allowed: tuple[str, ...] = (),
+    seconds: float = SECONDS,
+) -> str:
     """The refusal is one line holding `names`; with `before` (files_under(watched) taken before
     the command) nothing under `watched` changed but paths starting with one of `allowed`.
     Returns the error line."""

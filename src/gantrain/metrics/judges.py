@@ -50,8 +50,11 @@ class PlainClassifier(nn.Module):
 
 
 def second_recipe(first: Recipe) -> Recipe:
-    """The second judge's training: as long as the first's, otherwise its own."""
-    return replace(first, arch="plain", width=24, seed=first.seed + 1, rotate=15.0, lr=2e-3)
+    """The second judge's training: as long as the first's, otherwise its own (the other
+    architecture, rotations, another seed)."""
+    arch = "cnn" if first.arch == "plain" else "plain"
+    width = 24 if arch == "plain" else 16
+    return replace(first, arch=arch, width=width, seed=first.seed + 1, rotate=15.0, lr=2e-3)
 
 
 def confidence(digit_probs: torch.Tensor) -> float:
