@@ -25,6 +25,7 @@ from gantrain.errors import UserError
 from gantrain.files import temp_beside
 from gantrain.kinds import Choice, Integer, NonNegativeFloat, PositiveFloat, PositiveInt
 from gantrain.metrics.data import as_dict, content_hash, describe, labelled_split
+from gantrain.metrics.plain_net import PlainClassifier
 
 log = logging.getLogger("gantrain")
 
@@ -41,7 +42,7 @@ class Recipe:
     lr: PositiveFloat = 3e-3
     width: PositiveInt = 16
     seed: Integer = 0
-    # cnn: DigitClassifier (batch norm, max pooling); plain: metrics/judges.py's PlainClassifier
+    # cnn: DigitClassifier (batch norm, max pooling); plain: metrics/plain_net.py's PlainClassifier
     arch: Choice("cnn", "plain") = "cnn"
     # random rotations of up to this many degrees, beside the shifts every recipe trains with
     rotate: NonNegativeFloat = 0.0
@@ -100,8 +101,6 @@ def rotate(x: torch.Tensor, generator: torch.Generator, degrees: float) -> torch
 def build(arch: str, channels: int, num_classes: int, width: int) -> nn.Module:
     """The named architecture; both map uint8 or [-1, 1] images to (features, logits)."""
     if arch == "plain":
-        from gantrain.metrics.judges import PlainClassifier
-
         return PlainClassifier(channels, num_classes, width)
     return DigitClassifier(channels, num_classes, width)
 

@@ -12,41 +12,17 @@ from __future__ import annotations
 from dataclasses import replace
 
 import torch
-from torch import nn
 
-from gantrain.metrics.classifier import FEATURES, Recipe
+from gantrain.metrics.classifier import Recipe
 
 # When two judges' numbers differ by more than this, the samples are flagged as ambiguous:
-# - modes_kl: more than 0.05 nats apart (real Stacked MNIST scores about 0.02 under each);
+# - modes_kl: more than 0.05 nats apart (real Stacked MNIST scores 0.025 under each);
 # - fid: each judge's FID divided by the total variance of its reference features (fid_scaled:
 #   two feature spaces differ in scale; clear digits score the same under both this way) more
 #   than 25% of the larger apart, and more than 0.01 apart (near 0 a ratio says little);
 # - agreement: the judges read the same digit in fewer than 90% of the channels read.
 MARGINS = {"modes_kl": 0.05, "fid_relative": 0.25, "fid_absolute": 0.01, "agreement": 0.90}
 DISAGREE = "judges disagree: the samples are ambiguous"
-
-
-class PlainClassifier(nn.Module):
-    """The second judge's net: no batch norm, no pooling layers (strided 5x5 and 3x3 convolutions,
-    GELU), wider. uint8 (B, C, H, W) -> (features (B, 128), logits (B, classes))."""
-
-    def __init__(self, channels: int, num_classes: int, width: int = 24):
-        super().__init__()
-        w = width
-        self.body = nn.Sequential(
-            nn.Conv2d(channels, w, 5, stride=2, padding=2), nn.GELU(),  # (B, w, H/2, W/2)
-            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1), nn.GELU(),  # (B, 2w, H/4, W/4)
-            nn.Conv2d(2 * w, 2 * w, 3, padding=1), nn.GELU(),
-            nn.AdaptiveAvgPool2d(4), nn.Flatten(),  # (B, 32w)
-            nn.Linear(32 * w, FEATURES), nn.GELU(),
-        )  # fmt: skip
-        self.head = nn.Linear(FEATURES, num_classes)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if x.dtype == torch.uint8:
-            x = x.float().div(127.5).sub(1.0)
-        features = self.body(x)
-        return features, self.head(features)
 
 
 def second_recipe(first: Recipe) -> Recipe:
