@@ -123,6 +123,17 @@ def test_eval_writes_numbers_with_their_protocol(dcgan_run, mnist_root, monkeypa
     assert len(record["class_histogram"]) == 10 and record["kid_subsets"] == 5
     for key in ("fid", "kid", "kid_std", "mean_confidence", "classes_present", "eval_s"):
         assert isinstance(record[key], int | float)
+    # two judges, each named by its weights' hash, in the record and the printed line
+    first, second = record["judges"]
+    assert first["weights_sha256"] == record["extractor"]["weights_sha256"]
+    assert first["weights_sha256"] != second["weights_sha256"]
+    for key in ("fid_judge2", "confidence", "real_confidence", "confidence_judge2",
+                "real_confidence_judge2", "judges_agreement", "judges_disagree"):  # fmt: skip
+        assert isinstance(record[key], int | float)
+    assert record["judges_margins"]["modes_kl"] == 0.05
+    assert (
+        f"judge {first['weights_sha256']}:" in out and f"judge {second['weights_sha256']}:" in out
+    )
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,8 @@ def test_a_stacked_run_counts_modes_in_training_and_in_gantrain_eval(
     row = _rows(run)[-1]
     assert row["round"] == 3 and 1 <= row["modes"] <= 50 and row["modes_kl"] >= 0
     assert row["modes_samples"] == 50 and row["num_samples"] == 20
+    assert 1 <= row["modes_judge2"] <= 50 and row["modes_kl_judge2"] >= 0
+    assert 0 < row["confidence_judge2"] <= 1 and 0 < row["real_confidence"] <= 1
     args = [f"run_dir={run}", "num_samples=20", "modes_samples=60", "kid_subsets=2",
             "classifier.steps=5", "classifier.batch_size=16", "device=cpu"]  # fmt: skip
     code, printed, _ = call(eval_cli, args, monkeypatch, capsys)
@@ -43,6 +45,7 @@ def test_a_stacked_run_counts_modes_in_training_and_in_gantrain_eval(
     assert 0 <= record["modes_protocol"]["classifier_test_accuracy"] <= 1
     assert record["extractor"]["feature_dim"] == 384 and "class_histogram" not in record
     assert f"modes {record['modes']}/1000" in printed and "60 samples" in printed
+    assert f"modes {record['modes_judge2']}  KL {record['modes_kl_judge2']:.4f}" in printed
 
 
 @pytest.mark.slow

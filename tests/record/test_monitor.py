@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 from helpers import tiny_train
@@ -35,6 +36,26 @@ def test_tensorboard_separates_training_and_evaluation(mnist_root, tmp_path):
     assert not {"eval/num_samples", "eval/num_classes", "eval/eval_s"} & scalars  # constants
     assert {"config/text_summary", "eval/protocol/text_summary"} <= set(tags["tensors"])
     assert {"eval/class_histogram", "samples"} <= set(tags["images"])
+    # both judges' numbers as curves, their weights' hashes in the protocol text
+    judged = {"fid_judge2", "confidence", "confidence_judge2", "judges_agreement"}
+    assert {f"eval/{k}" for k in judged} <= scalars
+    text = _text(tmp_path, "eval/protocol/text_summary")
+    hashes = re.findall(r"\b[0-9a-f]{12}\b", _last_row(tmp_path)["judges"])
+    assert len(hashes) == 2 and all(h in text for h in hashes)
+
+
+def _text(run_dir, tag: str) -> str:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir / "tb"), size_guidance={"tensors": 0})
+    acc.Reload()
+    return acc.Tensors(tag)[0].tensor_proto.string_val[0].decode()
+
+
+def _last_row(run_dir) -> dict:
+    import json
+
+    return json.loads((run_dir / "metrics.jsonl").read_text().splitlines()[-1])
 
 
 class Clock:

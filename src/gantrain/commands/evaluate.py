@@ -11,6 +11,7 @@ from gantrain.commands.runs import load_run
 from gantrain.kinds import DeviceKind, Flag, Integer, Overrides, PositiveInt
 from gantrain.kinds import Path as PathText
 from gantrain.metrics.classifier import Recipe
+from gantrain.metrics.judges import MARGINS, judges_line
 from gantrain.metrics.modes import SAMPLES, expected_uniform, protocol
 from gantrain.metrics.protocol import Extractor, SampleCount, Split
 from gantrain.record.run_files import write_json
@@ -58,6 +59,10 @@ def evaluate_run(
     info = {k: v for k, v in scorer.info["extractor"].items() if k != "trained"}
     if "modes" in scores:
         scores["modes_protocol"] = protocol(scores["modes_samples"], info)
+    if "judges" in scorer.info:
+        scores["judges"] = [{k: v for k, v in j.items() if k != "trained"}
+                            for j in scorer.info["judges"]]  # fmt: skip
+        scores["judges_margins"] = dict(MARGINS)
     return {
         **scores,
         "reference": {
@@ -95,6 +100,8 @@ def summary_line(r: dict) -> str:
             f"samples, each channel read by the MNIST classifier; a uniform sampler covers "
             f"{expected_uniform(m):.0f} on average)"
         )
+    if "judges_agreement" in r:
+        line += judges_line(r)
     if "label_accuracy" in r:
         line += f"\n  label accuracy {100 * r['label_accuracy']:.2f}% (samples read as their class)"
     if "intra_fid" in r:
@@ -106,6 +113,8 @@ def summary_line(r: dict) -> str:
     )
     if "test_accuracy" in ext:
         line += f" ({100 * ext['test_accuracy']:.2f}% held-out accuracy)"
+    if "weights_sha256" in ext:
+        line += f", weights {ext['weights_sha256']}"
     return line + f"; {r['eval_s']:.1f} s"
 
 

@@ -17,6 +17,9 @@ METRICS = (
     "classes_present",
     "modes",
     "modes_kl",
+    "fid_judge2",
+    "modes_kl_judge2",
+    "judges_agreement",
     "label_accuracy",
     "intra_fid",
     "precision",
@@ -53,6 +56,10 @@ def collect(sweep: Path) -> tuple[list[dict], list[str]]:
             value = evald.get(k, final.get(k))
             if value is not None:
                 row[k] = round(float(value), 4)
+        # the feature extractors' weight hashes: two numbers compare only under the same ones
+        judges = evald.get("judges") or [evald.get("extractor", {})]
+        if any("weights_sha256" in j for j in judges):
+            row["judges"] = " ".join(j.get("weights_sha256", "?") for j in judges)
         if summary.get("error"):
             row["error"] = summary["error"]
         rows.append(row)

@@ -1,14 +1,17 @@
 """A small CNN trained once on a dataset's labelled training split, cached beside the data.
 
 Its penultimate layer is the feature space for FID/KID on digits, where ImageNet's InceptionV3
-sees little and needs weights a machine without network cannot fetch. The cache file is keyed
-by a hash of the training and test images and labels and the training settings, so it is
-rebuilt when any of them change and reused otherwise.
+sees little and needs weights a machine without network cannot fetch. The cache file is named
+by a hash of the training and test images and labels and the training settings (rebuilt when
+any of them change, reused otherwise) and by a hash of the weights it holds: two classifiers
+that differ in any weight never share a name, and every score carries the weights' hash.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -20,12 +23,13 @@ from torch import nn
 
 from gantrain.errors import UserError
 from gantrain.files import temp_beside
-from gantrain.kinds import Integer, PositiveFloat, PositiveInt
+from gantrain.kinds import Choice, Integer, NonNegativeFloat, PositiveFloat, PositiveInt
 from gantrain.metrics.data import as_dict, content_hash, describe, labelled_split
+from gantrain.metrics.plain_net import PlainClassifier
 
 log = logging.getLogger("gantrain")
 
-VERSION = 1  # bump when the architecture or training recipe changes: old caches are ignored
+VERSION = 2  # bump when the architecture or training recipe changes: old caches are ignored
 FEATURES = 128
 
 
@@ -38,6 +42,10 @@ class Recipe:
     lr: PositiveFloat = 3e-3
     width: PositiveInt = 16
     seed: Integer = 0
+    # cnn: DigitClassifier (batch norm, max pooling); plain: metrics/plain_net.py's PlainClassifier
+    arch: Choice("cnn", "plain") = "cnn"
+    # random rotations of up to this many degrees, beside the shifts every recipe trains with
+    rotate: NonNegativeFloat = 0.0
 
 
 class DigitClassifier(nn.Module):
@@ -79,6 +87,34 @@ def _shift(x: torch.Tensor, generator: torch.Generator, pad: int = 2) -> torch.T
     return padded[index, chans, rows, cols]  # (B, C, H, W)
 
 
+def rotate(x: torch.Tensor, generator: torch.Generator, degrees: float) -> torch.Tensor:
+    """Random rotations by up to `degrees` about the centre; the corners filled with background."""
+    n = x.shape[0]
+    angle = (torch.rand(n, generator=generator) * 2 - 1) * math.radians(degrees)
+    cos, sin, zero = angle.cos(), angle.sin(), torch.zeros(n)
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+    grid = F.affine_grid(theta.to(x), list(x.shape), align_corners=False)
+    # grid_sample pads with 0: shift the background (-1) to 0 and back
+    return F.grid_sample(x + 1, grid, align_corners=False) - 1  # (B, C, H, W)
+
+
+def build(arch: str, channels: int, num_classes: int, width: int) -> nn.Module:
+    """The named architecture; both map uint8 or [-1, 1] images to (features, logits)."""
+    if arch == "plain":
+        return PlainClassifier(channels, num_classes, width)
+    return DigitClassifier(channels, num_classes, width)
+
+
+def weights_hash(state: dict) -> str:
+    """The first 12 hex digits of a sha256 over the state dict's names, shapes, dtypes and bytes."""
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        h.update(f"{name} {tuple(t.shape)} {t.dtype};".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:12]
+
+
 def train_classifier(
     images: torch.Tensor, labels: torch.Tensor, recipe: Recipe, device: torch.device
 ) -> DigitClassifier:
@@ -88,7 +124,7 @@ def train_classifier(
     # weight init and dropout draw from the global RNG: fork it so the caller's stream is untouched
     with torch.random.fork_rng(devices=forked):
         torch.manual_seed(recipe.seed)
-        net = DigitClassifier(images.shape[1], num_classes, recipe.width).to(device)
+        net = build(recipe.arch, images.shape[1], num_classes, recipe.width).to(device)
         g = torch.Generator().manual_seed(recipe.seed)
         opt = torch.optim.Adam(net.parameters(), lr=recipe.lr)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, recipe.lr, total_steps=recipe.steps)
@@ -97,6 +133,8 @@ def train_classifier(
         for step in range(1, recipe.steps + 1):
             idx = torch.randint(0, images.shape[0], (recipe.batch_size,), generator=g)
             x = _shift(images[idx].to(device).float().div(127.5).sub(1.0), g)
+            if recipe.rotate:
+                x = rotate(x, g, recipe.rotate)
             loss = F.cross_entropy(net(x)[1], labels[idx].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -169,10 +207,26 @@ def _save_atomic(payload: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _from_payload(payload: dict, device: torch.device) -> DigitClassifier:
-    net = DigitClassifier(payload["channels"], payload["num_classes"], payload["recipe"]["width"])
+def _from_payload(payload: dict, device: torch.device) -> nn.Module:
+    recipe = payload["recipe"]
+    net = build(recipe["arch"], payload["channels"], payload["num_classes"], recipe["width"])
     net.load_state_dict(payload["state"])
     return net.to(device).eval()
+
+
+def _cached(folder: Path, name: str, device: torch.device):
+    """(net, payload, path) of the cache file whose weights hash to its name, or None."""
+    for path in sorted(folder.glob(f"{name}-w*.pt")):
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+            if weights_hash(payload["state"]) == path.stem.rsplit("-w", 1)[1]:
+                return _from_payload(payload, device), payload, path
+            log.warning("classifier cache %s holds other weights than its name says; retraining",
+                        path)  # fmt: skip
+        except Exception as err:  # a damaged cache is rebuilt, not fatal; torch's text
+            # advises loading with weights_only off, so only the kind of failure is shown
+            log.warning("classifier cache %s unreadable (%s); retraining", path, type(err).__name__)
+    return None
 
 
 def load_or_train(
@@ -191,16 +245,13 @@ def load_or_train(
     train_x, train_y = labelled_split(cfg, train=True)
     test_x, test_y = labelled_split(cfg, train=False)
     key = content_hash(train_x, train_y, test_x, test_y, extra=f"v{VERSION} {asdict(recipe)}")
-    stem = f"classifier-{describe(cfg)}-{train_x.shape[-1]}px-{train_x.shape[1]}ch"
+    prefix = "classifier" if recipe.arch == "cnn" else f"classifier_{recipe.arch}"
+    stem = f"{prefix}-{describe(cfg)}-{train_x.shape[-1]}px-{train_x.shape[1]}ch"
     folder = cache_dir(cfg.get("root"))
-    path = folder / f"{stem}-{key}.pt"
-    if path.is_file():
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-            return _from_payload(payload, device), _info(payload, path, trained=False)
-        except Exception as err:  # a damaged cache is rebuilt, not fatal; torch's text
-            # advises loading with weights_only off, so only the kind of failure is shown
-            log.warning("classifier cache %s unreadable (%s); retraining", path, type(err).__name__)
+    found = _cached(folder, f"{stem}-{key}", device)
+    if found is not None:
+        net, payload, path = found
+        return net, _info(payload, path, trained=False)
 
     t0 = time.perf_counter()
     log.info("training the %s feature classifier (%d steps; once, then cached)", stem, recipe.steps)
@@ -217,6 +268,7 @@ def load_or_train(
         "test_images": int(test_x.shape[0]),
         "train_s": round(time.perf_counter() - t0, 2),
     }
+    path = folder / f"{stem}-{key}-w{weights_hash(payload['state'])}.pt"
     _save_atomic(payload, path)
     for stale in folder.glob(f"{stem}-*.pt"):  # same dataset and shape, older data or recipe
         if stale != path:
@@ -229,6 +281,7 @@ def load_or_train(
 def _info(payload: dict, path: Path, trained: bool) -> dict:
     return {
         "file": str(path),
+        "weights_sha256": path.stem.rsplit("-w", 1)[1],
         "test_accuracy": round(float(payload["test_accuracy"]), 5),
         "test_images": int(payload["test_images"]),
         "train_images": int(payload["train_images"]),

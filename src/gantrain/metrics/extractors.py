@@ -34,13 +34,17 @@ def default_extractor(dataset_cfg) -> str:
 class ClassifierFeatures:
     name = "classifier"
 
-    def __init__(self, net: classifier.DigitClassifier, info: dict):
+    def __init__(self, net: torch.nn.Module, info: dict):
         self.net = net
         self.info = {"name": self.name, "feature_dim": classifier.FEATURES, **info}
 
     def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.read(images)[:2]
+
+    def read(self, images: torch.Tensor):
+        """(features (N, 128), probabilities (N, classes), per-channel ones (N, 1, classes))."""
         feats, probs = classifier.predict(self.net, images)
-        return feats.double().cpu(), probs.cpu()
+        return feats.double().cpu(), probs.cpu(), probs.cpu()[:, None]
 
 
 class StackedFeatures:
@@ -51,12 +55,16 @@ class StackedFeatures:
     name = "classifier"
     modes = True
 
-    def __init__(self, net: classifier.DigitClassifier, info: dict):
+    def __init__(self, net: torch.nn.Module, info: dict):
         self.net = net
         self.info = {"name": self.name, "feature_dim": 3 * classifier.FEATURES,
                      "per_channel": True, **info}  # fmt: skip
 
     def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.read(images)[:2]
+
+    def read(self, images: torch.Tensor):
+        """(features (B, 3 x 128), mode probabilities (B, 1000), each channel's (B, 3, 10))."""
         b, c, h, w = images.shape
         # each distinct digit is read once: the reference set reuses its test digits
         # (10,000 stacked test images hold about 9,500 of the 10,000 digits 3 times over)
@@ -65,7 +73,7 @@ class StackedFeatures:
         feats, probs = feats[which.to(feats.device)], probs[which.to(probs.device)]
         feats, probs = feats.reshape(b, c * feats.shape[1]), probs.reshape(b, c, -1)
         joint = probs[:, 0, :, None, None] * probs[:, 1, None, :, None] * probs[:, 2, None, None, :]
-        return feats.double().cpu(), joint.reshape(b, -1).cpu()
+        return feats.double().cpu(), joint.reshape(b, -1).cpu(), probs.cpu()
 
 
 class InceptionFeatures:
@@ -120,6 +128,17 @@ def inception_weights(given: str | None) -> Path:
         f"a machine with network and copy it to {hub} (or pass inception_weights=PATH); or use "
         "extractor=classifier"
     )
+
+
+def make_judges(
+    dataset_cfg, device: torch.device | str = "cpu", recipe: classifier.Recipe | None = None
+) -> tuple:
+    """The dataset's two classifier judges: the one `recipe` trains, and judges.second_recipe's."""
+    from gantrain.metrics.judges import second_recipe
+
+    recipe = recipe or classifier.Recipe()
+    first = make_extractor("classifier", dataset_cfg, device, recipe)
+    return first, make_extractor("classifier", dataset_cfg, device, second_recipe(recipe))
 
 
 def make_extractor(

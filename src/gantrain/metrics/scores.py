@@ -23,7 +23,8 @@ from gantrain.errors import UserError
 from gantrain.metrics import classifier as clf
 from gantrain.metrics.conditional import label_scores, per_class_stats
 from gantrain.metrics.data import describe, reference_images, reference_labels
-from gantrain.metrics.extractors import make_extractor
+from gantrain.metrics.extractors import default_extractor, make_extractor, make_judges
+from gantrain.metrics.judges import agreement, confidence, disagreements
 from gantrain.metrics.manifold import Manifold
 from gantrain.metrics.modes import mode_scores
 
@@ -121,12 +122,32 @@ def class_stats(probs: torch.Tensor) -> dict:
     }
 
 
+def _read(extractor, images: torch.Tensor):
+    """(features, probabilities or None, per-channel digit probabilities or None)."""
+    if hasattr(extractor, "read"):
+        return extractor.read(images)
+    return (*extractor(images), None)
+
+
+def _fid_against(features: torch.Tensor) -> FrechetInceptionDistance:
+    """A FID metric holding `features` (N, D) as its reference statistics."""
+    fid = FrechetInceptionDistance(feature=_Given(features.shape[1]), reset_real_features=False)
+    fid.update(features, real=True)
+    return fid
+
+
+def _spread(features: torch.Tensor) -> float:
+    """The total variance of features (N, D): the trace of their covariance."""
+    return float(torch.cov(features.T.double()).trace())
+
+
 class Scorer:
-    """FID/KID of image sets (or of a model's samples) against fixed reference images."""
+    """FID/KID of image sets (or of a model's samples) against fixed reference images; with a
+    second judge (judge2, an independent classifier), its FID, modes and confidence beside."""
 
     def __init__(self, extractor, real: torch.Tensor, kid_subsets: int = 100,
                  kid_subset_size: int = 1000, seed: int = 0,
-                 real_labels: torch.Tensor | None = None):  # fmt: skip
+                 real_labels: torch.Tensor | None = None, judge2=None):  # fmt: skip
         if real.dtype != torch.uint8 or real.dim() != 4 or real.shape[0] < 2:
             raise UserError("the reference set must hold at least 2 images (uint8 N, C, H, W)")
         self.extractor = extractor
@@ -134,11 +155,9 @@ class Scorer:
         self.kid_subsets = kid_subsets
         self.kid_subset_size = kid_subset_size
         self.real_shape = tuple(real.shape[1:])
-        features, _ = extractor(real)  # (N, D) float64
+        features, _, digits = _read(extractor, real)  # (N, D) float64
         self.num_real = features.shape[0]
-        self.fid = FrechetInceptionDistance(feature=_Given(features.shape[1]),
-                                            reset_real_features=False)  # fmt: skip
-        self.fid.update(features, real=True)
+        self.fid = _fid_against(features)
         with warnings.catch_warnings():  # KID warns that it keeps all features: intended
             warnings.simplefilter("ignore")
             self.kid = KernelInceptionDistance(feature=_Given(features.shape[1]),
@@ -149,6 +168,30 @@ class Scorer:
         self.by_class = {} if real_labels is None else per_class_stats(features, real_labels)
         self.manifold = Manifold(features, seed)
         self.info = {"extractor": extractor.info, "reference_images": self.num_real}
+        self.judge2 = judge2
+        if judge2 is not None:
+            features2, _, digits2 = judge2.read(real)
+            self.fid2 = _fid_against(features2)
+            # FIDs in two feature spaces compare once each is divided by its reference's spread
+            self.spread = (_spread(features), _spread(features2))
+            self.real_confidence = (confidence(digits), confidence(digits2))
+            self.info["judges"] = [extractor.info, judge2.info]
+
+    def _second(self, fake: torch.Tensor, digits: torch.Tensor, first: int | None) -> dict:
+        """Judge 2's reading of the samples, both judges' confidence, and how often they agree."""
+        features, probs, digits2 = self.judge2.read(fake)
+        out = {"confidence": confidence(digits), "real_confidence": self.real_confidence[0],
+               "confidence_judge2": confidence(digits2),
+               "real_confidence_judge2": self.real_confidence[1],
+               "judges_agreement": agreement(digits, digits2)}  # fmt: skip
+        if getattr(self.judge2, "modes", False):
+            scores = mode_scores(probs)
+            out.update(modes_judge2=scores["modes"], modes_kl_judge2=scores["modes_kl"])
+        self.fid2.reset()
+        self.fid2.update(features[:first], real=False)
+        out["fid_judge2"] = float(self.fid2.compute())
+        out["fid_scaled_judge2"] = out["fid_judge2"] / self.spread[1]
+        return out
 
     def _kid(self, fake: torch.Tensor) -> tuple[float, float]:
         self.kid.reset()  # keeps the reference features
@@ -174,7 +217,8 @@ class Scorer:
                             f"got {fake.dtype} {tuple(fake.shape)}")  # fmt: skip
         if fake.shape[0] < 2:
             raise UserError("FID and KID need at least 2 samples; raise num_samples")
-        features, probs = self.extractor(fake)
+        features, probs, digits = _read(self.extractor, fake)
+        second = {} if self.judge2 is None else self._second(fake, digits, first)
         modes = {}
         if getattr(self.extractor, "modes", False):
             modes = {**mode_scores(probs), "modes_samples": int(fake.shape[0])}
@@ -192,7 +236,12 @@ class Scorer:
             out.update(class_stats(probs))
         if labels is not None:
             out.update(label_scores(features, probs, labels.cpu(), self.by_class))
-        return {**out, **modes}
+        out = {**out, **modes, **second}
+        if second:
+            out["fid_scaled"] = out["fid"] / self.spread[0]
+            flags = disagreements(out)
+            out.update(judges_disagree=int(bool(flags)), judges_disagree_on=flags)
+        return out
 
     def score_model(self, model, n_samples: int = 1000, seed: int = 0,
                     modes_samples: int | None = None) -> dict:  # fmt: skip
@@ -212,14 +261,20 @@ class Scorer:
 def make_scorer(dataset_cfg, device: torch.device | str = "cpu", extractor: str = "auto",
                 split: str = "test", recipe: clf.Recipe | None = None,
                 inception_path: str | None = None, kid_subsets: int = 100,
-                labels: bool = False) -> Scorer:  # fmt: skip
+                labels: bool = False, judges: bool = True) -> Scorer:  # fmt: skip
     """A Scorer against the dataset's split, with the named extractor ("auto": classifier for the
     MNIST family, else inception). Build it once and call score_model at each evaluation.
-    labels: also read the reference images' classes, for a conditional model's intra-FID."""
-    ext = make_extractor(extractor, dataset_cfg, device, recipe, inception_path)
+    labels: also read the reference images' classes, for a conditional model's intra-FID.
+    judges: with the classifier, a second independent classifier reads the samples too."""
+    name = default_extractor(dataset_cfg) if extractor == "auto" else extractor
+    judge2 = None
+    if name == "classifier" and judges:
+        ext, judge2 = make_judges(dataset_cfg, device, recipe)
+    else:
+        ext = make_extractor(name, dataset_cfg, device, recipe, inception_path)
     real_labels = reference_labels(dataset_cfg, split) if labels else None
     scorer = Scorer(ext, reference_images(dataset_cfg, split), kid_subsets=kid_subsets,
-                    real_labels=real_labels)  # fmt: skip
+                    real_labels=real_labels, judge2=judge2)  # fmt: skip
     scorer.info.update({"dataset": describe(dataset_cfg), "split": split})
     return scorer
 

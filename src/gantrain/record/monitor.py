@@ -39,7 +39,7 @@ _DEFAULT_THREAD_HOOK = threading.excepthook
 
 # evaluation values that stay the same from one evaluation to the next (sample and class counts)
 # or time it (eval_s): in metrics.jsonl and once as text, not drawn as curves
-EVAL_CONSTANTS = ("num_samples", "num_classes", "eval_s", "modes_samples")
+EVAL_CONSTANTS = ("num_samples", "num_classes", "eval_s", "modes_samples", "judges")
 
 
 MIN_BAR_COLUMNS = 20  # narrower, the bar draws nothing: plain log lines instead
@@ -130,7 +130,7 @@ class Monitor:
         for tracker in self.trackers:
             tracker.scalars(curves, rnd)
         if scores and not self.constants_shown:
-            fixed = {k: scores[k] for k in EVAL_CONSTANTS[:2] if k in scores}
+            fixed = {k: scores[k] for k in ("num_samples", "num_classes", "judges") if k in scores}
             for tracker in self.trackers:
                 tracker.text("eval/protocol", _as_code(fixed), rnd)
             self.constants_shown = True

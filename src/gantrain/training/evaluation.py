@@ -12,6 +12,7 @@ import torch
 from gantrain.errors import UserError
 from gantrain.kinds import Integer, PositiveInt, Rounds
 from gantrain.metrics.classifier import Recipe
+from gantrain.metrics.judges import DISAGREE
 from gantrain.metrics.protocol import Extractor, SampleCount, Split
 
 log = logging.getLogger("gantrain")
@@ -99,16 +100,30 @@ def make_evaluator(settings: EvalSettings, dataset_cfg, device: torch.device, ro
         log.warning("evaluation during training is off: %s", err)
         return None
     log.info("%s", plan_line(rounds, settings.num_samples, scorer.info))
+    judges = judge_names(scorer.info)
 
     def evaluate(model: torch.nn.Module) -> dict:
         release_freed_memory()
         scores = scorer.score_model(model, settings.num_samples, settings.seed,
                                     settings.modes_samples)  # fmt: skip
-        # numbers, and the predicted-class shares for TensorBoard's bar chart
-        return {k: v for k, v in scores.items()
+        # numbers, the predicted-class shares for TensorBoard's bar chart, and the judges'
+        # weight hashes for its protocol text
+        if scores.get("judges_disagree"):
+            log.warning("evaluation: %s (%s past the margin)", DISAGREE,
+                        ", ".join(scores["judges_disagree_on"]))  # fmt: skip
+        kept = {k: v for k, v in scores.items()
                 if isinstance(v, int | float) or k == "class_histogram"}  # fmt: skip
+        return {**kept, "judges": judges} if judges else kept
 
     return evaluate
+
+
+def judge_names(info: dict) -> str:
+    """The feature extractors' weight hashes, e.g. "classifier 3f2a9c01b7de, classifier_plain
+    9e0d41c2aa57" (empty for extractors without one, such as InceptionV3)."""
+    named = info.get("judges") or [info.get("extractor", {})]
+    return ", ".join(f"{Path(j['file']).name.split('-')[0]} {j['weights_sha256']}"
+                     for j in named if "weights_sha256" in j)  # fmt: skip
 
 
 def plan_line(rounds: list[int], num_samples: int, info: dict) -> str:
@@ -134,4 +149,8 @@ def plan_line(rounds: list[int], num_samples: int, info: dict) -> str:
             line += f" ({extractor['test_accuracy']:.1%} test accuracy)"
     elif extractor.get("name"):
         line += f", in {extractor['name']} features"
+    judges = info.get("judges", [])
+    if len(judges) > 1:
+        line += (f"; a second judge reads them too, {Path(judges[1]['file']).name} "
+                 f"({judges[1]['test_accuracy']:.1%} test accuracy)")  # fmt: skip
     return line
