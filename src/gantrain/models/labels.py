@@ -38,3 +38,20 @@ class LabelMap(nn.Module):
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         planes = self.embed(labels).view(-1, 1, self.size, self.size).to(x.dtype)
         return torch.cat([x, planes], 1)
+
+
+def projected_logit(
+    logit: torch.Tensor,
+    h: torch.Tensor,
+    projection: nn.Embedding | None,
+    labels: torch.Tensor | None,
+    pack: int,
+) -> torch.Tensor:
+    """A critic's logit (B/pack,) plus the projection discriminator's term (Miyato & Koyama
+    2018): the inner product of the features h (B/pack, F) with the summed class embeddings of
+    each pack's members; the logit alone without a projection (an unconditional critic)."""
+    if projection is None:
+        return logit
+    embedded = projection(labels).to(h.dtype)  # (B, F)
+    embedded = embedded.view(h.shape[0], pack, -1).sum(1)  # a pack's summed classes
+    return logit + (embedded * h).sum(1)

@@ -35,7 +35,7 @@ from gantrain.kinds import Channels, Count, ImageSize, PositiveInt
 from gantrain.models.anticollapse import check_batch, pack
 from gantrain.models.base import GenerativeModel
 from gantrain.models.blocks import plan, widths
-from gantrain.models.labels import LabelVector, label_dim
+from gantrain.models.labels import LabelVector, label_dim, projected_logit
 
 SLOPE = 0.2
 GAIN = math.sqrt(2 / (1 + SLOPE**2))  # leaky ReLU's gain: keeps activations' variance
@@ -243,9 +243,5 @@ class R3Critic(nn.Module):
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.body(pack(x, self.pack))  # (B/pack, features)
-        logit = self.linear(h).squeeze(1)  # (B/pack,)
-        if not self.num_classes:
-            return logit
-        embedded = self.projection(labels).to(h.dtype)  # (B, features)
-        embedded = embedded.view(h.shape[0], self.pack, -1).sum(1)  # a pack's summed classes
-        return logit + (embedded * h).sum(1)
+        projection = self.projection if self.num_classes else None
+        return projected_logit(self.linear(h).squeeze(1), h, projection, labels, self.pack)
