@@ -8,10 +8,10 @@ console script through `run_refused`, and hands the outcome to `assert_refused`.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +42,22 @@ def files_under(root: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
+# Linux counts a process's peak memory from its parent's at fork (exec keeps the larger), so a
+# child forked by a test session that has grown past the bound would inherit that peak. A small
+# Python process starts the command instead and reports the command's own peak (kilobytes).
+_SPAWNER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as peak:
+    peak.write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
 def run_refused(
     args: list[str],
     cwd: Path,
@@ -50,32 +66,31 @@ def run_refused(
     env: dict | None = None,
 ) -> Outcome:
     """Run an installed console script as a user would, measuring its wall time and its own peak
-    resident memory (wait4 reports that child's, not the high-water mark of every child)."""
+    resident memory; past `timeout` the command is killed (its whole process group)."""
     exe = Path(sys.executable).with_name(script)
     full_env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     full_env.pop("HYDRA_FULL_ERROR", None)
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    with tempfile.TemporaryDirectory() as scratch:
+        peak, out, err = (Path(scratch) / name for name in ("peak", "out", "err"))
         start = time.monotonic()
-        child = subprocess.Popen(
-            [str(exe), *args],
-            cwd=cwd,
-            env=full_env,
-            stdout=out,
-            stderr=err,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-        killer = threading.Timer(timeout, child.kill)
-        killer.start()
-        try:
-            _, status, usage = os.wait4(child.pid, 0)
-        finally:
-            killer.cancel()
-        child.returncode = os.waitstatus_to_exitcode(status)
+        with open(out, "w") as stdout, open(err, "w") as stderr:
+            child = subprocess.Popen(
+                [sys.executable, "-c", _SPAWNER, str(peak), str(exe), *args],
+                cwd=cwd,
+                env=full_env,
+                stdout=stdout,
+                stderr=stderr,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            try:
+                returncode = child.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                returncode = child.wait()
         seconds = time.monotonic() - start
-        out.seek(0)
-        err.seek(0)
-        return Outcome(child.returncode, out.read(), err.read(), seconds, usage.ru_maxrss / 1024)
+        peak_kb = int(peak.read_text()) if peak.exists() and peak.read_text() else 0
+        return Outcome(returncode, out.read_text(), err.read_text(), seconds, peak_kb / 1024)
 
 
 def assert_refused(
