@@ -43,6 +43,7 @@ def _rename_shard(root: Path, index: int, name: str, move_to: Path | None = None
     (root / "manifest.json").write_text(json.dumps(manifest))
 
 
+@pytest.mark.promise("containment")
 def test_a_remote_manifest_naming_a_path_outside_the_cache_writes_nothing(tmp_path):
     served = write_shards(tmp_path / "served", [6, 6], size=16)
     # the server drops '..' from the path, so it answers with these bytes and the right sha256
@@ -57,6 +58,7 @@ def test_a_remote_manifest_naming_a_path_outside_the_cache_writes_nothing(tmp_pa
     assert "leads outside" in line and not (tmp_path / "escaped.tar").exists()
 
 
+@pytest.mark.promise("containment")
 def test_a_local_manifest_naming_a_shard_outside_its_folder_is_not_read(tmp_path):
     root = write_shards(tmp_path / "shards", [6, 6], size=16)
     _rename_shard(root, 0, "../outside.tar", tmp_path / "outside.tar")
@@ -65,6 +67,7 @@ def test_a_local_manifest_naming_a_shard_outside_its_folder_is_not_read(tmp_path
     assert_refused(out, "../outside.tar", before, tmp_path, ("run", "cache"))
 
 
+@pytest.mark.promise("malformed")
 @pytest.mark.parametrize("change, names", [
     ({"version": "one"}, "version"),
     ({"count": "many"}, "count"),
@@ -81,6 +84,7 @@ def test_a_manifest_with_a_wrong_type_is_one_line(tmp_path, change, names):
     assert_refused(out, names, before, tmp_path, ("run",))
 
 
+@pytest.mark.promise("bounded")
 def test_a_pixel_bomb_inside_a_shard_is_refused_unread(tmp_path):
     png = bomb_png(12000, 12000)  # 144 M pixels, past the decoder's bound of 89 M
     small = write_shards(tmp_path / "small", [4], size=16, channels=1)
@@ -93,6 +97,7 @@ def test_a_pixel_bomb_inside_a_shard_is_refused_unread(tmp_path):
     assert "pixels" in line
 
 
+@pytest.mark.promise("timeouts")
 def test_a_stalled_server_fails_within_the_timeout_naming_the_cause(tmp_path):
     url, sock = stalled_server()
     before = files_under(tmp_path)
@@ -104,6 +109,7 @@ def test_a_stalled_server_fails_within_the_timeout_naming_the_cause(tmp_path):
     assert "dataset.timeout" in line
 
 
+@pytest.mark.promise("bounded")
 def test_a_fifo_in_an_image_folder_is_skipped_not_waited_on(tmp_path):
     folder = tmp_path / "images"
     folder.mkdir()
@@ -116,6 +122,7 @@ def test_a_fifo_in_an_image_folder_is_skipped_not_waited_on(tmp_path):
     assert "not regular files" in out.stdout + out.stderr
 
 
+@pytest.mark.promise("bounded")
 def test_a_pixel_bomb_in_an_image_folder_is_refused_unread(tmp_path):
     folder = tmp_path / "images"
     folder.mkdir()
@@ -127,6 +134,7 @@ def test_a_pixel_bomb_in_an_image_folder_is_refused_unread(tmp_path):
     assert_refused(out, "bomb.png", before, tmp_path, ("run",))
 
 
+@pytest.mark.promise("bounded")
 def test_a_zip_bomb_in_a_pack_source_is_cut_off_not_read_whole(tmp_path):
     src = zip_bomb(tmp_path / "photos.zip", "photos/a.png", 2**30)  # 1 GiB of zeros, ~4 MB
     before = files_under(tmp_path)
@@ -135,6 +143,7 @@ def test_a_zip_bomb_in_a_pack_source_is_cut_off_not_read_whole(tmp_path):
     assert "too large" in line
 
 
+@pytest.mark.promise("containment")
 def test_a_tar_member_escaping_its_archive_is_refused(tmp_path):
     src = tmp_path / "photos.tar"
     png = bomb_png(16, 16)
@@ -148,6 +157,7 @@ def test_a_tar_member_escaping_its_archive_is_refused(tmp_path):
     assert_refused(out, "../../evil.png", before, tmp_path, ("packed",))
 
 
+@pytest.mark.promise("malformed")
 def test_a_file_that_is_not_parquet_is_one_line(tmp_path):
     pytest.importorskip("datasets")
     (tmp_path / "train.parquet").write_bytes(b"PAR1 this is not parquet at all PAR1")
@@ -159,6 +169,7 @@ def test_a_file_that_is_not_parquet_is_one_line(tmp_path):
                    ("run", "hf_cache"))  # fmt: skip
 
 
+@pytest.mark.promise("bounded")
 def test_a_fifo_in_a_pack_source_is_skipped_not_waited_on(tmp_path):
     folder = tmp_path / "images"
     folder.mkdir()

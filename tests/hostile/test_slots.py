@@ -83,6 +83,7 @@ def _refused(run, args, script, names, tmp_path, allowed=()):
     return assert_refused(out, names, before, tmp_path, allowed)
 
 
+@pytest.mark.promise("slots")
 def test_export_refuses_a_data_loader_as_the_model(run, tmp_path):
     download = tmp_path / "downloaded"
     _craft(run, lambda c: c.update(model={"_target_": LOADER, "name": "mnist",
@@ -92,6 +93,7 @@ def test_export_refuses_a_data_loader_as_the_model(run, tmp_path):
     assert "model may hold only gantrain.models." in line and not download.exists()
 
 
+@pytest.mark.promise("slots")
 def test_serve_refuses_a_shard_set_nested_in_the_model(run, tmp_path, server):
     url, requests = server
     shards = {"_target_": "gantrain.data.shards.load", "root": f"{url}/set"}
@@ -101,6 +103,7 @@ def test_serve_refuses_a_shard_set_nested_in_the_model(run, tmp_path, server):
     assert "model.latent_dim holds plain values only" in line and requests == []
 
 
+@pytest.mark.promise("slots")
 def test_sample_refuses_a_model_as_the_critic(run, tmp_path):
     model = {"_target_": "gantrain.models.dcgan.DCGAN", "image_size": 28, "channels": 1}
     _craft(run, lambda c: c["objective"].update(critic=model))
@@ -110,12 +113,14 @@ def test_sample_refuses_a_model_as_the_critic(run, tmp_path):
     assert "objective.critic may hold only gantrain.models.critics.CodeCritic" in line
 
 
+@pytest.mark.promise("slots")
 def test_export_refuses_a_saved_config_with_hydra_settings(run, tmp_path):
     _craft(run, lambda c: c.update(hydra={"run": {"dir": str(tmp_path / "elsewhere")}}))
     _refused(run, [f"run_dir={run}", f"out={tmp_path / 'g.onnx'}"], "gantrain-export",
              "config.hydra holds Hydra's own settings", tmp_path)  # fmt: skip
 
 
+@pytest.mark.promise("no-reach-out")
 def test_eval_fetches_no_url_from_a_saved_config(run, tmp_path, server):
     url, requests = server
     remote = {"_target_": "gantrain.data.shards.load", "root": f"{url}/set", "image_size": 28,
@@ -126,6 +131,7 @@ def test_eval_fetches_no_url_from_a_saved_config(run, tmp_path, server):
     assert "give dataset.root=... on the command line" in line and requests == []
 
 
+@pytest.mark.promise("no-reach-out")
 def test_eval_downloads_nothing_a_saved_config_asks_for(run, tmp_path):
     empty = tmp_path / "no-data"
     _craft(run, lambda c: c["dataset"].update(root=str(empty), download=True))
@@ -134,6 +140,7 @@ def test_eval_downloads_nothing_a_saved_config_asks_for(run, tmp_path):
     assert not empty.exists()
 
 
+@pytest.mark.promise("no-reach-out")
 @pytest.mark.parametrize(
     "line,named",
     [

@@ -47,6 +47,7 @@ def held():
         lock.release(path)
 
 
+@pytest.mark.promise("one-writer")
 def test_a_second_pack_into_an_out_in_use_is_refused(tmp_path, held):
     _pictures(tmp_path / "pics")
     held(tmp_path / "out")
@@ -56,6 +57,7 @@ def test_a_second_pack_into_an_out_in_use_is_refused(tmp_path, held):
     assert "give another out= folder" in line
 
 
+@pytest.mark.promise("one-writer")
 @pytest.mark.parametrize("name", ["gen.onnx", "gen.pt"])
 def test_a_second_export_into_a_file_in_use_is_refused(tmp_path, held, name):
     (tmp_path / name).write_bytes(b"the first export's bytes")
@@ -67,6 +69,7 @@ def test_a_second_export_into_a_file_in_use_is_refused(tmp_path, held, name):
     assert_refused(out, IN_USE, before, tmp_path)
 
 
+@pytest.mark.promise("one-writer")
 @pytest.mark.parametrize("name", ["grid.png", "samples.npz", "pngs"])
 def test_a_second_sample_into_an_out_in_use_is_refused(tmp_path, held, name):
     held(tmp_path / name, as_file="." in name)
@@ -75,6 +78,7 @@ def test_a_second_sample_into_an_out_in_use_is_refused(tmp_path, held, name):
     assert_refused(out, IN_USE, before, tmp_path)
 
 
+@pytest.mark.promise("malformed")
 @pytest.mark.parametrize(
     "record",
     [
@@ -97,6 +101,17 @@ def test_a_foreign_progress_record_is_refused_unread(tmp_path, record):
                    tmp_path)  # fmt: skip
 
 
+@pytest.mark.promise("one-writer")
+def test_a_second_projection_into_an_out_in_use_is_refused(tmp_path, held):
+    Image.new("L", (28, 28)).save(tmp_path / "x.png")
+    held(tmp_path / "proj")
+    before = files_under(tmp_path)
+    out = run_refused(["image=x.png", "out=proj", f"run_dir={tmp_path}"], tmp_path,
+                      "gantrain-project")  # fmt: skip
+    assert_refused(out, IN_USE, before, tmp_path)
+
+
+@pytest.mark.promise("malformed")
 def test_pack_of_a_missing_source_says_it_does_not_exist(tmp_path):
     before = files_under(tmp_path)
     out = run_refused(["src=/no/such/photos", "out=out"], tmp_path, "gantrain-pack")
@@ -104,6 +119,7 @@ def test_pack_of_a_missing_source_says_it_does_not_exist(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.promise("bounded")
 def test_an_unbounded_walk_is_refused(tmp_path):
     before = files_under(tmp_path)
     out = run_refused(["walk_steps=400000", "image=x.png", f"run_dir={tmp_path}"], tmp_path,
@@ -137,6 +153,7 @@ def _resume(trained: Path, tmp_path: Path, broken: str, text: str, extra=()):
     return run, out, before
 
 
+@pytest.mark.promise("malformed")
 @pytest.mark.parametrize(
     ("broken", "text", "extra", "names"),
     [
@@ -152,6 +169,7 @@ def test_a_resume_with_a_malformed_tracker_file_is_one_line(trained, tmp_path, b
     assert json.loads((run / "summary.json").read_text())["status"] != "running"
 
 
+@pytest.mark.promise("timeouts")
 def test_a_tracker_server_on_a_closed_port_is_refused_in_seconds(mnist_root, tmp_path):
     uri = f"http://127.0.0.1:{_closed_port()}"
     args = cli_args(mnist_root, tmp_path / "run", ["trainer.rounds=2", "logger=mlflow",

@@ -110,3 +110,18 @@ def test_without_torch_fidelity_the_line_says_what_to_install(tmp_path, monkeypa
     monkeypatch.setattr(imports, "_TORCH_FIDELITY_AVAILABLE", False)
     with pytest.raises(UserError, match="pip install torch-fidelity"):
         extractors.inception_weights(None)
+
+
+def test_the_fetch_timeout_key_bounds_a_silent_server(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    with socket.socket() as s:  # accepts connections (the backlog) but never answers
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        monkeypatch.setattr(extractors, "INCEPTION_URL", f"http://127.0.0.1:{s.getsockname()[1]}/")
+        t0 = time.monotonic()
+        with pytest.raises(UserError, match="timed out") as err:
+            extractors.make_extractor("inception", {}, fetch_timeout=0.5)
+        waited = time.monotonic() - t0
+    assert "\n" not in str(err.value) and waited < 20  # the default would wait 30 s

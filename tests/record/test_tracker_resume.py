@@ -26,6 +26,7 @@ def _mlflow_run(run_dir):
     return client, client.get_run(kept(run_dir, "mlflow")["run_id"])
 
 
+@pytest.mark.promise("trackers")
 @pytest.mark.slow
 def test_a_resumed_mlflow_run_holds_each_round_once(tmp_path):
     killed = Monitor(tmp_path, rounds=6, progress=False, config=CONFIG)
@@ -42,6 +43,7 @@ def test_a_resumed_mlflow_run_holds_each_round_once(tmp_path):
     assert fid == [4]
 
 
+@pytest.mark.promise("trackers")
 @pytest.mark.slow
 def test_a_resume_that_adds_mlflow_gives_it_the_run_s_params(tmp_path):
     first = Monitor(tmp_path, rounds=6, progress=False, config={**CONFIG, "logger": {"csv": {}}})
@@ -102,6 +104,7 @@ monitor.Monitor.scalars = scalars
 """
 
 
+@pytest.mark.promise("trackers")
 @pytest.mark.slow
 def test_a_run_killed_and_resumed_holds_each_round_once_in_mlflow(mnist_root, tmp_path):
     run = tmp_path / "run"  # checkpoints every 2 rounds: killed after 5, resumed from 4

@@ -194,3 +194,31 @@ def test_several_loggers_from_the_real_command_line(mnist_root, tmp_path):
     assert list((run / "tb").glob("events.out.tfevents.*"))
     assert (4, "train/loss_d") in _scalars(run)
     assert (run / "csv" / "images" / "samples" / "round_000004.png").is_file()
+
+
+@pytest.mark.promise("trackers")
+@pytest.mark.slow
+def test_wandb_leaves_out_the_rounds_a_killed_run_logged_after_its_checkpoint(
+    tmp_path, monkeypatch
+):
+    from gantrain.record.wandb_tracker import WandbTracker
+
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    first = WandbTracker(tmp_path, 0, mode="offline")
+    for rnd in (50, 100, 150):  # the checkpoint at 100; 150 was logged, then the run was killed
+        first.scalars({"train/loss": float(rnd)}, rnd)
+    first.run.finish(exit_code=1)
+    resumed = WandbTracker(tmp_path, 100, mode="offline")
+    assert not resumed.fresh and resumed.logged_before == 150
+    sent = []  # what reaches W&B's run.log, passed on to it
+    real_log = resumed.run.log
+    monkeypatch.setattr(
+        resumed.run, "log", lambda values, step: sent.append(step) or real_log(values, step=step)
+    )
+    resumed.scalars({"train/loss": -1.0}, 150)  # the same round again: already in W&B
+    resumed.image("samples", torch.zeros(3, 8, 8), 150)
+    resumed.scalars({"train/loss": 200.0}, 200)
+    resumed.image("samples", torch.zeros(3, 8, 8), 200)
+    assert sent == [200, 200]
+    assert tracker.kept(tmp_path, "wandb")["step"] == 200
+    resumed.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from gantrain.commands.arguments import run
 from gantrain.commands.runs import load_run
-from gantrain.kinds import DeviceKind, Flag, Integer, Overrides, PositiveInt
+from gantrain.kinds import DeviceKind, Flag, Integer, Overrides, PositiveFloat, PositiveInt
 from gantrain.kinds import Path as PathText
 from gantrain.metrics.classifier import Recipe
 from gantrain.metrics.judges import MARGINS, judges_line
@@ -40,6 +40,7 @@ def evaluate_run(
     device: DeviceKind = "auto",
     kid_subsets: PositiveInt = 100,
     inception_weights: PathText | None = None,
+    fetch_timeout: PositiveFloat = 30.0,
     classifier: Recipe | None = None,
     out: PathText | None = None,
     dataset: Overrides | None = None,
@@ -54,7 +55,8 @@ def evaluate_run(
     device = resolve_device(device)
     run = load_run(run_dir, checkpoint, ema, dataset or {}, device)
     scorer = make_scorer(run.data(), device, extractor, split, classifier or Recipe(),
-                         inception_weights, subsets, labels=run.model.num_classes > 0)  # fmt: skip
+                         inception_weights, subsets, labels=run.model.num_classes > 0,
+                         fetch_timeout=fetch_timeout)  # fmt: skip
     scores = scorer.score_model(run.model, n, seed, modes_samples)
     info = {k: v for k, v in scorer.info["extractor"].items() if k != "trained"}
     if "modes" in scores:

@@ -26,6 +26,7 @@ from gantrain.kinds import (
     Says,
 )
 from gantrain.kinds import Path as PathText
+from gantrain.record import lock
 from gantrain.schema import Schema
 
 log = logging.getLogger("gantrain")
@@ -174,6 +175,8 @@ def project_image(
 
     folder = check_out(out)
     path = check_image(image)  # before the run is loaded: a mistake answers at once
+    # one writer per out=, as per run directory: a second projection into it is refused
+    lock.claim(folder, "wait for it to finish or give another out=")
     run_ = load_run(run_dir, checkpoint, ema, dataset or {}, resolve_device(device))
     model = run_.model
     size, channels = int(run_.dataset["image_size"]), int(run_.dataset["channels"])
@@ -198,6 +201,7 @@ def project_image(
         "start_losses": result.start_losses,
     }  # fmt: skip
     write_outputs(folder, target, result, walk_images, fps, report)
+    lock.release(folder)
     said = f"pixel MSE {result.pixel_mse:.4g}"
     if report["feature_distance"] is not None:
         said += f", feature distance {result.feature_distance:.4g}"

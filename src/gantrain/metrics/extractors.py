@@ -15,6 +15,7 @@ import torch
 from gantrain.errors import UserError
 from gantrain.metrics import classifier
 from gantrain.metrics.data import CLASSIFIER_DEFAULT, describe, digit_config, has_labels, is_stacked
+from gantrain.metrics.fetch import READ_TIMEOUT_S
 
 EXTRACTORS = ("classifier", "inception")
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -102,8 +103,9 @@ class InceptionFeatures:
         return torch.cat(out), None
 
 
-def inception_weights(given: str | None) -> Path:
-    """The weights file: given, or torch hub's cached copy, fetched there on first use."""
+def inception_weights(given: str | None, fetch_timeout: float = READ_TIMEOUT_S) -> Path:
+    """The weights file: given, or torch hub's cached copy, fetched there on first use (giving
+    up after fetch_timeout seconds without a byte)."""
     from torchmetrics.utilities.imports import _TORCH_FIDELITY_AVAILABLE
 
     if not _TORCH_FIDELITY_AVAILABLE:
@@ -120,7 +122,7 @@ def inception_weights(given: str | None) -> Path:
     why = "it is not there"
     if not given:  # the cache is gantrain's to fill; a path the user gave is not
         try:
-            return fetch(INCEPTION_URL, hub, INCEPTION_SHA256)
+            return fetch(INCEPTION_URL, hub, INCEPTION_SHA256, read_timeout_s=fetch_timeout)
         except FetchFailed as err:
             why = f"fetching {INCEPTION_URL} failed ({err})"
     raise UserError(
@@ -147,6 +149,7 @@ def make_extractor(
     device: torch.device | str = "cpu",
     recipe: classifier.Recipe | None = None,
     inception_path: str | None = None,
+    fetch_timeout: float = READ_TIMEOUT_S,
 ):
     """Build the named extractor ("auto" picks default_extractor) on device."""
     device = torch.device(device)
@@ -159,5 +162,5 @@ def make_extractor(
         net, info = classifier.load_or_train(dataset_cfg, recipe, device)
         return ClassifierFeatures(net, info)
     if name == "inception":
-        return InceptionFeatures(inception_weights(inception_path), device)
+        return InceptionFeatures(inception_weights(inception_path, fetch_timeout), device)
     raise UserError(f"extractor={name!r} is not known; choose one of {', '.join(EXTRACTORS)}")

@@ -24,6 +24,7 @@ from gantrain.metrics import classifier as clf
 from gantrain.metrics.conditional import label_scores, per_class_stats
 from gantrain.metrics.data import describe, reference_images, reference_labels
 from gantrain.metrics.extractors import default_extractor, make_extractor, make_judges
+from gantrain.metrics.fetch import READ_TIMEOUT_S
 from gantrain.metrics.judges import agreement, confidence, disagreements
 from gantrain.metrics.manifold import Manifold
 from gantrain.metrics.modes import mode_scores
@@ -261,17 +262,19 @@ class Scorer:
 def make_scorer(dataset_cfg, device: torch.device | str = "cpu", extractor: str = "auto",
                 split: str = "test", recipe: clf.Recipe | None = None,
                 inception_path: str | None = None, kid_subsets: int = 100,
-                labels: bool = False, judges: bool = True) -> Scorer:  # fmt: skip
+                labels: bool = False, judges: bool = True,
+                fetch_timeout: float = READ_TIMEOUT_S) -> Scorer:  # fmt: skip
     """A Scorer against the dataset's split, with the named extractor ("auto": classifier for the
     MNIST family, else inception). Build it once and call score_model at each evaluation.
     labels: also read the reference images' classes, for a conditional model's intra-FID.
-    judges: with the classifier, a second independent classifier reads the samples too."""
+    judges: with the classifier, a second independent classifier reads the samples too.
+    fetch_timeout: seconds without a byte before the Inception weights' first fetch gives up."""
     name = default_extractor(dataset_cfg) if extractor == "auto" else extractor
     judge2 = None
     if name == "classifier" and judges:
         ext, judge2 = make_judges(dataset_cfg, device, recipe)
     else:
-        ext = make_extractor(name, dataset_cfg, device, recipe, inception_path)
+        ext = make_extractor(name, dataset_cfg, device, recipe, inception_path, fetch_timeout)
     real_labels = reference_labels(dataset_cfg, split) if labels else None
     scorer = Scorer(ext, reference_images(dataset_cfg, split), kid_subsets=kid_subsets,
                     real_labels=real_labels, judge2=judge2)  # fmt: skip

@@ -29,7 +29,8 @@ def require(name: str):
 
 def _ids(run_dir: Path) -> dict:
     """RUN/trackers.json ({} when there is none), or one line where it is not what gantrain
-    writes there: an object of objects of text (tracker name -> its run's id and store)."""
+    writes there: an object of objects of text or whole numbers (tracker name -> its run's id,
+    its store, the last round it logged)."""
     from gantrain.record.run_files import read_json
 
     path = run_dir / IDS
@@ -37,7 +38,10 @@ def _ids(run_dir: Path) -> dict:
         return {}
     found = read_json(path)
     ok = isinstance(found, dict) and all(
-        isinstance(v, dict) and all(isinstance(x, str) for x in v.values()) for v in found.values()
+        isinstance(v, dict)
+        and isinstance(v.get("run_id", ""), str)
+        and all(_plain(x) for x in v.values())
+        for v in found.values()
     )
     if not ok:
         raise UserError(
@@ -45,6 +49,10 @@ def _ids(run_dir: Path) -> dict:
             '{"run_id": ...}): remove it, and the trackers start new runs'
         )
     return found
+
+
+def _plain(value) -> bool:
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
 
 def kept(run_dir: Path, name: str) -> dict:

@@ -64,32 +64,39 @@ class WandbTracker(Tracker):
                 "records without a network, to `wandb sync` later"
             ) from None
         self.fresh = before != self.run.id
-        # W&B keeps a resumed run's steps increasing: rounds a killed run logged after the
-        # checkpoint (below the run's step) are left out here, as W&B would drop them itself
-        self.next_step = 0 if self.fresh else int(getattr(self.run, "step", 0) or 0)
-        if self.fresh:
-            keep(run_dir, "wandb", {"run_id": self.run.id})
+        self.run_dir = run_dir
+        # W&B keeps a run's steps increasing and drops a lower one: rounds a killed run logged
+        # after its checkpoint are left out on resume, offline too (where the resumed run's own
+        # step starts at 0), by the last step this run directory recorded
+        logged = -1 if self.fresh else int(kept(run_dir, "wandb").get("step", -1))
+        continued = -1 if self.fresh else int(getattr(self.run, "step", 0) or 0) - 1
+        self.logged_before = max(logged, continued)
+        self.high = self.logged_before
+        keep(run_dir, "wandb", {"run_id": self.run.id, "step": self.high})
+
+    def _log(self, values: dict, rnd: int) -> None:
+        self.run.log(values, step=rnd)
+        if rnd > self.high:  # the record moves once a round, not once a call
+            self.high = rnd
+            keep(self.run_dir, "wandb", {"run_id": self.run.id, "step": rnd})
 
     def config(self, config: dict, text: str) -> None:
         self.run.config.update(config, allow_val_change=True)
 
     def scalars(self, values: dict[str, float], rnd: int) -> None:
-        if rnd < self.next_step:
-            return
-        self.run.log(dict(values), step=rnd)
+        if rnd > self.logged_before:
+            self._log(dict(values), rnd)
 
     def text(self, tag: str, text: str, rnd: int) -> None:
         self.run.summary[tag] = text
 
     def figure(self, tag: str, figure, rnd: int) -> None:
-        if rnd < self.next_step:
-            return
-        self.run.log({tag: self.wandb.Image(figure_rgb(figure))}, step=rnd)
+        if rnd > self.logged_before:
+            self._log({tag: self.wandb.Image(figure_rgb(figure))}, rnd)
 
     def image(self, tag: str, grid, rnd: int) -> None:
-        if rnd < self.next_step:
-            return
-        self.run.log({tag: self.wandb.Image(as_uint8(grid))}, step=rnd)
+        if rnd > self.logged_before:
+            self._log({tag: self.wandb.Image(as_uint8(grid))}, rnd)
 
     def hparams(self, hparams: dict, metrics: dict) -> None:
         self.run.config.update({"hparams": hparams}, allow_val_change=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from gantrain.errors import UserError
-from gantrain.kinds import Integer, PositiveInt, Rounds
+from gantrain.kinds import Integer, PositiveFloat, PositiveInt, Rounds
 from gantrain.metrics.classifier import Recipe
 from gantrain.metrics.judges import DISAGREE
 from gantrain.metrics.protocol import Extractor, SampleCount, Split
@@ -37,6 +37,7 @@ class EvalSettings:
     split: Split = "test"
     kid_subsets: PositiveInt = 100
     seed: Integer = 0
+    fetch_timeout: PositiveFloat = 30.0
     classifier: Recipe = field(default_factory=Recipe)
 
     def rounds(self, sample_at: list[int], rounds: int) -> list[int]:
@@ -95,7 +96,7 @@ def make_evaluator(settings: EvalSettings, dataset_cfg, device: torch.device, ro
     try:
         scorer = make_scorer(dataset_cfg, device, extractor=settings.extractor, split=settings.split,
                              recipe=settings.classifier, kid_subsets=settings.kid_subsets,
-                             labels=labels)  # fmt: skip
+                             labels=labels, fetch_timeout=settings.fetch_timeout)  # fmt: skip
     except UserError as err:
         log.warning("evaluation during training is off: %s", err)
         return None
