@@ -86,6 +86,36 @@ class Trainer:
         evaluate: model -> {fid, kid, ...}, called at the rounds in eval_at.
         burn_in: hyper-parameters set before each round from the round alone (schedule=...).
         """
+        start = self._prepare(model, objective, batches, run_dir, config, seed, device, state,
+                              writes, evaluate, eval_at, burn_in)  # fmt: skip
+        if start >= self.rounds:
+            return self._nothing_to_train(start)
+        if writes:  # held from the start: a full disk can still be recorded in it
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_json(run_dir / "summary.json", {"status": "running"}, reserve=True)
+        if start and writes:
+            prune_metrics(run_dir / "metrics.jsonl", start)
+        self.monitor = (
+            Monitor(run_dir, self.rounds, start, self.progress, config) if writes else NullMonitor()
+        )
+        try:
+            with StopRequests() as stop:
+                train_s = self._loop(start, stop)
+            if hparams is not None:
+                self.monitor.hparams(hparams, {**self.last, **self.last_eval})
+        finally:
+            self.monitor.close()
+        if writes:
+            self.pictures.evolution()
+        summary = self._summary(start, train_s)
+        if writes:
+            write_json(run_dir / "summary.json", summary, reserve=True)
+        return summary
+
+    def _prepare(self, model, objective, batches, run_dir: Path, config: dict, seed: int,
+                 device: torch.device, state: dict | None, writes: bool, evaluate,
+                 eval_at, burn_in: BurnIn | None) -> int:  # fmt: skip
+        """This fit's state (restored from `state` when given); returns the round it starts after."""
         self.writes, self.run_dir, self.device = writes, run_dir, device
         self.evaluate = evaluate if writes else None
         self.schedule = Schedule(self.rounds, self.sample_at, self.checkpoint_every,
@@ -112,6 +142,11 @@ class Trainer:
         if state:  # the file it came from (last.pt, or a milestone where last.pt was damaged)
             self.state.kept = (Path(state.get("loaded_from", run_dir / "checkpoints" / "last.pt")),
                                start)  # fmt: skip
+        self._choose_step(objective, batches, burn_in)
+        return start
+
+    def _choose_step(self, objective, batches, burn_in: BurnIn | None) -> None:
+        """The round's step: the objective's own, or a CUDA graph of it where one can run."""
         self.step = objective.step
         self.passes = getattr(getattr(objective, "accel", None), "accumulate", 1)
         if can_graph(objective, batches) and self.passes == 1:
@@ -120,36 +155,15 @@ class Trainer:
             else:  # a graph would freeze the numbers the schedule changes
                 log.info("the schedule sets learning rates and penalty weights each round, which "
                          "a CUDA graph would freeze: rounds run eagerly")  # fmt: skip
-        if start >= self.rounds:
-            log.info(
-                "%s is already at round %d of %d; nothing to train", run_dir, start, self.rounds
-            )
-            # an interrupted run's summary holds no round count: the checkpoint's is the truth
-            before = read_json(run_dir / "summary.json") or {}
-            if before.get("status") == "time_limit":  # stopped where the run now ends
-                before["status"] = "done"
-            return {"status": "done", **before, "rounds": start}
-        if writes:  # held from the start: a full disk can still be recorded in it
-            run_dir.mkdir(parents=True, exist_ok=True)
-            write_json(run_dir / "summary.json", {"status": "running"}, reserve=True)
-        if start and writes:
-            prune_metrics(run_dir / "metrics.jsonl", start)
-        self.monitor = (
-            Monitor(run_dir, self.rounds, start, self.progress, config) if writes else NullMonitor()
-        )
-        try:
-            with StopRequests() as stop:
-                train_s = self._loop(start, stop)
-            if hparams is not None:
-                self.monitor.hparams(hparams, {**self.last, **self.last_eval})
-        finally:
-            self.monitor.close()
-        if writes:
-            self.pictures.evolution()
-        summary = self._summary(start, train_s)
-        if writes:
-            write_json(run_dir / "summary.json", summary, reserve=True)
-        return summary
+
+    def _nothing_to_train(self, start: int) -> dict:
+        log.info("%s is already at round %d of %d; nothing to train", self.run_dir, start,
+                 self.rounds)  # fmt: skip
+        # an interrupted run's summary holds no round count: the checkpoint's is the truth
+        before = read_json(self.run_dir / "summary.json") or {}
+        if before.get("status") == "time_limit":  # stopped where the run now ends
+            before["status"] = "done"
+        return {"status": "done", **before, "rounds": start}
 
     def _loop(self, start: int, stop: StopRequests) -> float:
         st, when = self.state, self.schedule
