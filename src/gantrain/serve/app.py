@@ -51,12 +51,20 @@ def _truncation(value: float) -> float:
 def build_app(drawer):
     """The FastAPI application serving one run through drawer (commands/seeded.py's Drawer:
     seeds(), walk() and info(), which raise UserError for a request's mistakes)."""
-    from fastapi import FastAPI, Query, Request
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import FileResponse, JSONResponse, Response
-    from starlette.exceptions import HTTPException
+    from fastapi import FastAPI
 
     app = FastAPI(title="gantrain-serve", docs_url=None, redoc_url=None)
+    _answer_mistakes(app)
+    _routes(app, drawer)
+    return app
+
+
+def _answer_mistakes(app) -> None:
+    """Every refused request is a 400 (404 for an unknown path) with {"error": one line}."""
+    from fastapi import Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException
 
     @app.middleware("http")
     async def _once_each(request: Request, call_next):
@@ -85,6 +93,12 @@ def build_app(drawer):
         if first.get("type") == "missing":
             text = f"{where} is required, e.g. ?{where}=0"
         return JSONResponse({"error": text}, status_code=400)
+
+
+def _routes(app, drawer) -> None:
+    """The page, its info and the three pictures."""
+    from fastapi import Query
+    from fastapi.responses import FileResponse, Response
 
     def png(images: torch.Tensor, per_row: int) -> Response:
         return Response(_png(images, per_row), media_type="image/png")
@@ -121,5 +135,3 @@ def build_app(drawer):
                     class_: str | None = Query(None, alias="class"),
                     truncation: float = 1.0):  # fmt: skip
         return png(drawer.walk(a, b, steps, _class(class_), _truncation(truncation)), steps)
-
-    return app
