@@ -10,7 +10,7 @@ import pytest
 import torch
 from helpers import cli_args, one_error_line, patched_gantrain, run_cli, tiny_train
 
-from gantrain.commands.command_line import check_command_line
+from gantrain.cli.command_line import check_command_line
 from gantrain.commands.train import schema
 from gantrain.errors import UserError
 from gantrain.record import trackers

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from annotated_types import Ge, Le
 
-from gantrain.commands.arguments import run
+from gantrain.cli.arguments import run
 from gantrain.data.decode import Filter, Fit, Recipe
 from gantrain.errors import UserError
 from gantrain.kinds import Channels, Choice, Count, Flag, ImageSize, PositiveFloat, Rgb, Says, Text
@@ -40,7 +40,7 @@ def pack(
     progress: Flag | None = None,
 ) -> str:
     """Pack src into out as conf/pack.yaml describes each key; returns the line to print."""
-    from gantrain.commands.places import check_writable
+    from gantrain.cli.places import check_writable
     from gantrain.data.pack.run import pack as run_pack
     from gantrain.data.pack.sources import open_source
     from gantrain.data.pack.write import Settings
