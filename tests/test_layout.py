@@ -6,28 +6,31 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import tomllib
+
 import gantrain
 
 ROOT = Path(gantrain.__file__).parent
-# commands -> training -> (the domains) -> the foundation
+# commands -> cli -> training -> (the domains) -> the foundation
 LAYERS = {
     "commands": 0,
     "__main__": 0,
     "serve": 0,
-    "training": 1,
-    "data": 2,
-    "models": 2,
-    "objectives": 2,
-    "record": 2,
-    "hardware": 2,
-    "metrics": 2,
-    "config": 3,
-    "errors": 3,
-    "files": 3,
-    "schema": 3,
-    "kinds": 3,
-    "saved_config": 3,
-    "slots": 3,
+    "cli": 1,
+    "training": 2,
+    "data": 3,
+    "models": 3,
+    "objectives": 3,
+    "record": 3,
+    "hardware": 3,
+    "metrics": 3,
+    "config": 4,
+    "errors": 4,
+    "files": 4,
+    "schema": 4,
+    "kinds": 4,
+    "saved_config": 4,
+    "slots": 4,
 }
 
 
@@ -106,3 +109,15 @@ def test_no_two_folders_import_each_other():
 
 def test_a_circle_is_found():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_commands_holds_exactly_the_console_scripts():
+    """commands/ is the list of what a user runs: one module per [project.scripts] entry, and
+    what they share lives in cli/."""
+    pyproject = ROOT.parent.parent / "pyproject.toml"
+    scripts = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["scripts"]
+    named = {target.split(":")[0] for target in scripts.values()}
+    assert all(n.startswith("gantrain.commands.") for n in named), named
+    modules = {f"gantrain.commands.{p.stem}" for p in (ROOT / "commands").glob("*.py")}
+    assert modules - {"gantrain.commands.__init__"} == named
+    assert not [p for p in (ROOT / "commands").iterdir() if p.is_dir() and p.name != "__pycache__"]

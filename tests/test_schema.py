@@ -170,7 +170,7 @@ def test_examples_come_from_the_shipped_config():
 
 @pytest.mark.parametrize("ref", ["${nope}", "${hydra.job.num}", "${model.nope}"])
 def test_a_reference_to_no_key_is_one_line_before_hydra_runs(ref):
-    from gantrain.commands.command_line import check_command_line
+    from gantrain.cli.command_line import check_command_line
 
     with pytest.raises(UserError, match=r"^seed=\$\{.*\} refers to a key the config does not have"):
         check_command_line([f"seed={ref}"], train.schema())

@@ -37,6 +37,11 @@ _VALUE_FLAGS = {
 }
 
 
+def override_key(arg: str) -> str:
+    """The key an override sets: `+a.b=1`, `~a.b` and `a.b=1` all set a.b."""
+    return arg.split("=", 1)[0].lstrip("+~")
+
+
 def split_args(args: list[str]) -> tuple[list[str], list[str]]:
     """(flags with their values, key=value overrides), so overrides can be edited and re-joined
     as flags first: argparse takes no positional after an option's value."""

@@ -11,8 +11,8 @@ import pytest
 import torch
 from helpers import CRITIC, TINY, one_error_line, run_cli, tiny_train
 
+from gantrain.cli.runs import load_run
 from gantrain.commands import sample as sample_cli
-from gantrain.commands.runs import load_run
 from gantrain.metrics import scores
 
 

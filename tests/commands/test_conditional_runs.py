@@ -57,7 +57,7 @@ def test_every_pair_trains_conditionally(pair, mnist_root, tmp_path):
 
 @pytest.mark.slow
 def test_grid_columns_share_noise_and_rows_share_a_class(cdcgan_run):
-    from gantrain.commands.runs import load_run
+    from gantrain.cli.runs import load_run
     from gantrain.record.pictures import class_rows
 
     run = load_run(str(cdcgan_run), None, True, {}, torch.device("cpu"))
@@ -83,7 +83,7 @@ def test_sample_a_class_and_balanced_samples(cdcgan_run, tmp_path, monkeypatch, 
 
 
 def test_interpolation_keeps_the_class(cdcgan_run, tmp_path, monkeypatch, capsys):
-    from gantrain.commands.runs import load_run
+    from gantrain.cli.runs import load_run
     from gantrain.commands.sample import interpolations
 
     run = load_run(str(cdcgan_run), None, True, {}, torch.device("cpu"))

@@ -200,8 +200,8 @@ OVERRIDES = [
 def test_resume_refuses_crafted_overrides(scene, monkeypatch, lines, named):
     """gantrain resume=RUN as a real process for two of them; resume_argv (what gantrain's main
     calls before Hydra) for the rest."""
+    from gantrain.cli.argv import resume_argv
     from gantrain.errors import UserError
-    from gantrain.training.resume import resume_argv
 
     run, victim, marker = scene
     saved = run / ".hydra" / "overrides.yaml"

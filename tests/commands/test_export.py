@@ -12,9 +12,9 @@ import torch
 from helpers import run_cli, tiny_train
 from test_sample_eval import call, error_line
 
+from gantrain.cli.runs import load_run
+from gantrain.cli.seeded import seeded_images
 from gantrain.commands import export as export_cli
-from gantrain.commands.runs import load_run
-from gantrain.commands.seeded import seeded_images
 from gantrain.models.latent import fixed_statistics, latents_for_seeds
 
 CRITIC = ["objective.critic.width=8", "objective.critic.max_width=16"]
@@ -131,7 +131,7 @@ def test_a_failing_exporter_is_refused_in_one_line(tmp_path, monkeypatch):
 
 
 def _tiny_loaded(tmp_path):
-    from gantrain.commands.runs import Run
+    from gantrain.cli.runs import Run
     from gantrain.models.dcgan import DCGAN
 
     model = DCGAN(28, 1, latent_dim=8, width=8, max_width=16).eval()

@@ -18,7 +18,7 @@ import pytest
 import torch
 from helpers import CRITIC, TINY, one_error_line, run_cli
 
-from gantrain.commands.claim import DEFERRED, claim_run_dir
+from gantrain.cli.claim import DEFERRED, claim_run_dir
 from gantrain.record import lock
 from gantrain.record.lock import LOCK_NAME
 

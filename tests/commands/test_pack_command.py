@@ -38,7 +38,7 @@ def gantrain_pack(args: list[str], cwd: Path, setup: str = "") -> subprocess.Com
 # the process kills itself (SIGKILL: no clean-up runs) once it has recorded its second shard
 KILL_AFTER_TWO = """
 import os, signal
-from gantrain.data import pack_run
+from gantrain.data.pack import run as pack_run
 real, done = pack_run._commit, []
 def commit(*args):
     real(*args)
@@ -114,7 +114,7 @@ def test_dataset_hf_trains(tmp_path):
 
 
 def test_ctrl_c_says_what_is_kept(tmp_path, monkeypatch, capsys):
-    from gantrain.data import pack_run
+    from gantrain.data.pack import run as pack_run
 
     _pictures(tmp_path / "pics", 6)
     real = pack_run._commit

@@ -13,8 +13,8 @@ import torch
 from helpers import tiny_train
 from PIL import Image
 
+from gantrain.cli.runs import load_run
 from gantrain.commands.project import project_image
-from gantrain.commands.runs import load_run
 from gantrain.errors import UserError
 from gantrain.metrics.projection import Renderer
 from gantrain.metrics.scores import sample_uint8

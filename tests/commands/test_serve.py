@@ -15,8 +15,8 @@ from PIL import Image
 from test_sample_eval import call, error_line
 from test_seeds import tiny_cdcgan
 
+from gantrain.cli.runs import load_run
 from gantrain.commands import sample as sample_cli
-from gantrain.commands.runs import load_run
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def server(cdcgan_run):
     """A uvicorn server on a free port of 127.0.0.1 in a thread; its base URL."""
     import uvicorn
 
-    from gantrain.commands.seeded import Drawer
+    from gantrain.cli.seeded import Drawer
     from gantrain.serve.app import build_app
 
     app = build_app(Drawer(load_run(str(cdcgan_run), None, True, {}, torch.device("cpu"))))

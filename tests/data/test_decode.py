@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from gantrain.data import decode as dec
-from gantrain.data import image_folder
+from gantrain.data import image_files, image_folder
 
 
 def test_sixteen_bit_grey_keeps_its_level(tmp_path):
@@ -111,7 +111,7 @@ def test_images_over_the_bound_are_skipped_and_counted(tmp_path, monkeypatch, ca
     for i in range(2):
         Image.new("RGB", (16, 16), (0, i, 0)).save(tmp_path / f"small{i}.png")
     monkeypatch.setattr(dec, "MAX_PIXELS", 32 * 32)
-    monkeypatch.setattr(image_folder, "MAX_PIXELS", 32 * 32)
+    monkeypatch.setattr(image_files, "MAX_PIXELS", 32 * 32)
     assert dec.header_status(tmp_path / "big0.png") == "too large"
     with pytest.raises(dec.TooLarge):
         dec.decode(tmp_path / "big0.png", 8, 3)

@@ -18,7 +18,8 @@ from helpers import write_cifar10, write_mnist_family, write_odd_images
 from PIL import Image
 
 from gantrain.commands.pack import pack
-from gantrain.data import image_folder, pack_run
+from gantrain.data import image_folder
+from gantrain.data.pack import run as pack_run
 from gantrain.errors import UserError
 
 

@@ -19,10 +19,11 @@ from hostile.bombs import bomb_png, stalled_server
 from PIL import Image
 from shard_sets import serve, write_set, write_shards
 
-from gantrain.data import image_folder, pack_sources
+from gantrain.data import image_folder
 from gantrain.data.decode import TooLarge
-from gantrain.data.shard_files import read_manifest
+from gantrain.data.pack import sources as pack_sources
 from gantrain.data.shards import load, split_images
+from gantrain.data.shards.files import read_manifest
 from gantrain.errors import UserError
 from gantrain.files import Escapes
 

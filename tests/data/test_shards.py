@@ -11,9 +11,8 @@ import torch
 from shard_sets import index_of, serve, write_shards
 
 from gantrain.data import make_batches
-from gantrain.data import shard_order as order
 from gantrain.data.labelled import Labelled
-from gantrain.data.shards import load, split_images
+from gantrain.data.shards import load, order, split_images
 from gantrain.errors import UserError
 
 CPU = torch.device("cpu")

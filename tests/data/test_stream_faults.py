@@ -12,7 +12,7 @@ import pytest
 import torch
 from helpers import write_image_folder
 
-from gantrain.data.image_folder import ImageFiles
+from gantrain.data.image_files import ImageFiles
 from gantrain.data.stream import StreamBatches
 
 

@@ -19,8 +19,8 @@ CONFIG = {"seed": 5, "trainer": {"rounds": 6}, "logger": {"mlflow": {}}}
 def _mlflow_run(run_dir):
     from mlflow import MlflowClient
 
-    from gantrain.record.mlflow_tracker import local_uri
-    from gantrain.record.tracker import kept
+    from gantrain.record.trackers.base import kept
+    from gantrain.record.trackers.mlflow import local_uri
 
     client = MlflowClient(local_uri(run_dir))
     return client, client.get_run(kept(run_dir, "mlflow")["run_id"])
@@ -83,7 +83,7 @@ def _closed_port() -> int:
 
 @pytest.mark.slow
 def test_a_closed_port_is_refused_in_seconds_naming_the_cause(tmp_path):
-    from gantrain.record.mlflow_tracker import MlflowTracker
+    from gantrain.record.trackers.mlflow import MlflowTracker
 
     start = time.monotonic()
     with pytest.raises(UserError, match="connection refused"):

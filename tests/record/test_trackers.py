@@ -10,11 +10,12 @@ import pytest
 import torch
 from helpers import cli_args, one_error_line, patched_gantrain, run_cli, tiny_train
 
-from gantrain.commands.command_line import check_command_line
+from gantrain.cli.command_line import check_command_line
 from gantrain.commands.train import schema
 from gantrain.errors import UserError
-from gantrain.record import tracker, trackers
+from gantrain.record import trackers
 from gantrain.record.monitor import Monitor
+from gantrain.record.trackers import base as tracker
 
 SHORT = ["trainer.rounds=4", "trainer.sample_at=[2,4]", "eval.at=[]",
          "objective.critic.width=8", "objective.critic.max_width=16"]  # fmt: skip
@@ -84,7 +85,7 @@ def test_several_loggers_on_the_command_line(mnist_root):
 
 
 def test_wandb_goes_online_only_when_logged_in_or_told(tmp_path, monkeypatch):
-    from gantrain.record.wandb_tracker import resolve_mode
+    from gantrain.record.trackers.wandb import resolve_mode
 
     (tmp_path / "netrc").write_text("")
     monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
@@ -179,7 +180,7 @@ def test_every_tracker_gets_the_evaluation_and_a_sweeps_hparams(tmp_path, monkey
 
 @pytest.mark.slow
 def test_an_unusable_mlflow_store_is_one_line(tmp_path):
-    from gantrain.record.mlflow_tracker import MlflowTracker
+    from gantrain.record.trackers.mlflow import MlflowTracker
 
     with pytest.raises(UserError, match=r"^logger.mlflow.tracking_uri=nope://x cannot be used"):
         MlflowTracker(tmp_path, 0, tracking_uri="nope://x")
@@ -201,7 +202,7 @@ def test_several_loggers_from_the_real_command_line(mnist_root, tmp_path):
 def test_wandb_leaves_out_the_rounds_a_killed_run_logged_after_its_checkpoint(
     tmp_path, monkeypatch
 ):
-    from gantrain.record.wandb_tracker import WandbTracker
+    from gantrain.record.trackers.wandb import WandbTracker
 
     monkeypatch.setenv("WANDB_SILENT", "true")
     first = WandbTracker(tmp_path, 0, mode="offline")

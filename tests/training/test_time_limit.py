@@ -13,7 +13,8 @@ import pytest
 import torch
 from helpers import CRITIC, compose_cfg, tiny_train, without_hydra
 
-from gantrain.commands import sweeps, train
+from gantrain.cli import sweeps
+from gantrain.commands import train
 from gantrain.errors import UserError
 from gantrain.kinds import duration_seconds
 from gantrain.training import evaluation, time_limit

@@ -6,8 +6,8 @@ import logging
 import time
 from pathlib import Path
 
-from gantrain.commands.arguments import run
-from gantrain.commands.runs import load_run
+from gantrain.cli.arguments import run
+from gantrain.cli.runs import load_run
 from gantrain.kinds import DeviceKind, Flag, Integer, Overrides, PositiveFloat, PositiveInt
 from gantrain.kinds import Path as PathText
 from gantrain.metrics.classifier import Recipe

@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gantrain.commands.arguments import run
-from gantrain.commands.runs import load_run
+from gantrain.cli.arguments import run
+from gantrain.cli.runs import load_run
 from gantrain.commands.sample import claim_out
 from gantrain.errors import UserError
 from gantrain.kinds import Choice, Flag
@@ -136,7 +136,7 @@ def export(
     ema: Flag = True,
 ) -> str:
     """Write the run's generator as conf/export.yaml describes each key; returns the line that says what it wrote."""
-    from gantrain.commands.places import check_writable
+    from gantrain.cli.places import check_writable
 
     if out is None:
         raise UserError(f"give out=PATH{SUFFIX[format]}, the file to write")

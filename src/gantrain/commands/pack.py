@@ -9,7 +9,7 @@ from typing import Annotated
 
 from annotated_types import Ge, Le
 
-from gantrain.commands.arguments import run
+from gantrain.cli.arguments import run
 from gantrain.data.decode import Filter, Fit, Recipe
 from gantrain.errors import UserError
 from gantrain.kinds import Channels, Choice, Count, Flag, ImageSize, PositiveFloat, Rgb, Says, Text
@@ -40,10 +40,10 @@ def pack(
     progress: Flag | None = None,
 ) -> str:
     """Pack src into out as conf/pack.yaml describes each key; returns the line to print."""
-    from gantrain.commands.places import check_writable
-    from gantrain.data.pack import Settings
-    from gantrain.data.pack_run import pack as run_pack
-    from gantrain.data.pack_sources import open_source
+    from gantrain.cli.places import check_writable
+    from gantrain.data.pack.run import pack as run_pack
+    from gantrain.data.pack.sources import open_source
+    from gantrain.data.pack.write import Settings
 
     if src is None or out is None:
         raise UserError("give src=WHAT_TO_PACK and out=FOLDER, e.g. src=~/photos out=~/photos-64")
@@ -73,7 +73,7 @@ def schema() -> Schema:
 
 
 def main() -> None:
-    from gantrain.data.pack import Interrupted
+    from gantrain.data.pack.write import Interrupted
 
     try:
         run("pack", schema(), lambda keys: pack(**keys))

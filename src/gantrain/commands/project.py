@@ -11,8 +11,8 @@ from typing import Annotated
 import torch
 from annotated_types import Ge, Le
 
-from gantrain.commands.arguments import run
-from gantrain.commands.runs import load_run
+from gantrain.cli.arguments import run
+from gantrain.cli.runs import load_run
 from gantrain.errors import UserError
 from gantrain.kinds import (
     ClassName,
@@ -81,7 +81,7 @@ def read_image(path: Path, size: int, channels: int) -> torch.Tensor:
 
 
 def check_out(out: str | None) -> Path:
-    from gantrain.commands.places import check_writable
+    from gantrain.cli.places import check_writable
 
     if out is None:
         raise UserError("give out=FOLDER for the reconstruction, latent.npz and walk.gif")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import torch
 
-from gantrain.commands.arguments import run
-from gantrain.commands.runs import load_run
-from gantrain.commands.seeded import class_labels, seed_labels, seeded_batches
+from gantrain.cli.arguments import run
+from gantrain.cli.runs import load_run
+from gantrain.cli.seeded import class_labels, seed_labels, seeded_batches
 from gantrain.errors import UserError
 from gantrain.kinds import Choice, ClassName, DeviceKind, Flag, Integer, Overrides, PositiveInt
 from gantrain.kinds import Path as PathText
@@ -91,7 +91,7 @@ def write_images(out: Path, images: torch.Tensor, per_row: int, extra: dict | No
 
 def check_out(out: Path) -> None:
     """out can be written as what its name asks for, before the run is loaded."""
-    from gantrain.commands.places import check_writable
+    from gantrain.cli.places import check_writable
 
     if out.suffix == "" and out.exists() and not out.is_dir():
         raise UserError(

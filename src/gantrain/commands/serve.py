@@ -9,8 +9,8 @@ from typing import Annotated
 
 from annotated_types import Ge, Le
 
-from gantrain.commands.arguments import run
-from gantrain.commands.runs import load_run
+from gantrain.cli.arguments import run
+from gantrain.cli.runs import load_run
 from gantrain.errors import UserError
 from gantrain.kinds import DeviceKind, Flag, Says, Text
 from gantrain.kinds import Path as PathText
@@ -40,7 +40,7 @@ def serve(
     port: Port = 8000,
 ) -> str:
     """Serve the run's page until interrupted (Ctrl-C), as conf/serve.yaml describes each key."""
-    from gantrain.commands.seeded import Drawer
+    from gantrain.cli.seeded import Drawer
     from gantrain.hardware.device import resolve_device
     from gantrain.serve.app import build_app
 

@@ -10,8 +10,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from gantrain.commands import sweeps
-from gantrain.commands.claim import claim_job_dir, claim_run_dir
+from gantrain.cli import argv, sweeps
+from gantrain.cli.claim import claim_job_dir
 from gantrain.config import build, conf_dir
 from gantrain.errors import UserError, WriteFailed, report
 from gantrain.hardware import distributed
@@ -20,7 +20,7 @@ from gantrain.kinds import Path as PathText
 from gantrain.record.lock import DirectoryInUse
 from gantrain.record.run_files import discard_unstarted, is_new_run_dir, write_json
 from gantrain.schema import defaults_of
-from gantrain.training.resume import RunRefused, prior_state, record_config, resume_argv
+from gantrain.training.resume import RunRefused, prior_state, record_config
 from gantrain.training.signals import Interrupted
 
 log = logging.getLogger("gantrain")
@@ -97,7 +97,7 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     set_threads(cfg.device.get("threads"), parallel_jobs=job["parallel"] if job else 1)
     # a conditional run's nets are sized by the classes the data has: read it first; nets is
     # the config with those counts, the one the checkpoint keeps
-    from gantrain.commands.conditional import load_labelled, same_classes
+    from gantrain.cli.conditional import load_labelled, same_classes
 
     source, nets = load_labelled(cfg) if cfg.get("conditional") else (None, cfg)
     config = OmegaConf.to_container(nets, resolve=True)
@@ -294,26 +294,17 @@ def _record(run_dir: Path, status: str, error: str) -> None:
 def main() -> None:
     # a log file on a full disk must not print a traceback for every line that follows
     logging.raiseExceptions = False
-    from gantrain.commands.command_line import check_command_line
-    from gantrain.commands.places import check_run_places
-
     try:
-        args = resume_argv(sys.argv[1:])
-        check_command_line(args, schema())
-        check_run_places(args)
-        args = claim_run_dir(args)  # before Hydra writes anything into the run directory
+        args = argv.rewrite(sys.argv[1:], schema)
     except UserError as err:
         report(err)
         sys.exit(2)
-    args, sweep = sweeps.pin_sweep_dir(args)
-    sweeps.plain_off_terminal()
-    args = distributed.rank_overrides(args)
     sys.argv = [sys.argv[0], *args]
     try:
         _hydra_train()
     finally:
-        distributed.leave_scratch()
-    if sweeps.sweep_failed(sweep):
+        argv.leave_scratch()
+    if sweeps.sweep_failed(sweeps.pinned(args)):
         sys.exit(1)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from torchvision import datasets
 
-from gantrain.data.image_folder import ImageFiles, hold_or_stream
+from gantrain.data.image_files import ImageFiles, hold_or_stream
 from gantrain.data.labelled import no_labels
 from gantrain.data.subset import Limit, limit_list
 from gantrain.data.torchvision_sets import open_dataset

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from gantrain.data.decode import PLAIN, Filter, Fit, Recipe
-from gantrain.data.image_folder import ImageFiles, hold_or_stream
+from gantrain.data.image_files import ImageFiles, hold_or_stream
 from gantrain.data.labelled import checked, no_labels
 from gantrain.data.subset import Limit, limit_list
 from gantrain.errors import UserError

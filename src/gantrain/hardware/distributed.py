@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tempfile
 import time
 from datetime import timedelta
 
@@ -32,33 +30,6 @@ def env_world() -> int:
 
 def local_rank() -> int:
     return int(os.environ.get("LOCAL_RANK", "0"))
-
-
-def rank_overrides(overrides: list[str]) -> list[str]:
-    """Ranks other than 0 keep one run directory and one console: Hydra writes nothing of
-    theirs but the empty folder it insists on (a scratch one, removed by `leave_scratch`), and
-    they log warnings and errors only, each naming its rank."""
-    global _scratch
-    if env_world() <= 1 or env_rank() == 0:
-        return overrides
-    _scratch = tempfile.mkdtemp(prefix=f"gantrain-rank{env_rank()}-")
-    kept = [o for o in overrides if not o.startswith(("hydra.run.dir=", "hydra.output_subdir="))]
-    quiet = [
-        "hydra.output_subdir=null",
-        "hydra.job_logging.root.handlers=[console]",
-        "hydra.job_logging.root.level=WARNING",
-        f"hydra.job_logging.formatters.simple.format='[rank {env_rank()}] %(message)s'",
-    ]
-    return [*kept, f"hydra.run.dir={_scratch}", *quiet]
-
-
-_scratch: str | None = None
-
-
-def leave_scratch() -> None:
-    """Remove the folder rank_overrides made for Hydra, once the run is over."""
-    if _scratch is not None:
-        shutil.rmtree(_scratch, ignore_errors=True)
 
 
 def from_launcher() -> None:

@@ -1,5 +1,5 @@
 """Where training shows itself: metrics.jsonl, the trackers the `logger` group names
-(TensorBoard by default; record/trackers.py), the progress bar or plain log lines."""
+(TensorBoard by default; record/trackers/), the progress bar or plain log lines."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The HTTP API of gantrain-serve, over one loaded run; every picture is drawn by the seed rule
-(models/latent.py) through the same code as gantrain-sample seeds= (commands/seeded.py), so
+(models/latent.py) through the same code as gantrain-sample seeds= (cli/seeded.py), so
 GET /sample.png?seed=3&class=7&truncation=0.7 holds the pixels of
 gantrain-sample seeds=3 class=7 truncation=0.7 out=x.png.
 
@@ -49,7 +49,7 @@ def _truncation(value: float) -> float:
 
 
 def build_app(drawer):
-    """The FastAPI application serving one run through drawer (commands/seeded.py's Drawer:
+    """The FastAPI application serving one run through drawer (cli/seeded.py's Drawer:
     seeds(), walk() and info(), which raise UserError for a request's mistakes)."""
     from fastapi import FastAPI
 

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import yaml
 
-from gantrain.config import split_args
+from gantrain.config import override_key
 from gantrain.errors import UserError
 from gantrain.record.run_files import read_json
-from gantrain.saved_config import check_overrides, read_overrides
 from gantrain.training import checkpoint
 
 log = logging.getLogger("gantrain")
@@ -40,54 +39,13 @@ SAFE_KEYS = (
 )
 
 
-def _key(arg: str) -> str:
-    return arg.split("=", 1)[0].lstrip("+~")
-
-
-def resume_argv(args: list[str]) -> list[str]:
-    """`resume=RUN ...` -> RUN's own overrides, then the new ones, with RUN as the output dir."""
-    given = [a for a in args if _key(a) == "resume" and "=" in a]
-    value = given[-1].split("=", 1)[1] if given else "null"
-    if value in ("null", ""):
-        return args
-    if {"-m", "--multirun"} & set(args):
-        raise UserError(
-            "resume= continues one run; to continue a sweep, run the same sweep command "
-            "again with the same hydra.sweep.dir"
-        )
-    run = Path(value).expanduser().resolve()
-    if not any((run / "checkpoints").glob("*.pt")):
-        raise UserError(
-            f"resume={value}: no checkpoints/last.pt there; give a run directory that "
-            "gantrain wrote (outputs/<date>/<time>)"
-        )
-    saved = run / ".hydra" / "overrides.yaml"
-    flags, new = split_args(args)
-    old = read_overrides(saved)
-    check_overrides(old, saved, new)  # data, not code: refused before Hydra composes any of it
-    old = [a for a in old if _key(a) not in ("resume", "resume_force")]
-    merged: dict[str, str] = {}
-    for arg in [*old, *new]:
-        merged[_key(arg)] = arg
-    for key in ("hydra.run.dir", "resume"):
-        merged.pop(key, None)
-    # Hydra would rewrite .hydra/ before the config check; gantrain writes it once the check passes
-    return [
-        *flags,
-        *merged.values(),
-        f"resume={run}",
-        f"hydra.run.dir={run}",
-        "hydra.output_subdir=null",
-    ]
-
-
 def record_config(run_dir: Path, cfg, overrides: list[str]) -> None:
     """The resumed run's config and overrides, in Hydra's .hydra/ layout."""
     from omegaconf import OmegaConf
 
     folder = run_dir / ".hydra"
     folder.mkdir(exist_ok=True)
-    kept = [o for o in overrides if _key(o) not in ("resume", "resume_force")]
+    kept = [o for o in overrides if override_key(o) not in ("resume", "resume_force")]
     for name, text in (
         ("config.yaml", OmegaConf.to_yaml(cfg)),
         ("overrides.yaml", yaml.safe_dump(kept)),

@@ -80,16 +80,21 @@ def sweep_value(summary: dict) -> float:
     return float(final.get("loss", float("inf")))
 
 
-def pin_sweep_dir(args: list[str]) -> tuple[list[str], Path | None]:
+def pin_sweep_dir(args: list[str]) -> list[str]:
     """Pin the sweep directory so the exit code can read every job's summary afterwards."""
-    if not {"-m", "--multirun"} & set(args):
-        return args, None
-    given = [a.split("=", 1)[1] for a in args if a.startswith("hydra.sweep.dir=")]
-    if given:
-        return args, None if "${" in given[-1] else Path(given[-1])
+    if not {"-m", "--multirun"} & set(args) or any(a.startswith("hydra.sweep.dir=") for a in args):
+        return args
     path = Path("outputs/multirun") / time.strftime("%Y-%m-%d") / time.strftime("%H-%M-%S")
     flags, overrides = split_args(args)
-    return [*flags, *overrides, f"hydra.sweep.dir={path}"], path
+    return [*flags, *overrides, f"hydra.sweep.dir={path}"]
+
+
+def pinned(args: list[str]) -> Path | None:
+    """The sweep directory args pin; None for one run, or for one named by an interpolation."""
+    if not {"-m", "--multirun"} & set(args):
+        return None
+    given = [a.split("=", 1)[1] for a in args if a.startswith("hydra.sweep.dir=")]
+    return None if not given or "${" in given[-1] else Path(given[-1])
 
 
 def sweep_failed(sweep: Path | None) -> bool:

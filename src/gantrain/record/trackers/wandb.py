@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gantrain.errors import UserError
 from gantrain.kinds import Choice, Text
-from gantrain.record.tracker import Tracker, as_uint8, figure_rgb, keep, kept, require
+from gantrain.record.trackers.base import Tracker, as_uint8, figure_rgb, keep, kept, require
 
 
 def logged_in() -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gantrain.errors import UserError
 from gantrain.kinds import PositiveFloat, Text
-from gantrain.record.tracker import Tracker, as_uint8, figure_rgb, keep, kept, require
+from gantrain.record.trackers.base import Tracker, as_uint8, figure_rgb, keep, kept, require
 
 BATCH = 100  # MLflow takes at most 100 params (1000 metrics) in one log_batch
 

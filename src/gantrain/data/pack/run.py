@@ -8,7 +8,8 @@ import json
 import logging
 from pathlib import Path
 
-from gantrain.data.pack import (
+from gantrain.data.pack.state import check_manifest, check_progress, progress_of
+from gantrain.data.pack.write import (
     MANIFEST,
     PARTIAL,
     PROGRESS,
@@ -19,7 +20,6 @@ from gantrain.data.pack import (
     sha256_of,
     write_json,
 )
-from gantrain.data.pack_state import check_manifest, check_progress, progress_of
 from gantrain.errors import UserError
 
 log = logging.getLogger(__name__)

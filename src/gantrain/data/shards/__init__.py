@@ -1,6 +1,6 @@
 """dataset=shards: a shard set written by gantrain-pack, from a local folder or any fsspec URL
 (s3://, gs://, https://): held as one uint8 tensor (N, C, S, S) when small enough, else
-streamed by ShardBatches (shard_stream.py) in an order that resumes to the batch.
+streamed by ShardBatches (stream.py) in an order that resumes to the batch.
 
 The test split (what FID compares against) is a stated part of the data: the last `held_out`
 shards, which training then leaves out, or another shard set at `reference`.
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from gantrain.data.labelled import Labelled, checked, no_labels
-from gantrain.data.shard_files import (
+from gantrain.data.shards.files import (
     TIMEOUT_S,
     BadShard,
     Entry,
@@ -26,7 +26,7 @@ from gantrain.data.shard_files import (
     local_path,
     read_manifest,
 )
-from gantrain.data.shard_stream import ShardSet
+from gantrain.data.shards.stream import ShardSet
 from gantrain.data.subset import Limit, chosen
 from gantrain.errors import UserError
 from gantrain.files import contained

@@ -1,5 +1,5 @@
 """Minibatches streamed from packed shards by DataLoader workers, split over ranks and workers
-so that each sample is seen once per epoch across all of them (shard_order.py), resumable to
+so that each sample is seen once per epoch across all of them (order.py), resumable to
 the batch. Same interface as TensorBatches and StreamBatches.
 
 Each worker serves one stream and yields whole batches from it; the DataLoader takes them from
@@ -19,10 +19,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from gantrain.data import shard_order as order
 from gantrain.data.decode import MAX_PIXELS, TooLarge
 from gantrain.data.pixels import resize
-from gantrain.data.shard_files import (
+from gantrain.data.shards import order
+from gantrain.data.shards.files import (
     TIMEOUT_S,
     BadShard,
     Entry,

@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from gantrain.data.decode import MAX_FILE_BYTES, TooLarge
-from gantrain.data.image_folder import EXTENSIONS, find_images
+from gantrain.data.image_files import EXTENSIONS, find_images
 from gantrain.errors import UserError
 from gantrain.files import plain_name
 
