@@ -148,27 +148,11 @@ def sample(
 ) -> Path:
     """Draw from a run as conf/sample.yaml describes each key; returns where it wrote."""
     from gantrain.hardware.device import resolve_device
-    from gantrain.metrics.scores import noise_batches, sample_batches
-    from gantrain.record.images import interleave_rows
-    from gantrain.record.sample_files import check_grid, write_stream
+    from gantrain.record.sample_files import check_grid
 
     seeds = None if seeds is None else parse_seeds(seeds)
     n = num_samples if seeds is None else len(seeds)
-    if seeds is not None and mode != "samples":
-        raise UserError(f"seeds= draws mode=samples; drop seeds= for mode={mode} (it uses seed=)")
-    if truncation != 1 and mode == "reconstruct":
-        raise UserError("truncation= applies to drawn latents, not to mode=reconstruct; drop it")
-    if out is None:
-        raise UserError("give out=PATH.npz, out=PATH.png or out=DIRECTORY")
-    out = Path(out).expanduser()
-    animated = out.suffix in (".gif", ".mp4")
-    if animated and mode != "interpolate":
-        raise UserError(f"out={out}: animations are of mode=interpolate; give out=PATH.png here")
-    if out.suffix not in ("", ".npz", ".png") and not animated:
-        raise UserError(
-            f"out={out} must end in .npz or .png (or .gif/.mp4 for mode=interpolate), or name a "
-            "directory (no extension)"
-        )
+    out = _checked_out(out, mode, seeds, truncation)
     check_out(out)
     # interpolations: a straight and a spherical row per pair; reconstructions beside inputs
     check_grid(out, {"samples": n, "interpolate": n * 2 * steps, "reconstruct": 2 * n}[mode])
@@ -178,23 +162,9 @@ def sample(
         model = fixed_statistics(model)
     labels = class_labels(run, class_, n) if seeds is None else seed_labels(run, class_, seeds)
     log.info("sampling %s with the %s weights", mode, run.weights)
-    extra = {} if labels is None else {"labels": labels}  # int64 (N,) in .npz output
-    if seeds is not None:
-        extra["seeds"] = torch.tensor(seeds)
     if mode == "samples":
-        if seeds is not None:
-            batches = seeded_batches(model, seeds, labels, truncation)
-        elif truncation != 1:
-            noise = truncate(
-                torch.cat(list(noise_batches(n, model.latent_dim, seed, 100))), truncation
-            )
-            batches = sample_batches(model, n, labels=labels, noise=noise)
-        else:
-            batches = sample_batches(model, n, seed, labels=labels)
-        first = next(batches)  # its shape goes into the .npz header before the rest is drawn
-        shape = (n, *first.shape[1:])
-        write_stream(out, chain([first], batches), shape, max(1, round(n**0.5)), extra)
-    elif mode == "interpolate" and animated:
+        _draw(out, model, n, seed, labels, seeds, truncation)
+    elif mode == "interpolate" and out.suffix in ANIMATIONS:
         walk(out, interpolations(model, n, steps, seed, labels, truncation), steps, fps)
     elif mode == "interpolate":
         paths = {} if labels is None else {"labels": labels.repeat_interleave(2 * steps)}
@@ -206,16 +176,65 @@ def sample(
                 f"class={class_} does not apply to mode=reconstruct: each test image is "
                 "reconstructed with its own label; leave class out"
             )
-        inputs, recon = reconstructions(model, run.data(), n, seed)
-        if out.suffix == ".png":  # rows of inputs above rows of their reconstructions
-            write_images(out, interleave_rows(inputs, recon), per_row=8)
-        elif out.suffix == ".npz":
-            write_images(out, recon, per_row=8, extra={"inputs": inputs})
-        else:  # reconstructions named like their inputs in out/inputs
-            write_images(out, recon, per_row=8)
-            write_images(out / "inputs", inputs, per_row=8)
+        _reconstruct(out, model, run.data(), n, seed)
     lock.release(out)
     return out
+
+
+ANIMATIONS = (".gif", ".mp4")
+
+
+def _checked_out(out: str | None, mode: str, seeds, truncation: float) -> Path:
+    """out= as a path, once it and the mode, seeds= and truncation= fit together."""
+    if seeds is not None and mode != "samples":
+        raise UserError(f"seeds= draws mode=samples; drop seeds= for mode={mode} (it uses seed=)")
+    if truncation != 1 and mode == "reconstruct":
+        raise UserError("truncation= applies to drawn latents, not to mode=reconstruct; drop it")
+    if out is None:
+        raise UserError("give out=PATH.npz, out=PATH.png or out=DIRECTORY")
+    path = Path(out).expanduser()
+    animated = path.suffix in ANIMATIONS
+    if animated and mode != "interpolate":
+        raise UserError(f"out={path}: animations are of mode=interpolate; give out=PATH.png here")
+    if path.suffix not in ("", ".npz", ".png") and not animated:
+        raise UserError(
+            f"out={path} must end in .npz or .png (or .gif/.mp4 for mode=interpolate), or name a "
+            "directory (no extension)"
+        )
+    return path
+
+
+def _draw(out: Path, model, n: int, seed: int, labels, seeds, truncation: float) -> None:
+    """mode=samples: n images (from seeds=, else from seed=), streamed into out."""
+    from gantrain.metrics.scores import noise_batches, sample_batches
+    from gantrain.record.sample_files import write_stream
+
+    extra = {} if labels is None else {"labels": labels}  # int64 (N,) in .npz output
+    if seeds is not None:
+        extra["seeds"] = torch.tensor(seeds)
+        batches = seeded_batches(model, seeds, labels, truncation)
+    elif truncation != 1:
+        noise = truncate(torch.cat(list(noise_batches(n, model.latent_dim, seed, 100))), truncation)
+        batches = sample_batches(model, n, labels=labels, noise=noise)
+    else:
+        batches = sample_batches(model, n, seed, labels=labels)
+    first = next(batches)  # its shape goes into the .npz header before the rest is drawn
+    shape = (n, *first.shape[1:])
+    write_stream(out, chain([first], batches), shape, max(1, round(n**0.5)), extra)
+
+
+def _reconstruct(out: Path, model, data, n: int, seed: int) -> None:
+    """mode=reconstruct: n test images and their reconstructions, as out's suffix asks."""
+    from gantrain.record.images import interleave_rows
+
+    inputs, recon = reconstructions(model, data, n, seed)
+    if out.suffix == ".png":  # rows of inputs above rows of their reconstructions
+        write_images(out, interleave_rows(inputs, recon), per_row=8)
+    elif out.suffix == ".npz":
+        write_images(out, recon, per_row=8, extra={"inputs": inputs})
+    else:  # reconstructions named like their inputs in out/inputs
+        write_images(out, recon, per_row=8)
+        write_images(out / "inputs", inputs, per_row=8)
 
 
 def schema() -> Schema:

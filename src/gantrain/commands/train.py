@@ -73,32 +73,60 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     job: for sweep jobs, {"num": n, "parallel": jobs at once, "hparams": {key: value}}.
     """
     from gantrain.hardware.host_memory import keep_freed_memory
+    from gantrain.record.trackers import check_available
+    from gantrain.training.rng import seed_everything
 
     keep_freed_memory()  # before the first large allocation
-    # heavy imports here so that --help and config errors answer fast
-    import torch
-
-    from gantrain.data import make_batches
-    from gantrain.hardware import distributed
-    from gantrain.hardware.accel import Accelerator
-    from gantrain.hardware.device import resolve_device, set_threads
-    from gantrain.metrics.classifier import Recipe
-    from gantrain.record.trackers import check_available
-    from gantrain.training.evaluation import EvalSettings, make_evaluator, too_short_line
-    from gantrain.training.nan_policy import diverged_line
-    from gantrain.training.rng import seed_everything
-    from gantrain.training.time_limit import stopped_line
-
     check_available(cfg.get("logger"))  # a missing tracker package: one line, before any work
     trainer = build(cfg.trainer)
     burn_in = build(cfg.schedule) if cfg.get("schedule") else None
-    seed = cfg.seed
+    device, source, nets, state = _prior(cfg, run_dir, job, trainer)
+    if state == "done":
+        log.info("%s already finished; skipped", run_dir)
+        return {"status": "done", "skipped": True}
+    writes = distributed.init(device, cfg.device.get("collective_timeout", 600))
+    # a resume with nothing left to train leaves the run's recorded config as it was
+    if state is not None and cfg.resume and writes and state["round"] < trainer.rounds:
+        record_config(run_dir, cfg, list(HydraConfig.get().overrides.task))
+    if trainer.deterministic:
+        import torch
+
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    seed_everything(cfg.seed)
+    model, objective, share = _nets(cfg, nets, names, device, trainer, run_dir)
+    if source is None:
+        source = build(cfg.dataset)
+    batches, evaluate, eval_at = _data(cfg, source, share, device, trainer, objective, writes, job)
+    finished = False
+    try:
+        summary = trainer.fit(model, objective, batches, run_dir,
+                              OmegaConf.to_container(nets, resolve=True), cfg.seed, device, state,
+                              hparams=job["hparams"] if job else None, writes=writes,
+                              evaluate=evaluate, eval_at=eval_at, burn_in=burn_in)  # fmt: skip
+        finished = True
+    except RuntimeError as err:
+        if not distributed.collective_failed(err):
+            raise
+        from gantrain.training.checkpoint import describe_intact
+
+        raise distributed.peer_lost(err, run_dir, describe_intact(run_dir / "checkpoints")) from err
+    finally:
+        distributed.close(together=finished)
+    _last_line(summary, run_dir)
+    return summary
+
+
+def _prior(cfg: DictConfig, run_dir: Path, job: dict | None, trainer) -> tuple:
+    """The device, the labelled data a conditional run reads first (else None), the config the
+    nets are built from (with the data's class counts), and the state to continue from (None,
+    "done", or a checkpoint's payload)."""
+    from gantrain.cli.conditional import load_labelled, same_classes
+    from gantrain.hardware.device import resolve_device, set_threads
+
     device = resolve_device(cfg.device.type, job_num=job["num"] if job else None)
     set_threads(cfg.device.get("threads"), parallel_jobs=job["parallel"] if job else 1)
     # a conditional run's nets are sized by the classes the data has: read it first; nets is
     # the config with those counts, the one the checkpoint keeps
-    from gantrain.cli.conditional import load_labelled, same_classes
-
     source, nets = load_labelled(cfg) if cfg.get("conditional") else (None, cfg)
     config = OmegaConf.to_container(nets, resolve=True)
     state_dir = Path(cfg.resume) if cfg.resume else run_dir
@@ -109,20 +137,17 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
                         job is not None, defaults)  # fmt: skip
     if isinstance(state, dict):
         same_classes(state, source)
-    if state == "done":
-        log.info("%s already finished; skipped", run_dir)
-        return {"status": "done", "skipped": True}
-    writes = distributed.init(device, cfg.device.get("collective_timeout", 600))
-    # a resume with nothing left to train leaves the run's recorded config as it was
-    if state is not None and cfg.resume and writes and state["round"] < trainer.rounds:
-        record_config(run_dir, cfg, list(HydraConfig.get().overrides.task))
-    if trainer.deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    seed_everything(seed)
-    accel = Accelerator.from_config(device, cfg.device, trainer.deterministic)
+    return device, source, nets, state
 
+
+def _nets(cfg: DictConfig, nets: DictConfig, names: dict, device, trainer, run_dir: Path):
+    """The model and its objective, built and checked against each other, the batch and the
+    device; returns them with each process's share of a step's batch."""
+    from gantrain.hardware.accel import Accelerator
+    from gantrain.hardware.flops import cost_line
     from gantrain.hardware.memory_check import check_fits, one_line_if_out_of_memory
 
+    accel = Accelerator.from_config(device, cfg.device, trainer.deterministic)
     check_fits(nets, device)  # counted on the meta device, before any real allocation
     with one_line_if_out_of_memory(nets):
         model = build(nets.model)
@@ -137,27 +162,27 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     accel.prepare(model)
     model.draw_share = (distributed.env_rank(), accel.world)
     objective.bind(model, accel)
-    log.info(
-        "model=%s objective=%s dataset=%s device=%s (%s) run_dir=%s",
-        names.get("model"),
-        names.get("objective"),
-        names.get("dataset"),
-        device,
-        accel.describe(),
-        run_dir,
-    )
-    from gantrain.hardware.flops import cost_line
-
+    log.info("model=%s objective=%s dataset=%s device=%s (%s) run_dir=%s", names.get("model"),
+             names.get("objective"), names.get("dataset"), device, accel.describe(),
+             run_dir)  # fmt: skip
     log.info("%s", cost_line(model, objective, trainer.batch_size))
     if accel.world > 1 or accel.accumulate > 1:
         micro = f"{accel.accumulate} micro-batches of {share}" if accel.accumulate > 1 else share
         log.info("batch: %d images a step = %d process%s x %s", trainer.batch_size,
                  accel.world, "es" if accel.world > 1 else "", micro)  # fmt: skip
+    return model, objective, share
 
-    if source is None:
-        source = build(cfg.dataset)
-    # every process draws the same global batches and takes its share of each
-    batches = make_batches(source, share, device, seed, workers=cfg.dataset.get("workers", 2),
+
+def _data(cfg: DictConfig, source, share: int, device, trainer, objective, writes: bool,
+          job: dict | None) -> tuple:  # fmt: skip
+    """The batches (every process draws the same global batches and takes its share of each),
+    the evaluation during training (None on other ranks) and its rounds."""
+    from gantrain.data import make_batches
+    from gantrain.metrics.classifier import Recipe
+    from gantrain.training.evaluation import EvalSettings, make_evaluator, too_short_line
+
+    accel = objective.accel
+    batches = make_batches(source, share, device, cfg.seed, workers=cfg.dataset.get("workers", 2),
                            rank=distributed.env_rank(), world=accel.world)  # fmt: skip
     log.info("dataset: %d images", len(batches))
     if accel.note and writes and not (accel.note_is_hint and job and job["num"]):
@@ -170,32 +195,14 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
         if note := too_short_line(settings, trainer.rounds):
             log.info("%s", note)
         evaluate = make_evaluator(settings, cfg.dataset, device, eval_at, cfg.conditional)
-    finished = False
-    try:
-        summary = trainer.fit(
-            model,
-            objective,
-            batches,
-            run_dir,
-            config,
-            seed,
-            device,
-            state,
-            hparams=job["hparams"] if job else None,
-            writes=writes,
-            evaluate=evaluate,
-            eval_at=eval_at,
-            burn_in=burn_in,
-        )
-        finished = True
-    except RuntimeError as err:
-        if not distributed.collective_failed(err):
-            raise
-        from gantrain.training.checkpoint import describe_intact
+    return batches, evaluate, eval_at
 
-        raise distributed.peer_lost(err, run_dir, describe_intact(run_dir / "checkpoints")) from err
-    finally:
-        distributed.close(together=finished)
+
+def _last_line(summary: dict, run_dir: Path) -> None:
+    """How the run ended: diverged, stopped (time limit), or done, with its rate."""
+    from gantrain.training.nan_policy import diverged_line
+    from gantrain.training.time_limit import stopped_line
+
     done = f"{summary['rounds']} rounds at {summary.get('rounds_per_s') or 0.0:.2f} rounds/s "
     done += f"of training (evaluations apart: {summary.get('eval_s') or 0.0:.1f} s); "
     done += f"outputs in {run_dir}"
@@ -206,7 +213,6 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
         log.info("%s", stopped_line(summary, run_dir))
     else:
         log.info("done: %s", done)
-    return summary
 
 
 @hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")
