@@ -28,6 +28,7 @@ LAYERS = {
     "kinds": 3,
     "saved_config": 3,
     "slots": 3,
+    "upgrade": 3,
 }
 
 

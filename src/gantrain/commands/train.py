@@ -22,6 +22,7 @@ from gantrain.record.run_files import discard_unstarted, is_new_run_dir, write_j
 from gantrain.schema import defaults_of
 from gantrain.training.resume import RunRefused, prior_state, record_config, resume_argv
 from gantrain.training.signals import Interrupted
+from gantrain.upgrade import upgrade_overrides
 
 log = logging.getLogger("gantrain")
 
@@ -298,7 +299,7 @@ def main() -> None:
     from gantrain.commands.places import check_run_places
 
     try:
-        args = resume_argv(sys.argv[1:])
+        args = resume_argv(upgrade_overrides(sys.argv[1:]))
         check_command_line(args, schema())
         check_run_places(args)
         args = claim_run_dir(args)  # before Hydra writes anything into the run directory

@@ -14,6 +14,7 @@ from gantrain.errors import UserError
 from gantrain.record.run_files import read_json
 from gantrain.saved_config import check_overrides, read_overrides
 from gantrain.training import checkpoint
+from gantrain.upgrade import upgrade_overrides
 
 log = logging.getLogger("gantrain")
 
@@ -63,7 +64,7 @@ def resume_argv(args: list[str]) -> list[str]:
         )
     saved = run / ".hydra" / "overrides.yaml"
     flags, new = split_args(args)
-    old = read_overrides(saved)
+    old = upgrade_overrides(read_overrides(saved))
     check_overrides(old, saved, new)  # data, not code: refused before Hydra composes any of it
     old = [a for a in old if _key(a) not in ("resume", "resume_force")]
     merged: dict[str, str] = {}

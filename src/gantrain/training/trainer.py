@@ -116,7 +116,7 @@ class Trainer:
         self.passes = getattr(getattr(objective, "accel", None), "accumulate", 1)
         if can_graph(objective, batches) and self.passes == 1:
             if burn_in is None:
-                self.step = GraphedStep(objective, batches, getattr(objective, "d_steps", 1))
+                self.step = GraphedStep(objective, batches, getattr(objective, "critic_steps", 1))
             else:  # a graph would freeze the numbers the schedule changes
                 log.info("the schedule sets learning rates and penalty weights each round, which "
                          "a CUDA graph would freeze: rounds run eagerly")  # fmt: skip
