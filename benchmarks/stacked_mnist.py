@@ -43,7 +43,7 @@ CONFIGS = {
     "mbstd": ["objective.critic.mbstd=true"],
     "ada": ["objective.augment=ada"],
     "wgan_gp_pack2": ["objective.critic.packing=2"],  # WGAN-GP's overrides are added below
-    "preset": ["experiment=stacked_mnist"],
+    "preset": ["experiment=wgan_gp_stacked_mnist"],
     "vae": ["model=vae", "objective=mle"],
 }
 CONFIGS["wgan_gp_pack2"] = [*CONFIGS["wgan_gp"], *CONFIGS["wgan_gp_pack2"]]

@@ -4,13 +4,16 @@ current names, one format at a time.
 
 Format 1: the first versioned checkpoints. Format 2: the critic vocabulary
 (`objective.d_steps` -> `objective.critic_steps`, PacGAN's `objective.critic.pack` ->
-`objective.critic.packing`, `gantrain.models.dcgan.Discriminator` -> `DCGANCritic`).
+`objective.critic.packing`, `gantrain.models.dcgan.Discriminator` -> `DCGANCritic`), and
+the R2 penalty's logged value that runs from before R2 lack.
 A new format adds its step to STEPS and bumps FORMAT; nothing else changes where it is read."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+
+import torch
 
 FORMAT = 2
 log = logging.getLogger("gantrain")
@@ -60,6 +63,10 @@ def _renamed_keys(config: dict) -> dict:
 def _format_1_to_2(payload: dict) -> dict:
     if isinstance(payload.get("config"), dict):
         payload["config"] = _renamed_keys(_targets(payload["config"]))
+    objective = payload.get("objective")
+    penalties = objective.get("penalties") if isinstance(objective, dict) else None
+    if isinstance(penalties, dict):  # runs from before R2 have no last_r2: only a logged value
+        penalties.setdefault("last_r2", torch.zeros(()))
     return payload
 
 

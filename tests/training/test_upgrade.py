@@ -107,3 +107,13 @@ def test_a_format_1_run_resumes(name, mnist_root, tmp_path):
     assert payload["round"] == 6 and payload["format"] == FORMAT
     overrides = yaml.safe_load((run / ".hydra" / "overrides.yaml").read_text())
     assert not any(o.split("=")[0] in ("objective.d_steps", "objective.critic.pack") for o in overrides)
+
+
+def test_an_old_preset_name_composes_its_renamed_preset():
+    from helpers import without_hydra
+    from omegaconf import OmegaConf
+
+    old = without_hydra(compose_cfg(["experiment=stacked_mnist"]))
+    new = without_hydra(compose_cfg(["experiment=wgan_gp_stacked_mnist"]))
+    assert OmegaConf.to_yaml(old) == OmegaConf.to_yaml(new)
+    assert new.objective.loss == "wasserstein" and new.objective.critic_steps == 2

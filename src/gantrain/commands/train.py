@@ -15,13 +15,12 @@ from gantrain.commands.claim import claim_job_dir, claim_run_dir
 from gantrain.config import build, conf_dir
 from gantrain.errors import UserError, WriteFailed, report
 from gantrain.hardware import distributed
-from gantrain.kinds import Flag, Integer, Node
-from gantrain.kinds import Path as PathText
+from gantrain.kinds import Flag, Integer, Node, PathText
 from gantrain.record.lock import DirectoryInUse
 from gantrain.record.run_files import discard_unstarted, is_new_run_dir, write_json
 from gantrain.schema import defaults_of
 from gantrain.training.resume import RunRefused, prior_state, record_config, resume_argv
-from gantrain.training.signals import Interrupted
+from gantrain.training.signals import StoppedBySignal
 from gantrain.upgrade import upgrade_overrides
 
 log = logging.getLogger("gantrain")
@@ -49,7 +48,7 @@ def schema():
     """gantrain's schema: each config node's keys are the parameters of what it builds."""
     from gantrain.hardware.accel import Accelerator
     from gantrain.hardware.device import resolve_device, set_threads
-    from gantrain.metrics.classifier import Recipe
+    from gantrain.metrics.classifier import ClassifierRecipe
     from gantrain.objectives.augment import policy_keys
     from gantrain.objectives.optimizers import STAND_INS
     from gantrain.record.trackers import sections as logger_sections
@@ -60,7 +59,7 @@ def schema():
         "": (train_keys,),
         "device": (resolve_device, set_threads, Accelerator, distributed.group_keys),
         "eval": (EvalSettings,),
-        "eval.classifier": (Recipe,),
+        "eval.classifier": (ClassifierRecipe,),
         "objective.augment_policy": (policy_keys,),
         **logger_sections(),
     }
@@ -83,7 +82,7 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     from gantrain.hardware import distributed
     from gantrain.hardware.accel import Accelerator
     from gantrain.hardware.device import resolve_device, set_threads
-    from gantrain.metrics.classifier import Recipe
+    from gantrain.metrics.classifier import ClassifierRecipe
     from gantrain.record.trackers import check_available
     from gantrain.training.evaluation import EvalSettings, make_evaluator, too_short_line
     from gantrain.training.nan_policy import diverged_line
@@ -164,7 +163,7 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     if accel.note and writes and not (accel.note_is_hint and job and job["num"]):
         log.info("%s", accel.note)  # past the refusals; a hint once a sweep (job 0)
     settings = OmegaConf.to_container(cfg.eval, resolve=True)
-    settings = EvalSettings(**{**settings, "classifier": Recipe(**settings["classifier"])})
+    settings = EvalSettings(**{**settings, "classifier": ClassifierRecipe(**settings["classifier"])})
     eval_at = settings.rounds(trainer.sample_at, trainer.rounds)
     evaluate = None
     if writes:
@@ -226,7 +225,7 @@ def _hydra_train(cfg: DictConfig) -> float | None:
             claim_job_dir(run_dir, job is not None, cfg)  # one writer per run directory
         schema().check(cfg)  # a sweep job composed by another sweeper is checked here
         return sweeps.sweep_value(train(cfg, run_dir, dict(hc.runtime.choices), job))
-    except Interrupted as stop:
+    except StoppedBySignal as stop:
         _record(run_dir, "interrupted", str(stop))
         if stop.then is not None:  # submitit requeues the job, which continues from last.pt
             log.warning("%s; the launcher requeues the job", stop)

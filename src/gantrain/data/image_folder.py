@@ -26,8 +26,7 @@ from gantrain.data.labelled import Labelled, checked, no_labels
 from gantrain.data.subset import Limit, limit_list
 from gantrain.errors import UserError
 from gantrain.files import is_regular
-from gantrain.kinds import Channels, Count, Flag, ImageSize, Integer, Rgb
-from gantrain.kinds import Path as PathText
+from gantrain.kinds import Channels, Count, Flag, ImageSize, Integer, PathText, Rgb
 
 log = logging.getLogger(__name__)
 EXTENSIONS = (".png", ".jpg", ".jpeg")

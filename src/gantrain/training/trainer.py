@@ -28,7 +28,7 @@ from gantrain.training.nan_policy import (
     exploded_warning,
 )
 from gantrain.training.schedule import Schedule
-from gantrain.training.signals import Interrupted, StopRequests
+from gantrain.training.signals import StoppedBySignal, StopRequests
 from gantrain.training.state import TrainState, nonfinite_parts
 from gantrain.training.time_limit import Deadline, rng_untouched
 
@@ -184,7 +184,7 @@ class Trainer:
                 st.save(rnd, self.run_dir / "checkpoints", when.keeps(rnd), self.keep_checkpoints,
                         write=self.writes)  # fmt: skip
             if stop.signum:
-                raise Interrupted(stop.signum, rnd)
+                raise StoppedBySignal(stop.signum, rnd)
             if final:
                 self.stopped_at = rnd
                 break
