@@ -1,7 +1,7 @@
-"""DCGAN (Radford et al. 2015): a generator; its discriminator is the adversarial critic.
+"""DCGAN (Radford et al. 2015): a generator; its critic is the paper's discriminator.
 
 Conditional (num_classes > 0, set from the data by conditional=true): the generator takes a
-learned class vector beside z, and the discriminator scores (image, label) with a projection
+learned class vector beside z, and the critic scores (image, label) with a projection
 (Miyato & Koyama 2018): the logit gains the inner product of a learned class embedding with the
 features its last layer reads.
 """
