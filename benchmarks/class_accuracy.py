@@ -14,9 +14,9 @@ import argparse
 
 import torch
 
-from gantrain.commands.runs import load_run
+from gantrain.cli.runs import load_run
 from gantrain.commands.sample import class_labels
-from gantrain.metrics.classifier import Recipe
+from gantrain.metrics.classifier import ClassifierRecipe
 from gantrain.metrics.extractors import make_extractor
 from gantrain.metrics.scores import sample_uint8
 
@@ -29,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     overrides = {"root": args.root} if args.root else {}
     run = load_run(args.run, None, True, overrides, torch.device("cpu"))
-    extractor = make_extractor("classifier", run.dataset, "cpu", Recipe())
+    extractor = make_extractor("classifier", run.dataset, "cpu", ClassifierRecipe())
     names = run.payload.get("classes") or [str(k) for k in range(run.model.num_classes)]
     hits = []
     for k, name in enumerate(names):

@@ -2,7 +2,7 @@
 
 torchvision MNIST + ToTensor + Normalize((0.5,), (0.5,)) through a shuffling DataLoader
 (batch 64, 2 workers, drop_last), the classic DCGAN nets scaled to 28 px (gantrain's
-DCGAN(28, 1): latent 100, width 128; Discriminator(28, 1, width=64); --g-width, --d-width),
+DCGAN(28, 1): latent 100, width 128; DCGANCritic(28, 1, width=64); --g-width, --d-width),
 BCE-with-logits, Adam(2e-4, betas (0.5, 0.999)) for both, no EMA.
 Per iteration, in pytorch/examples' order: D on real, fake = G(noise), D on fake.detach(),
 D step; then G on D(fake) with real labels, G step. One iteration = one gantrain round.
@@ -76,7 +76,7 @@ def train(args, netG, netD, device) -> float:
         num_workers=args.workers,
         drop_last=True,
     )
-    criterion = nn.BCEWithLogitsLoss()  # Discriminator gives logits, not probabilities
+    criterion = nn.BCEWithLogitsLoss()  # DCGANCritic gives logits, not probabilities
     optimizerD = torch.optim.Adam(netD.parameters(), lr=2e-4, betas=(0.5, 0.999))
     optimizerG = torch.optim.Adam(netG.parameters(), lr=2e-4, betas=(0.5, 0.999))
     real_label, fake_label = 1.0, 0.0
@@ -166,7 +166,7 @@ def main(argv=None) -> None:
     import numpy as np
     import torch
 
-    from gantrain.models.dcgan import DCGAN, Discriminator
+    from gantrain.models.dcgan import DCGAN, DCGANCritic
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -176,7 +176,7 @@ def main(argv=None) -> None:
     device = torch.device(args.device)
 
     netG = DCGAN(args.image_size, 1, latent_dim=100, width=args.g_width).to(device)
-    netD = Discriminator(args.image_size, 1, width=args.d_width).to(device)
+    netD = DCGANCritic(args.image_size, 1, width=args.d_width).to(device)
     rss = common.PeakRSS(os.getpid())
     if args.no_rss:
         seconds = train(args, netG, netD, device)

@@ -38,7 +38,7 @@ def main(argv=None) -> None:
     from gantrain.data import make_batches
     from gantrain.hardware.accel import Accelerator
     from gantrain.metrics import make_scorer
-    from gantrain.metrics.classifier import Recipe
+    from gantrain.metrics.classifier import ClassifierRecipe
     from gantrain.training.ema import EMA
     from gantrain.training.rng import seed_everything
 
@@ -54,7 +54,7 @@ def main(argv=None) -> None:
     batches = make_batches(build(cfg.dataset), cfg.trainer.batch_size, device, cfg.seed)
     ev = OmegaConf.to_container(cfg.eval, resolve=True)
     scorer = make_scorer(cfg.dataset, device, ev["extractor"], ev["split"],
-                         Recipe(**ev["classifier"]), kid_subsets=ev["kid_subsets"])  # fmt: skip
+                         ClassifierRecipe(**ev["classifier"]), kid_subsets=ev["kid_subsets"])  # fmt: skip
     decay = cfg.trainer.ema_decay
     averages = {"fixed": EMA(model, decay, warmup=False), "warmup": EMA(model, decay)}
     start50 = EMA(model, decay, warmup=False)

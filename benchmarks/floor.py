@@ -1,7 +1,7 @@
 """The bare-compute floor: gantrain's own training step with no input pipeline at all.
 
 The model and objective are built from gantrain's composed config (the defaults: DCGAN(28, 1),
-Adversarial with the Discriminator critic, Adam 2e-4 / (0.5, 0.999); any KEY=VALUE overrides
+Adversarial with the DCGANCritic critic, Adam 2e-4 / (0.5, 0.999); any KEY=VALUE overrides
 are passed through), exactly as `gantrain` builds them. Batches come from the training images
 converted once to a float tensor in [-1, 1] on the device, indexed at random: no per-round
 conversion. Only `objective.step(model, next_batch)` is timed (plus the EMA update when

@@ -32,18 +32,18 @@ CONFIGS = {
     "wgan_gp": [
         "objective.loss=wasserstein",
         "objective.gradient_penalty=10",
-        "objective.d_steps=2",
+        "objective.critic_steps=2",
         "objective.real_label=1.0",
         "objective.critic.norm=layer",
         "objective.optimizer.betas=[0.0,0.9]",
         "objective.critic_optimizer.betas=[0.0,0.9]",
     ],  # fmt: skip
     "r1": ["objective.r1=1.0", "objective.real_label=1.0"],
-    "pack2": ["objective.critic.pack=2"],
+    "pack2": ["objective.critic.packing=2"],
     "mbstd": ["objective.critic.mbstd=true"],
     "ada": ["objective.augment=ada"],
-    "wgan_gp_pack2": ["objective.critic.pack=2"],  # WGAN-GP's overrides are added below
-    "preset": ["experiment=stacked_mnist"],
+    "wgan_gp_pack2": ["objective.critic.packing=2"],  # WGAN-GP's overrides are added below
+    "preset": ["experiment=wgan_gp_stacked_mnist"],
     "vae": ["model=vae", "objective=mle"],
 }
 CONFIGS["wgan_gp_pack2"] = [*CONFIGS["wgan_gp"], *CONFIGS["wgan_gp_pack2"]]

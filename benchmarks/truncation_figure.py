@@ -12,8 +12,8 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw
 
-from gantrain.commands.runs import load_run
-from gantrain.commands.seeded import seed_labels, seeded_images
+from gantrain.cli.runs import load_run
+from gantrain.cli.seeded import seed_labels, seeded_images
 from gantrain.models.latent import fixed_statistics, parse_seeds
 from gantrain.record.sample_files import grid_picture
 

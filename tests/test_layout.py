@@ -31,6 +31,7 @@ LAYERS = {
     "kinds": 4,
     "saved_config": 4,
     "slots": 4,
+    "upgrade": 4,
 }
 
 

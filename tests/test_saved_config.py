@@ -14,7 +14,7 @@ from gantrain.saved_config import check_overrides, check_saved, read_overrides, 
 
 def test_registry_holds_every_shipped_target_and_the_optimizers_the_schema_knows():
     from gantrain.objectives.optimizers import STAND_INS
-    from gantrain.training.checkpoint import MOVED
+    from gantrain.upgrade import MOVED
 
     shipped = set()
     for path in conf_dir().rglob("*.yaml"):
@@ -131,7 +131,9 @@ def test_each_slot_holds_what_its_group_puts_there_and_nothing_else():
     table = slots()
     assert table["model"] == _targets_of("model")
     assert table["objective"] == _targets_of("objective")
-    assert table["objective.critic"] == _targets_of("objective/critic")
+    assert table["objective.critic"] == _targets_of("objective/critic") | {
+        "gantrain.models.dcgan.Discriminator"  # a format-1 run's name of DCGANCritic
+    }
     assert _targets_of("dataset") <= table["dataset"]
     assert table["dataset"] - _targets_of("dataset") == {
         "gantrain.data.torchvision_sets.load_celeba"
@@ -171,7 +173,7 @@ def _saved(**changes) -> dict:
         ),
         (
             "objective",
-            lambda o: {**o, "_target_": "gantrain.models.dcgan.Discriminator"},
+            lambda o: {**o, "_target_": "gantrain.models.dcgan.DCGANCritic"},
             "config.objective._target_",
             "objective may hold only gantrain.objectives",
         ),

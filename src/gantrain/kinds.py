@@ -47,7 +47,7 @@ Beta = Annotated[float, Ge(0), Lt(1), Says("a number from 0 up to (not including
 Betas = Annotated[list[Beta], Len(2, 2), Says("two numbers in [0, 1), e.g. [0.5, 0.999]")]
 Flag = Annotated[bool, Says("true or false")]
 Text = Annotated[str, Says("a text")]
-Path = Annotated[str, Says("a path")]
+PathText = Annotated[str, Says("a path")]  # a path as config text (not pathlib.Path)
 Rounds = Annotated[list[PositiveInt], Says("a list of positive integers, e.g. [100, 1000]")]
 PositiveFloats = Annotated[
     list[PositiveFloat], Len(1), Says("a non-empty list of positive numbers, e.g. [1.0, 2.0]")

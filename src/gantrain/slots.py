@@ -14,12 +14,8 @@ from pathlib import Path
 import yaml
 
 from gantrain.config import conf_dir
+from gantrain.upgrade import MOVED
 
-# classes and functions that moved: a checkpoint's saved config names them by their old homes
-MOVED = {
-    "gantrain.trainer.Trainer": "gantrain.training.trainer.Trainer",
-    "gantrain.data.torchvision_sets.load_celeba": "gantrain.data.celeba.load",
-}
 # targets the code accepts beyond those conf/ names: the optimizers the schema's stand-ins state
 # (gantrain.objectives.optimizers.STAND_INS; a test keeps the two lists equal). A slot that
 # conf/ gives one of them may hold any of them.

@@ -87,7 +87,7 @@ CRAFTED = [
 
 
 def _craft(run, change) -> None:
-    """last.pt as torch.save writes it: format 1, the run's real weights, the changed config."""
+    """last.pt as torch.save writes it: the current format, the run's real weights, the changed config."""
     last = run / "checkpoints" / "last.pt"
     payload = checkpoint.load(last)
     config = copy.deepcopy(payload["config"])

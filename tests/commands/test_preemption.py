@@ -80,7 +80,7 @@ def test_a_preempted_submitit_job_is_requeued_and_ends_as_if_never_stopped(mnist
 
 
 def test_the_submitit_signal_is_handed_back_after_the_checkpoint():
-    from gantrain.training.signals import Interrupted, StopRequests
+    from gantrain.training.signals import StoppedBySignal, StopRequests
 
     def submitits(signum, frame):  # stands for submitit's checkpoint-and-requeue handler
         raise AssertionError("called before the round's checkpoint")
@@ -88,10 +88,10 @@ def test_the_submitit_signal_is_handed_back_after_the_checkpoint():
     submitits.__module__ = "submitit.core.job_environment"
     before = signal.signal(signal.SIGUSR2, submitits)
     try:
-        with pytest.raises(Interrupted) as stop, StopRequests() as requests:
+        with pytest.raises(StoppedBySignal) as stop, StopRequests() as requests:
             os.kill(os.getpid(), signal.SIGUSR2)
             assert requests.signum == signal.SIGUSR2  # recorded, not acted on, mid-round
-            raise Interrupted(requests.signum, 7)
+            raise StoppedBySignal(requests.signum, 7)
         assert stop.value.then is submitits and stop.value.round == 7
         assert signal.getsignal(signal.SIGUSR2) is submitits
     finally:

@@ -44,7 +44,7 @@ def test_counting_moves_no_state_and_scales_with_the_batch(mnist_root):
 def test_round_cost_follows_the_objective(mnist_root):
     model, plain = _built(mnist_root, ["model=resnet", "objective.critic.width=8"])
     _, five = _built(
-        mnist_root, ["model=resnet", "objective.critic.width=8", "objective.d_steps=5"]
+        mnist_root, ["model=resnet", "objective.critic.width=8", "objective.critic_steps=5"]
     )
     _, rel = _built(mnist_root, ["model=resnet", "objective.critic.width=8",
                                  "objective.loss=relativistic"])  # fmt: skip

@@ -16,7 +16,7 @@ def test_a_tiny_training_logs_progress_lines(caplog):
     labels = torch.arange(32) % 10
     with caplog.at_level(logging.INFO, logger="gantrain"):
         clf.train_classifier(
-            images, labels, clf.Recipe(steps=20, batch_size=8), torch.device("cpu")
+            images, labels, clf.ClassifierRecipe(steps=20, batch_size=8), torch.device("cpu")
         )
     lines = [
         r.getMessage() for r in caplog.records if r.getMessage().startswith("classifier: step")

@@ -15,7 +15,7 @@ from gantrain.metrics.extractors import make_judges
 from gantrain.metrics.judges import DISAGREE, MARGINS, disagreements
 from gantrain.metrics.scores import Scorer
 
-FAST = clf.Recipe(steps=20, batch_size=32)
+FAST = clf.ClassifierRecipe(steps=20, batch_size=32)
 
 
 def mnist_cfg(root: Path) -> dict:
@@ -64,7 +64,7 @@ def test_other_weights_from_the_same_data_get_another_name(tmp_path):
     for copy in ("a", "b"):
         write_mnist_family(tmp_path / copy, "MNIST", n_train=64, n_test=16)
     _, a = clf.load_or_train(mnist_cfg(tmp_path / "a"), FAST)
-    _, b = clf.load_or_train(mnist_cfg(tmp_path / "b"), clf.Recipe(steps=21, batch_size=32))
+    _, b = clf.load_or_train(mnist_cfg(tmp_path / "b"), clf.ClassifierRecipe(steps=21, batch_size=32))
     assert a["weights_sha256"] != b["weights_sha256"]
     assert Path(a["file"]).name != Path(b["file"]).name
 
@@ -86,7 +86,7 @@ def test_the_margins_flag_what_parts_and_nothing_else():
 def scorer(tmp_path_factory) -> Scorer:
     root = tmp_path_factory.mktemp("judges")
     write_mnist_family(root, "MNIST", n_train=512, n_test=200)
-    first, second = make_judges(mnist_cfg(root), "cpu", clf.Recipe(steps=150, batch_size=32))
+    first, second = make_judges(mnist_cfg(root), "cpu", clf.ClassifierRecipe(steps=150, batch_size=32))
     reference = torch.from_numpy(digit_like(200, 1)[0])[:, None]  # the test split's images
     return Scorer(first, reference, kid_subsets=2, judge2=second)
 

@@ -15,7 +15,7 @@ from gantrain.metrics.data import reference_images
 from gantrain.metrics.extractors import default_extractor, make_extractor
 from gantrain.metrics.scores import class_stats
 
-FAST = clf.Recipe(steps=20, batch_size=32)
+FAST = clf.ClassifierRecipe(steps=20, batch_size=32)
 
 
 def mnist_cfg(root) -> dict:
@@ -139,7 +139,7 @@ def test_cached_classifier_loads_with_weights_only(extractor):
 @pytest.mark.slow
 def test_classifier_learns_the_digits(tmp_path):
     root = write_mnist(tmp_path / "data", n_train=256, n_test=64)
-    _, info = clf.load_or_train(mnist_cfg(root), clf.Recipe(steps=80, batch_size=32))
+    _, info = clf.load_or_train(mnist_cfg(root), clf.ClassifierRecipe(steps=80, batch_size=32))
     assert info["test_accuracy"] > 0.8
 
 

@@ -15,11 +15,11 @@ from helpers import compose_cfg, one_error_line, run_cli, tiny_train, without_hy
 from gantrain.commands.train import schema
 from gantrain.errors import UserError
 from gantrain.models.anticollapse import EPS, MinibatchStd, pack
-from gantrain.models.dcgan import Discriminator
+from gantrain.models.dcgan import DCGANCritic
 from gantrain.objectives.penalties import CriticPenalties
 
 CRITIC = ["objective.critic.width=8", "objective.critic.max_width=16"]
-PACKED = ["objective.critic.pack=2", "objective.critic.mbstd=true"]
+PACKED = ["objective.critic.packing=2", "objective.critic.mbstd=true"]
 
 
 # ---- packing ----
@@ -27,7 +27,7 @@ PACKED = ["objective.critic.pack=2", "objective.critic.mbstd=true"]
 
 @pytest.mark.parametrize(("size", "channels"), [(28, 1), (32, 3)])
 def test_a_pack_of_two_gives_one_score_per_pack_from_twice_the_channels(size, channels):
-    critic = Discriminator(size, channels, width=8, max_width=16, pack=2)
+    critic = DCGANCritic(size, channels, width=8, max_width=16, packing=2)
     assert critic.net[0].in_channels == 2 * channels
     assert critic(torch.randn(8, channels, size, size)).shape == (4,)
 
@@ -44,7 +44,7 @@ def test_packing_concatenates_consecutive_samples_along_the_channels():
 
 def test_a_packed_conditional_critic_sums_its_members_projection_terms():
     torch.manual_seed(0)
-    critic = Discriminator(28, 1, width=8, max_width=16, norm="layer", num_classes=4, pack=2)
+    critic = DCGANCritic(28, 1, width=8, max_width=16, norm="layer", num_classes=4, packing=2)
     nn_init = torch.nn.init
     nn_init.normal_(critic.projection.weight, 0.0, 1.0)  # terms large enough to tell apart
     x = torch.randn(2, 1, 28, 28)
@@ -85,11 +85,11 @@ def test_the_std_map_is_the_groups_std_averaged_over_channels_and_pixels():
 
 
 def test_the_critic_reads_the_std_map_before_its_last_layer():
-    critic = Discriminator(28, 1, width=8, max_width=16, mbstd=True, mbstd_group=4)
+    critic = DCGANCritic(28, 1, width=8, max_width=16, mbstd=True, mbstd_group=4)
     assert isinstance(critic.net[-2], MinibatchStd)
     assert critic.net[-1].in_channels == 16 + 1
     assert critic(torch.randn(8, 1, 28, 28)).shape == (8,)
-    packed = Discriminator(28, 1, width=8, max_width=16, pack=2, mbstd=True, num_classes=3)
+    packed = DCGANCritic(28, 1, width=8, max_width=16, packing=2, mbstd=True, num_classes=3)
     assert packed.projection.weight.shape[1] == 17 * 7 * 7  # the std map is a feature too
     assert packed(torch.randn(8, 1, 28, 28), torch.arange(8) % 3).shape == (4,)
 
@@ -144,13 +144,13 @@ def test_ada_counts_the_images_of_a_packing_critic_not_its_packs():
 @pytest.mark.parametrize(
     ("keys", "names"),
     [
-        ({"pack": 3}, ["objective.critic.pack=3", "trainer.batch_size=16", "pack=2"]),
+        ({"packing": 3}, ["objective.critic.packing=3", "trainer.batch_size=16", "packing=2"]),
         ({"mbstd": True, "mbstd_group": 5}, ["objective.critic.mbstd_group=5", "group=4"]),
-        ({"pack": 2, "mbstd": True, "mbstd_group": 3}, ["mbstd_group=3", "8 packs", "group=2"]),
+        ({"packing": 2, "mbstd": True, "mbstd_group": 3}, ["mbstd_group=3", "8 packs", "group=2"]),
     ],
 )
 def test_a_batch_the_packs_or_groups_do_not_divide_is_refused_in_one_line(keys, names):
-    critic = Discriminator(28, 1, width=8, max_width=16, **keys)
+    critic = DCGANCritic(28, 1, width=8, max_width=16, **keys)
     with pytest.raises(UserError) as err:
         critic.check_batch(16)
     assert "\n" not in str(err.value) and all(n in str(err.value) for n in names)
@@ -158,15 +158,15 @@ def test_a_batch_the_packs_or_groups_do_not_divide_is_refused_in_one_line(keys, 
 
 
 def test_batches_that_fit_are_taken():
-    Discriminator(28, 1, pack=4, mbstd=True, mbstd_group=4).check_batch(16)
-    Discriminator(28, 1, pack=2, mbstd=True, mbstd_group=16).check_batch(16)  # min(16, 8)
-    Discriminator(28, 1, mbstd=True, mbstd_group=0).check_batch(7)
-    Discriminator(28, 1, mbstd=False, mbstd_group=5).check_batch(16)  # off: no groups
+    DCGANCritic(28, 1, packing=4, mbstd=True, mbstd_group=4).check_batch(16)
+    DCGANCritic(28, 1, packing=2, mbstd=True, mbstd_group=16).check_batch(16)  # min(16, 8)
+    DCGANCritic(28, 1, mbstd=True, mbstd_group=0).check_batch(7)
+    DCGANCritic(28, 1, mbstd=False, mbstd_group=5).check_batch(16)  # off: no groups
 
 
 @pytest.mark.parametrize(
     "key",
-    ["objective.critic.pack=0", "objective.critic.mbstd=1", "objective.critic.mbstd_group=-1"],
+    ["objective.critic.packing=0", "objective.critic.mbstd=1", "objective.critic.mbstd_group=-1"],
 )
 def test_the_schema_refuses_values_of_the_wrong_kind(key):
     with pytest.raises(UserError, match=key.replace(".", r"\.")):
@@ -177,18 +177,18 @@ def test_the_schema_refuses_values_of_the_wrong_kind(key):
 def test_the_command_line_refuses_a_pack_that_does_not_divide_the_batch(mnist_root, tmp_path):
     run = tmp_path / "run"
     args = [f"dataset.root={mnist_root}", "device=cpu", "trainer.batch_size=16", *CRITIC,
-            "objective.critic.pack=3", "trainer.rounds=2", f"hydra.run.dir={run}"]  # fmt: skip
+            "objective.critic.packing=3", "trainer.rounds=2", f"hydra.run.dir={run}"]  # fmt: skip
     out = run_cli(args, tmp_path)
     assert out.returncode == 2
     line = one_error_line(out.stderr)
-    assert "objective.critic.pack=3" in line and "trainer.batch_size=16" in line
+    assert "objective.critic.packing=3" in line and "trainer.batch_size=16" in line
     assert not run.exists()  # refused before training: nothing left behind
 
 
 # ---- training with every option they compose with ----
 
 RUNS = {
-    "dcgan_pack": ["objective.critic.pack=2"],
+    "dcgan_pack": ["objective.critic.packing=2"],
     "dcgan_mbstd": ["objective.critic.mbstd=true"],
     "vae_gan": ["model=vae", "objective=adversarial", *PACKED],
     "conditional": ["conditional=true", *PACKED],
@@ -220,7 +220,7 @@ def test_anticollapse_critics_train_with_every_option(name, mnist_root, tmp_path
     ckpt = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
     first = next(v for k, v in ckpt["objective"]["critic"].items()
                  if k.startswith("net.0.") and v.dim() == 4)  # fmt: skip
-    assert first.shape[1] == (2 if "pack=2" in " ".join(RUNS[name]) else 1)
+    assert first.shape[1] == (2 if "packing=2" in " ".join(RUNS[name]) else 1)
 
 
 def _resume_helpers():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from gantrain.models.autoencoders import VAE, AutoEncoder
-from gantrain.models.dcgan import DCGAN, Discriminator
+from gantrain.models.dcgan import DCGAN, DCGANCritic
 
 
 def test_unconditional_nets_keep_their_parameters_and_draws():
@@ -15,7 +15,7 @@ def test_unconditional_nets_keep_their_parameters_and_draws():
     zero = DCGAN(28, 1, latent_dim=8, width=8, num_classes=0)
     assert plain.state_dict().keys() == zero.state_dict().keys()
     assert all(torch.equal(v, zero.state_dict()[k]) for k, v in plain.state_dict().items())
-    assert not any("label" in k or "projection" in k for k in Discriminator(28, 1, 8).state_dict())
+    assert not any("label" in k or "projection" in k for k in DCGANCritic(28, 1, 8).state_dict())
 
 
 def test_conditional_generator_draws_differently_per_class():
@@ -30,7 +30,7 @@ def test_conditional_generator_draws_differently_per_class():
 
 def test_projection_discriminator_scores_the_pair():
     torch.manual_seed(0)
-    d = Discriminator(28, 1, width=8, norm="layer", num_classes=3)
+    d = DCGANCritic(28, 1, width=8, norm="layer", num_classes=3)
     with torch.no_grad():
         d.projection.weight.normal_()
     x = torch.randn(2, 1, 28, 28)
@@ -44,7 +44,7 @@ def test_projection_discriminator_scores_the_pair():
 
 
 def test_spectral_projection_critic_builds():
-    d = Discriminator(16, 3, width=8, norm="spectral", num_classes=4)
+    d = DCGANCritic(16, 3, width=8, norm="spectral", num_classes=4)
     assert d(torch.randn(3, 3, 16, 16), torch.tensor([0, 1, 3])).shape == (3,)
 
 

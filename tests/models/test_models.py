@@ -7,7 +7,7 @@ from gantrain.kinds import side_plan
 from gantrain.models.autoencoders import VAE, AutoEncoder
 from gantrain.models.blocks import plan
 from gantrain.models.critics import CodeCritic
-from gantrain.models.dcgan import DCGAN, Discriminator
+from gantrain.models.dcgan import DCGAN, DCGANCritic
 
 
 @pytest.mark.parametrize("size,expected", [(28, (7, 2)), (32, (4, 3)), (64, (4, 4)), (16, (4, 2))])
@@ -26,7 +26,7 @@ def test_plan_refuses_sizes_it_cannot_build(size):
 @pytest.mark.parametrize("channels", [1, 3])
 def test_dcgan_shapes(size, channels):
     g = DCGAN(size, channels, latent_dim=10, width=8, max_width=32)
-    d = Discriminator(size, channels, width=8, max_width=32)
+    d = DCGANCritic(size, channels, width=8, max_width=32)
     x = g.decode(g.prior(4))
     assert x.shape == (4, channels, size, size) and x.abs().max() <= 1
     assert d(x).shape == (4,)
@@ -36,7 +36,7 @@ def test_dcgan_28px_default_is_the_classic_recipe():
     g = DCGAN(28, 1)
     convs = [m for m in g.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
     assert [(c.in_channels, c.out_channels) for c in convs] == [(100, 256), (256, 128), (128, 1)]
-    d = Discriminator(28, 1)
+    d = DCGANCritic(28, 1)
     convs = [m for m in d.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [(c.in_channels, c.out_channels) for c in convs] == [(1, 64), (64, 128), (128, 1)]
     w = convs[1].weight
@@ -72,7 +72,7 @@ def test_code_critic_shape():
 
 def test_critic_norms():
     x = torch.randn(4, 1, 28, 28)
-    batch, spectral = Discriminator(28, 1, norm="batch"), Discriminator(28, 1, norm="spectral")
+    batch, spectral = DCGANCritic(28, 1, norm="batch"), DCGANCritic(28, 1, norm="spectral")
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in batch.modules())
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in spectral.modules())
     spectral.train()

@@ -84,7 +84,7 @@ def test_attention_side_the_net_lacks_is_one_line():
 
 
 def test_packing_critic_scores_packs():
-    d = ResNetCritic(32, 3, width=8, max_width=8, pack=2)
+    d = ResNetCritic(32, 3, width=8, max_width=8, packing=2)
     assert d(torch.randn(6, 3, 32, 32)).shape == (3,)
-    with pytest.raises(UserError, match="objective.critic.pack=2"):
+    with pytest.raises(UserError, match="objective.critic.packing=2"):
         d.check_batch(5)

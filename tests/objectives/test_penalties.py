@@ -7,14 +7,14 @@ from torch import nn
 
 from gantrain.config import build
 from gantrain.errors import UserError
-from gantrain.models.dcgan import Discriminator
+from gantrain.models.dcgan import DCGANCritic
 from gantrain.objectives.penalties import CriticPenalties
 
 TINY_CRITIC = ["objective.critic.width=8", "objective.critic.max_width=16"]
 
 
 def test_layer_norm_critic_normalises_each_sample_on_its_own():
-    critic = Discriminator(28, 1, width=8, norm="layer")
+    critic = DCGANCritic(28, 1, width=8, norm="layer")
     assert any(isinstance(m, nn.GroupNorm) and m.num_groups == 1 for m in critic.modules())
     assert not any(isinstance(m, nn.BatchNorm2d) for m in critic.modules())
     x = torch.randn(5, 1, 28, 28)

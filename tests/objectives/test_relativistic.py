@@ -10,6 +10,7 @@ from helpers import compose_cfg, tiny_train, without_hydra
 from gantrain.config import build
 from gantrain.objectives import functional as F
 from gantrain.objectives.penalties import CriticPenalties
+from gantrain.upgrade import upgrade_payload
 
 
 def test_relativistic_loss_of_known_scores():
@@ -60,7 +61,8 @@ def test_lazy_r2_runs_every_n_steps_with_its_weight_scaled_and_resumes():
     restored.load_state_dict(lazy.state_dict())
     assert restored.steps_host == 4 and restored.last_r2.item() == pytest.approx(12.5)
     old = {k: v for k, v in lazy.state_dict().items() if k != "last_r2"}
-    CriticPenalties(r1=1.0).load_state_dict(old)  # a checkpoint from before R2 still loads
+    payload = upgrade_payload({"format": 1, "objective": {"penalties": old}})  # before R2
+    CriticPenalties(r1=1.0).load_state_dict(payload["objective"]["penalties"])
 
 
 @pytest.mark.slow

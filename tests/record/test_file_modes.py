@@ -41,7 +41,7 @@ def _tiny_mnist(root):
 
 def test_written_files_follow_the_umask(umask, tmp_path):
     expected = 0o666 & ~umask
-    _, info = clf.load_or_train(_tiny_mnist(tmp_path / "data"), clf.Recipe(steps=2, batch_size=8))
+    _, info = clf.load_or_train(_tiny_mnist(tmp_path / "data"), clf.ClassifierRecipe(steps=2, batch_size=8))
     checkpoint.save({"round": 1}, tmp_path / "run" / "checkpoints" / "last.pt")
     write_json(tmp_path / "run" / "summary.json", {"status": "running"}, reserve=True)
     images = torch.zeros(4, 1, 8, 8, dtype=torch.uint8)

@@ -11,7 +11,7 @@ import pytest
 from helpers import CRITIC, cli_args, patched_gantrain, run_cli, tiny_train
 
 from gantrain.training import checkpoint
-from gantrain.training.signals import Interrupted
+from gantrain.training.signals import StoppedBySignal
 
 
 def _signal_self(signum=signal.SIGTERM):
@@ -29,7 +29,7 @@ def test_sigterm_during_an_evaluation(mnist_root, tmp_path, monkeypatch):
         return evaluate
 
     monkeypatch.setattr(evaluation, "make_evaluator", make_evaluator)
-    with pytest.raises(Interrupted) as stop:
+    with pytest.raises(StoppedBySignal) as stop:
         tiny_train([*CRITIC, "trainer.rounds=50", "eval.at=[3]"], tmp_path, mnist_root)
     assert stop.value.exit_code == 143 and stop.value.round == 3
     assert checkpoint.load(tmp_path / "checkpoints" / "last.pt")["round"] == 3
@@ -45,7 +45,7 @@ def test_sigint_during_a_milestone_grid(mnist_root, tmp_path, monkeypatch):
         return real(self, rnd, *args)
 
     monkeypatch.setattr(Pictures, "milestone", milestone)
-    with pytest.raises(Interrupted) as stop:
+    with pytest.raises(StoppedBySignal) as stop:
         tiny_train([*CRITIC, "trainer.rounds=50", "trainer.sample_at=[2]"], tmp_path, mnist_root)
     assert stop.value.exit_code == 130 and stop.value.round == 2
     assert (tmp_path / "samples" / "round_000002.png").is_file()
@@ -60,7 +60,7 @@ def test_sigterm_during_the_first_checkpoint_write(mnist_root, tmp_path, monkeyp
         return real(path, what)
 
     monkeypatch.setattr(checkpoint, "atomic", atomic)
-    with pytest.raises(Interrupted) as stop:
+    with pytest.raises(StoppedBySignal) as stop:
         tiny_train([*CRITIC, "trainer.rounds=50", "trainer.checkpoint_every=3"], tmp_path,
                    mnist_root)  # fmt: skip
     assert stop.value.round == 3

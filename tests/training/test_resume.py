@@ -124,7 +124,7 @@ def test_sigkill_resume_identity_for_a_vae_gan(mnist_root, tmp_path):
 @pytest.mark.slow
 def test_sigkill_resume_identity_for_wgan_gp_with_lazy_r1(mnist_root, tmp_path):
     # the interpolation draws, the penalties' step count and the lazy schedule come back exactly
-    extra = ["objective.loss=wasserstein", "objective.gradient_penalty=10", "objective.d_steps=2",
+    extra = ["objective.loss=wasserstein", "objective.gradient_penalty=10", "objective.critic_steps=2",
              "objective.critic.norm=layer", "objective.r1=1", "objective.r1_every=3"]  # fmt: skip
     out = run_cli(_args(mnist_root, tmp_path / "a", extra=extra), tmp_path)
     assert out.returncode == 0, out.stderr
@@ -239,7 +239,7 @@ def test_resume_accepts_safe_changes_and_force(uninterrupted, tmp_path):
         [
             f"resume={uninterrupted}",
             "trainer.rounds=27",
-            "objective.d_steps=2",
+            "objective.critic_steps=2",
             "resume_force=true",
         ],
         tmp_path,

@@ -88,9 +88,9 @@ def test_the_start_up_line_says_what_is_applied_and_what_is_not():
     from gantrain.training.resume import _applied
 
     said = _applied(["objective.optimizer.lr: 0.0006 -> 0.001", "seed: 0 -> 3",
-                     "objective.d_steps: 1 -> 2"])  # fmt: skip
+                     "objective.critic_steps: 1 -> 2"])  # fmt: skip
     assert said == (
-        "applying objective.optimizer.lr: 0.0006 -> 0.001; objective.d_steps: 1 -> 2; "
+        "applying objective.optimizer.lr: 0.0006 -> 0.001; objective.critic_steps: 1 -> 2; "
         "not applying seed: 0 -> 3 (the checkpoint's random states continue)"
     )
     assert _applied(["seed: 0 -> 3"]).startswith("not applying seed")

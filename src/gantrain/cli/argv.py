@@ -20,13 +20,14 @@ from gantrain.errors import UserError
 from gantrain.hardware.distributed import env_rank, env_world
 from gantrain.saved_config import check_overrides, read_overrides
 from gantrain.schema import Schema
+from gantrain.upgrade import upgrade_overrides
 
 
 def rewrite(argv: list[str], schema: Callable[[], Schema]) -> list[str]:
     """argv (gantrain's arguments, without the program) -> the arguments Hydra is to start with.
     schema: gantrain's schema, asked for once resume= is resolved. Raises UserError for a
     mistake the user can fix; nothing is written before every check has passed."""
-    args = resume_argv(argv)
+    args = resume_argv(upgrade_overrides(argv))  # old key names: today's, with one line
     check_command_line(args, schema())
     check_run_places(args)
     args = claim_run_dir(args)  # before Hydra writes anything into the run directory
@@ -54,7 +55,7 @@ def resume_argv(args: list[str]) -> list[str]:
         )
     saved = run / ".hydra" / "overrides.yaml"
     flags, new = split_args(args)
-    old = read_overrides(saved)
+    old = upgrade_overrides(read_overrides(saved))
     check_overrides(old, saved, new)  # data, not code: refused before Hydra composes any of it
     old = [a for a in old if override_key(a) not in ("resume", "resume_force")]
     merged: dict[str, str] = {}

@@ -8,9 +8,16 @@ from pathlib import Path
 
 from gantrain.cli.arguments import run
 from gantrain.cli.runs import load_run
-from gantrain.kinds import DeviceKind, Flag, Integer, Overrides, PositiveFloat, PositiveInt
-from gantrain.kinds import Path as PathText
-from gantrain.metrics.classifier import Recipe
+from gantrain.kinds import (
+    DeviceKind,
+    Flag,
+    Integer,
+    Overrides,
+    PathText,
+    PositiveFloat,
+    PositiveInt,
+)
+from gantrain.metrics.classifier import ClassifierRecipe
 from gantrain.metrics.judges import MARGINS, judges_line
 from gantrain.metrics.modes import SAMPLES, expected_uniform, protocol
 from gantrain.metrics.protocol import Extractor, SampleCount, Split
@@ -41,7 +48,7 @@ def evaluate_run(
     kid_subsets: PositiveInt = 100,
     inception_weights: PathText | None = None,
     fetch_timeout: PositiveFloat = 30.0,
-    classifier: Recipe | None = None,
+    classifier: ClassifierRecipe | None = None,
     out: PathText | None = None,
     dataset: Overrides | None = None,
 ) -> dict:
@@ -54,7 +61,7 @@ def evaluate_run(
     n, subsets = num_samples, kid_subsets
     device = resolve_device(device)
     run = load_run(run_dir, checkpoint, ema, dataset or {}, device)
-    scorer = make_scorer(run.data(), device, extractor, split, classifier or Recipe(),
+    scorer = make_scorer(run.data(), device, extractor, split, classifier or ClassifierRecipe(),
                          inception_weights, subsets, labels=run.model.num_classes > 0,
                          fetch_timeout=fetch_timeout)  # fmt: skip
     scores = scorer.score_model(run.model, n, seed, modes_samples)
@@ -121,13 +128,13 @@ def summary_line(r: dict) -> str:
 
 
 def schema() -> Schema:
-    """gantrain-eval's keys are evaluate_run()'s parameters; classifier.* are a Recipe's."""
-    return Schema({"": (evaluate_run,), "classifier": (Recipe,)})
+    """gantrain-eval's keys are evaluate_run()'s parameters; classifier.* are a ClassifierRecipe's."""
+    return Schema({"": (evaluate_run,), "classifier": (ClassifierRecipe,)})
 
 
 def evaluate_and_write(keys: dict) -> str:
     """Score as the keys say, write eval.json (or out=); the lines to print."""
-    keys["classifier"] = Recipe(**keys["classifier"])
+    keys["classifier"] = ClassifierRecipe(**keys["classifier"])
     record = evaluate_run(**keys)
     out = _out_path(keys["out"], keys["run_dir"], keys["checkpoint"])
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,8 +17,7 @@ from gantrain.cli.arguments import run
 from gantrain.cli.runs import load_run
 from gantrain.commands.sample import claim_out
 from gantrain.errors import UserError
-from gantrain.kinds import Choice, Flag
-from gantrain.kinds import Path as PathText
+from gantrain.kinds import Choice, Flag, PathText
 from gantrain.models.latent import SEED_RULE, fixed_statistics
 from gantrain.record import lock
 from gantrain.schema import Schema

@@ -12,8 +12,18 @@ from annotated_types import Ge, Le
 from gantrain.cli.arguments import run
 from gantrain.data.decode import Filter, Fit, Recipe
 from gantrain.errors import UserError
-from gantrain.kinds import Channels, Choice, Count, Flag, ImageSize, PositiveFloat, Rgb, Says, Text
-from gantrain.kinds import Path as PathText
+from gantrain.kinds import (
+    Channels,
+    Choice,
+    Count,
+    Flag,
+    ImageSize,
+    PathText,
+    PositiveFloat,
+    Rgb,
+    Says,
+    Text,
+)
 from gantrain.record import lock
 from gantrain.schema import Schema
 

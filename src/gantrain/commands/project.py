@@ -21,11 +21,11 @@ from gantrain.kinds import (
     Integer,
     NonNegativeFloat,
     Overrides,
+    PathText,
     PositiveFloat,
     PositiveInt,
     Says,
 )
-from gantrain.kinds import Path as PathText
 from gantrain.record import lock
 from gantrain.schema import Schema
 
@@ -94,7 +94,7 @@ def check_out(out: str | None) -> Path:
 
 def feature_map(run_, weight: float, device: torch.device):
     """The dataset's feature classifier as a differentiable map, or None (pixels alone)."""
-    from gantrain.metrics.classifier import Recipe, load_or_train
+    from gantrain.metrics.classifier import ClassifierRecipe, load_or_train
     from gantrain.metrics.extractors import default_extractor
     from gantrain.metrics.projection import classifier_features
 
@@ -104,7 +104,7 @@ def feature_map(run_, weight: float, device: torch.device):
         log.info("no differentiable feature network for this dataset: projecting by pixels alone")
         return None, "none"
     recipe = (run_.payload.get("config", {}).get("eval") or {}).get("classifier") or {}
-    net, _ = load_or_train(run_.data(), Recipe(**recipe), device)
+    net, _ = load_or_train(run_.data(), ClassifierRecipe(**recipe), device)
     return classifier_features(net), "classifier"
 
 

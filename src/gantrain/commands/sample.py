@@ -14,8 +14,16 @@ from gantrain.cli.arguments import run
 from gantrain.cli.runs import load_run
 from gantrain.cli.seeded import class_labels, seed_labels, seeded_batches
 from gantrain.errors import UserError
-from gantrain.kinds import Choice, ClassName, DeviceKind, Flag, Integer, Overrides, PositiveInt
-from gantrain.kinds import Path as PathText
+from gantrain.kinds import (
+    Choice,
+    ClassName,
+    DeviceKind,
+    Flag,
+    Integer,
+    Overrides,
+    PathText,
+    PositiveInt,
+)
 from gantrain.models.latent import Seeds, Truncation, fixed_statistics, parse_seeds, truncate
 from gantrain.record import lock
 from gantrain.schema import Schema

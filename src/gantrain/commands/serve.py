@@ -12,8 +12,7 @@ from annotated_types import Ge, Le
 from gantrain.cli.arguments import run
 from gantrain.cli.runs import load_run
 from gantrain.errors import UserError
-from gantrain.kinds import DeviceKind, Flag, Says, Text
-from gantrain.kinds import Path as PathText
+from gantrain.kinds import DeviceKind, Flag, PathText, Says, Text
 from gantrain.schema import Schema
 
 log = logging.getLogger("gantrain")

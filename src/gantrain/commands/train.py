@@ -15,13 +15,12 @@ from gantrain.cli.claim import claim_job_dir
 from gantrain.config import build, conf_dir
 from gantrain.errors import UserError, WriteFailed, report
 from gantrain.hardware import distributed
-from gantrain.kinds import Flag, Integer, Node
-from gantrain.kinds import Path as PathText
+from gantrain.kinds import Flag, Integer, Node, PathText
 from gantrain.record.lock import DirectoryInUse
 from gantrain.record.run_files import discard_unstarted, is_new_run_dir, write_json
 from gantrain.schema import defaults_of
 from gantrain.training.resume import RunRefused, prior_state, record_config
-from gantrain.training.signals import Interrupted
+from gantrain.training.signals import StoppedBySignal
 
 log = logging.getLogger("gantrain")
 
@@ -48,7 +47,7 @@ def schema():
     """gantrain's schema: each config node's keys are the parameters of what it builds."""
     from gantrain.hardware.accel import Accelerator
     from gantrain.hardware.device import resolve_device, set_threads
-    from gantrain.metrics.classifier import Recipe
+    from gantrain.metrics.classifier import ClassifierRecipe
     from gantrain.objectives.augment import policy_keys
     from gantrain.objectives.optimizers import STAND_INS
     from gantrain.record.trackers import sections as logger_sections
@@ -59,7 +58,7 @@ def schema():
         "": (train_keys,),
         "device": (resolve_device, set_threads, Accelerator, distributed.group_keys),
         "eval": (EvalSettings,),
-        "eval.classifier": (Recipe,),
+        "eval.classifier": (ClassifierRecipe,),
         "objective.augment_policy": (policy_keys,),
         **logger_sections(),
     }
@@ -178,7 +177,7 @@ def _data(cfg: DictConfig, source, share: int, device, trainer, objective, write
     """The batches (every process draws the same global batches and takes its share of each),
     the evaluation during training (None on other ranks) and its rounds."""
     from gantrain.data import make_batches
-    from gantrain.metrics.classifier import Recipe
+    from gantrain.metrics.classifier import ClassifierRecipe
     from gantrain.training.evaluation import EvalSettings, make_evaluator, too_short_line
 
     accel = objective.accel
@@ -188,7 +187,7 @@ def _data(cfg: DictConfig, source, share: int, device, trainer, objective, write
     if accel.note and writes and not (accel.note_is_hint and job and job["num"]):
         log.info("%s", accel.note)  # past the refusals; a hint once a sweep (job 0)
     settings = OmegaConf.to_container(cfg.eval, resolve=True)
-    settings = EvalSettings(**{**settings, "classifier": Recipe(**settings["classifier"])})
+    settings = EvalSettings(**{**settings, "classifier": ClassifierRecipe(**settings["classifier"])})
     eval_at = settings.rounds(trainer.sample_at, trainer.rounds)
     evaluate = None
     if writes:
@@ -231,7 +230,7 @@ def _hydra_train(cfg: DictConfig) -> float | None:
             claim_job_dir(run_dir, job is not None, cfg)  # one writer per run directory
         schema().check(cfg)  # a sweep job composed by another sweeper is checked here
         return sweeps.sweep_value(train(cfg, run_dir, dict(hc.runtime.choices), job))
-    except Interrupted as stop:
+    except StoppedBySignal as stop:
         _record(run_dir, "interrupted", str(stop))
         if stop.then is not None:  # submitit requeues the job, which continues from last.pt
             log.warning("%s; the launcher requeues the job", stop)

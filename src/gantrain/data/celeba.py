@@ -11,8 +11,7 @@ from gantrain.data.labelled import no_labels
 from gantrain.data.subset import Limit, limit_list
 from gantrain.data.torchvision_sets import open_dataset
 from gantrain.files import plain_name
-from gantrain.kinds import Channels, Choice, Count, Flag, ImageSize, Integer
-from gantrain.kinds import Path as PathText
+from gantrain.kinds import Channels, Choice, Count, Flag, ImageSize, Integer, PathText
 
 Split = Choice("train", "valid", "test", "all")
 

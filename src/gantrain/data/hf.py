@@ -17,8 +17,7 @@ from gantrain.data.labelled import checked, no_labels
 from gantrain.data.subset import Limit, limit_list
 from gantrain.errors import UserError
 from gantrain.files import contained
-from gantrain.kinds import Channels, Count, Flag, ImageSize, Integer, Rgb, Text
-from gantrain.kinds import Path as PathText
+from gantrain.kinds import Channels, Count, Flag, ImageSize, Integer, PathText, Rgb, Text
 
 log = logging.getLogger(__name__)
 HELD_OUT = ("test", "validation", "valid")  # the splits FID references use, in this order

@@ -14,8 +14,7 @@ from gantrain.data.image_files import EXTENSIONS, ImageFiles, find_images, hold_
 from gantrain.data.labelled import checked, no_labels
 from gantrain.data.subset import Limit, limit_list
 from gantrain.errors import UserError
-from gantrain.kinds import Channels, Count, Flag, ImageSize, Integer, Rgb
-from gantrain.kinds import Path as PathText
+from gantrain.kinds import Channels, Count, Flag, ImageSize, Integer, PathText, Rgb
 
 log = logging.getLogger(__name__)
 

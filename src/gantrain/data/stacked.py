@@ -15,8 +15,7 @@ from gantrain.data import torchvision_sets
 from gantrain.data.labelled import Labelled
 from gantrain.data.subset import Limit, chosen
 from gantrain.errors import UserError
-from gantrain.kinds import Channels, Flag, ImageSize, Integer, PositiveInt
-from gantrain.kinds import Path as PathText
+from gantrain.kinds import Channels, Flag, ImageSize, Integer, PathText, PositiveInt
 
 NUM_MODES = 1000
 TEST_SIZE = 10_000  # stacked test images: what metrics compare against (they read 10,000 at most)

@@ -17,15 +17,14 @@ from gantrain.data.labelled import Labelled, checked
 from gantrain.data.pixels import resize, to_channels
 from gantrain.data.subset import Limit, chosen
 from gantrain.errors import UserError
-from gantrain.kinds import Channels, Choice, Flag, ImageSize, Integer
-from gantrain.kinds import Path as PathText
+from gantrain.kinds import Channels, Choice, Flag, ImageSize, Integer, PathText
 
 log = logging.getLogger(__name__)
 DOWNLOAD_TIMEOUT_S = 30
 
 
 @dataclass(frozen=True)
-class Source:
+class TorchvisionFiles:
     """Where torchvision keeps a dataset under root, the files it needs, and where they come from."""
 
     cls: type
@@ -49,19 +48,19 @@ def _idx_origin(cls: type) -> str:
 
 
 SOURCES = {
-    "mnist": Source(datasets.MNIST, "MNIST/raw", _idx_files(), _idx_origin(datasets.MNIST)),
-    "fashion_mnist": Source(
+    "mnist": TorchvisionFiles(datasets.MNIST, "MNIST/raw", _idx_files(), _idx_origin(datasets.MNIST)),
+    "fashion_mnist": TorchvisionFiles(
         datasets.FashionMNIST, "FashionMNIST/raw", _idx_files(), _idx_origin(datasets.FashionMNIST)
     ),
-    "kmnist": Source(datasets.KMNIST, "KMNIST/raw", _idx_files(), _idx_origin(datasets.KMNIST)),
-    "cifar10": Source(
+    "kmnist": TorchvisionFiles(datasets.KMNIST, "KMNIST/raw", _idx_files(), _idx_origin(datasets.KMNIST)),
+    "cifar10": TorchvisionFiles(
         datasets.CIFAR10,
         "cifar-10-batches-py",
         tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta"),
         "cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html, unpacked into "
         "dataset.root",
     ),
-    "celeba": Source(
+    "celeba": TorchvisionFiles(
         datasets.CelebA,
         "celeba",
         (
@@ -81,7 +80,7 @@ SOURCES = {
 Name = Choice(*(n for n in SOURCES if n != "celeba"))
 
 
-def _missing_hint(src: Source, where: Path) -> str:
+def _missing_hint(src: TorchvisionFiles, where: Path) -> str:
     missing = [f for f in src.files if not (where / f.rstrip("/")).exists()]
     if missing:
         return (

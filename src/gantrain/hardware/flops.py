@@ -5,7 +5,7 @@ The operations are counted by torch's FlopCounterMode on one forward pass of a s
 (BatchNorm's running statistics, spectral norm's vectors, the random streams), then scaled:
 a backward pass costs about twice its forward pass, and a round of an adversarial objective is
 
-  d_steps x (G forward + D forward and backward on real and on fake)
+  critic_steps x (G forward + D forward and backward on real and on fake)
   + G forward and backward + D forward and backward (the generator step)
   - one G forward with reuse_fake, + one D forward for the relativistic loss
 
@@ -58,7 +58,7 @@ def round_flops(model, objective, batch_size: int) -> float:
     """Estimated FLOPs of one training round of this model under this objective."""
     device = next(model.parameters()).device
     critic = getattr(objective, "critic", None)
-    pack = getattr(critic, "pack", 1)
+    pack = getattr(critic, "packing", 1)
     z = torch.zeros(pack, model.latent_dim, device=device)
     labels = torch.zeros(pack, dtype=torch.long, device=device) if model.num_classes else None
     fb = 1 + BACKWARD
@@ -72,7 +72,7 @@ def round_flops(model, objective, batch_size: int) -> float:
         seen = x if getattr(objective, "space", "data") == "data" else z
         cond = (labels,) if getattr(critic, "num_classes", 0) else ()
         d = _flops(lambda: critic(seen, *cond)) / pack
-    per_sample = objective.d_steps * (g + 2 * d * fb) + g * fb + d * fb
+    per_sample = objective.critic_steps * (g + 2 * d * fb) + g * fb + d * fb
     if getattr(objective, "reuse_fake", False):
         per_sample -= g
     if getattr(objective, "loss", None) == "relativistic":

@@ -57,13 +57,13 @@ def set_capturable(objective, on: bool) -> None:
 class GraphedStep:
     """Calls like objective.step(model, batches) and returns the same logs."""
 
-    def __init__(self, objective, batches, d_steps: int = 1):
+    def __init__(self, objective, batches, critic_steps: int = 1):
         self.objective, self.batches = objective, batches
-        self.d_steps = d_steps  # batches a round draws
+        self.critic_steps = critic_steps  # batches a round draws
         self.graph: torch.cuda.CUDAGraph | None = None
         self.eager = False
         self.calls = 0
-        self.idx = torch.zeros(d_steps * batches.batch_size, dtype=torch.long,
+        self.idx = torch.zeros(critic_steps * batches.batch_size, dtype=torch.long,
                                device=batches.device)  # fmt: skip
         self.stream = torch.cuda.Stream(device=batches.device)
 
@@ -72,7 +72,7 @@ class GraphedStep:
         self.graph, self.calls = None, 0
 
     def _next_batch(self) -> Callable[[], torch.Tensor]:
-        k = iter(range(self.d_steps))
+        k = iter(range(self.critic_steps))
         size = self.batches.batch_size
 
         def next_batch() -> torch.Tensor:
@@ -84,7 +84,7 @@ class GraphedStep:
     def __call__(self, model, batches) -> dict[str, torch.Tensor]:
         if self.eager:
             return self.objective.step(model, batches)
-        host = torch.cat([self.batches.indices() for _ in range(self.d_steps)])
+        host = torch.cat([self.batches.indices() for _ in range(self.critic_steps)])
         self.idx.copy_(host, non_blocking=True)
         if self.graph is not None:
             self.graph.replay()

@@ -34,7 +34,7 @@ FEATURES = 128
 
 
 @dataclass(frozen=True)
-class Recipe:
+class ClassifierRecipe:
     """How the feature classifier trains (eval.classifier.*); a change trains another."""
 
     steps: PositiveInt = 1000
@@ -116,7 +116,7 @@ def weights_hash(state: dict) -> str:
 
 
 def train_classifier(
-    images: torch.Tensor, labels: torch.Tensor, recipe: Recipe, device: torch.device
+    images: torch.Tensor, labels: torch.Tensor, recipe: ClassifierRecipe, device: torch.device
 ) -> DigitClassifier:
     """Adam with a one-cycle schedule for recipe.steps minibatches of shifted images."""
     num_classes = int(labels.max()) + 1
@@ -230,14 +230,14 @@ def _cached(folder: Path, name: str, device: torch.device):
 
 
 def load_or_train(
-    dataset_cfg, recipe: Recipe | None = None, device: torch.device | str = "cpu"
+    dataset_cfg, recipe: ClassifierRecipe | None = None, device: torch.device | str = "cpu"
 ) -> tuple[DigitClassifier, dict]:
     """The dataset's classifier from the cache, trained first if the cache has none.
 
     Returns (net on device, info): info has file, test_accuracy, trained (True when this call
     trained it), num_classes and the recipe.
     """
-    recipe = recipe or Recipe()
+    recipe = recipe or ClassifierRecipe()
     if recipe.steps < 1 or recipe.batch_size < 1:
         raise UserError(f"classifier steps and batch_size must be positive, got {recipe}")
     device = torch.device(device)

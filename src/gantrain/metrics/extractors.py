@@ -133,12 +133,12 @@ def inception_weights(given: str | None, fetch_timeout: float = READ_TIMEOUT_S) 
 
 
 def make_judges(
-    dataset_cfg, device: torch.device | str = "cpu", recipe: classifier.Recipe | None = None
+    dataset_cfg, device: torch.device | str = "cpu", recipe: classifier.ClassifierRecipe | None = None
 ) -> tuple:
     """The dataset's two classifier judges: the one `recipe` trains, and judges.second_recipe's."""
     from gantrain.metrics.judges import second_recipe
 
-    recipe = recipe or classifier.Recipe()
+    recipe = recipe or classifier.ClassifierRecipe()
     first = make_extractor("classifier", dataset_cfg, device, recipe)
     return first, make_extractor("classifier", dataset_cfg, device, second_recipe(recipe))
 
@@ -147,7 +147,7 @@ def make_extractor(
     name: str,
     dataset_cfg,
     device: torch.device | str = "cpu",
-    recipe: classifier.Recipe | None = None,
+    recipe: classifier.ClassifierRecipe | None = None,
     inception_path: str | None = None,
     fetch_timeout: float = READ_TIMEOUT_S,
 ):

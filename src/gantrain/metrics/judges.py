@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import torch
 
-from gantrain.metrics.classifier import Recipe
+from gantrain.metrics.classifier import ClassifierRecipe
 
 # When two judges' numbers differ by more than this, the samples are flagged as ambiguous:
 # - modes_kl: more than 0.05 nats apart (real Stacked MNIST scores 0.025 under each);
@@ -25,7 +25,7 @@ MARGINS = {"modes_kl": 0.05, "fid_relative": 0.25, "fid_absolute": 0.01, "agreem
 DISAGREE = "judges disagree: the samples are ambiguous"
 
 
-def second_recipe(first: Recipe) -> Recipe:
+def second_recipe(first: ClassifierRecipe) -> ClassifierRecipe:
     """The second judge's training: as long as the first's, otherwise its own (the other
     architecture, rotations, another seed)."""
     arch = "cnn" if first.arch == "plain" else "plain"

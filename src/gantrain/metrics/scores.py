@@ -260,7 +260,7 @@ class Scorer:
 
 
 def make_scorer(dataset_cfg, device: torch.device | str = "cpu", extractor: str = "auto",
-                split: str = "test", recipe: clf.Recipe | None = None,
+                split: str = "test", recipe: clf.ClassifierRecipe | None = None,
                 inception_path: str | None = None, kid_subsets: int = 100,
                 labels: bool = False, judges: bool = True,
                 fetch_timeout: float = READ_TIMEOUT_S) -> Scorer:  # fmt: skip

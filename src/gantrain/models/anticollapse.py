@@ -66,10 +66,10 @@ def check_batch(batch_size: int, m: int, mbstd: bool, group: int | None) -> None
     if batch_size % m:
         fit = _divisor_at_most(batch_size, m)
         raise UserError(
-            f"objective.critic.pack={m} does not divide trainer.batch_size={batch_size}: the "
+            f"objective.critic.packing={m} does not divide trainer.batch_size={batch_size}: the "
             f"critic judges packs of {m} samples; use trainer.batch_size="
             f"{-(-batch_size // m) * m} (a multiple of {m}) or a pack that divides {batch_size}, "
-            f"e.g. objective.critic.pack={fit}{' (no packing)' if fit == 1 else ''}"
+            f"e.g. objective.critic.packing={fit}{' (no packing)' if fit == 1 else ''}"
         )
     n = batch_size // m
     g = group_size(n, group)

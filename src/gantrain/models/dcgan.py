@@ -1,7 +1,7 @@
-"""DCGAN (Radford et al. 2015): a generator; its discriminator is the adversarial critic.
+"""DCGAN (Radford et al. 2015): a generator; its critic is the paper's discriminator.
 
 Conditional (num_classes > 0, set from the data by conditional=true): the generator takes a
-learned class vector beside z, and the discriminator scores (image, label) with a projection
+learned class vector beside z, and the critic scores (image, label) with a projection
 (Miyato & Koyama 2018): the logit gains the inner product of a learned class embedding with the
 features its last layer reads.
 """
@@ -47,7 +47,7 @@ class DCGAN(GenerativeModel):
         return self.generator(z)
 
 
-class Discriminator(DownStack):
+class DCGANCritic(DownStack):
     """image (B, C, H, W) [, labels (B,)] -> one real/fake logit per pack of images (B/pack,).
     norm: batch (DCGAN), layer, spectral (SNGAN-style: spectral normalisation on every layer, no
     BatchNorm) or none.
@@ -66,12 +66,12 @@ class Discriminator(DownStack):
         max_width: PositiveInt = 512,
         norm: CriticNorm = "batch",
         num_classes: Count = 0,
-        pack: PositiveInt = 1,
+        packing: PositiveInt = 1,
         mbstd: Flag = False,
         mbstd_group: Count | None = 4,
     ):
-        super().__init__(channels * pack, image_size, width, max_width, out_features=1, norm=norm)
-        self.num_classes, self.pack = num_classes, pack
+        super().__init__(channels * packing, image_size, width, max_width, out_features=1, norm=norm)
+        self.num_classes, self.packing = num_classes, packing
         self.mbstd, self.mbstd_group = mbstd, mbstd_group
         if mbstd:  # the last conv reads one more map: the std over the group
             *body, last = self.net
@@ -89,10 +89,10 @@ class Discriminator(DownStack):
 
     def check_batch(self, batch_size: int) -> None:
         """Refuse a batch size the packs or the std groups do not divide (a UserError)."""
-        check_batch(batch_size, self.pack, self.mbstd, self.mbstd_group)
+        check_batch(batch_size, self.packing, self.mbstd, self.mbstd_group)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        x = pack(x, self.pack)  # (B/pack, pack*C, H, W)
+        x = pack(x, self.packing)  # (B/pack, pack*C, H, W)
         if not self.num_classes:
             return super().forward(x).squeeze(1)
         *body, last = self.net
@@ -101,5 +101,5 @@ class Discriminator(DownStack):
             h = layer(h)  # ends (B/pack, w, base, base): the features the last layer reads
         logit = last(h).flatten()  # (B/pack,)
         embedded = self.projection(labels).to(h.dtype)  # (B, features)
-        embedded = embedded.view(h.shape[0], self.pack, -1).sum(1)  # (B/pack, features)
+        embedded = embedded.view(h.shape[0], self.packing, -1).sum(1)  # (B/pack, features)
         return logit + (embedded * h.flatten(1)).sum(1)

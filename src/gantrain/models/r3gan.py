@@ -225,11 +225,11 @@ class R3Critic(nn.Module):
         expansion: PositiveInt = 2,
         group_size: PositiveInt = 16,
         num_classes: Count = 0,
-        pack: PositiveInt = 1,
+        packing: PositiveInt = 1,
     ):
         super().__init__()
-        self.num_classes, self.pack = num_classes, pack
-        self.body = R3Down(channels * pack, image_size, width, max_width, blocks, expansion,
+        self.num_classes, self.packing = num_classes, packing
+        self.body = R3Down(channels * packing, image_size, width, max_width, blocks, expansion,
                            group_size)  # fmt: skip
         self.linear = nn.Linear(self.body.features, 1, bias=False)
         he_init(self.linear)
@@ -239,9 +239,9 @@ class R3Critic(nn.Module):
 
     def check_batch(self, batch_size: int) -> None:
         """Refuse a batch size the packs do not divide (a UserError)."""
-        check_batch(batch_size, self.pack, False, None)
+        check_batch(batch_size, self.packing, False, None)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.body(pack(x, self.pack))  # (B/pack, features)
+        h = self.body(pack(x, self.packing))  # (B/pack, features)
         projection = self.projection if self.num_classes else None
-        return projected_logit(self.linear(h).squeeze(1), h, projection, labels, self.pack)
+        return projected_logit(self.linear(h).squeeze(1), h, projection, labels, self.packing)

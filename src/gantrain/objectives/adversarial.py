@@ -75,7 +75,7 @@ class Adversarial(Objective):
         critic: nn.Module,
         optimizer: OptimizerFactory,
         critic_optimizer: OptimizerFactory,
-        d_steps: PositiveInt = 1,
+        critic_steps: PositiveInt = 1,
         generator_loss: GeneratorLoss = "non_saturating",
         space: Space = "data",
         weight: NonNegativeFloat = 1.0,
@@ -98,9 +98,9 @@ class Adversarial(Objective):
         ada_kimg: PositiveFloat = 100.0,
     ):
         self.critic = critic
-        self.pack = getattr(critic, "pack", 1)  # a packing critic scores B/pack packs (PacGAN)
+        self.packing = getattr(critic, "packing", 1)  # PacGAN: a critic scoring B/packing packs
         self.make_optimizer, self.make_critic_optimizer = optimizer, critic_optimizer
-        self.d_steps = d_steps
+        self.critic_steps = critic_steps
         self.g_loss = F.G_LOSSES[generator_loss]
         self.space = space
         self.weight, self.recon_weight = weight, recon_weight
@@ -166,10 +166,10 @@ class Adversarial(Objective):
         return self.critic(inputs)
 
     def step(self, model: GenerativeModel, next_batch: NextBatch) -> dict[str, torch.Tensor]:
-        for i in range(self.d_steps):  # k critic steps, each on a fresh minibatch
+        for i in range(self.critic_steps):  # k critic steps, each on a fresh minibatch
             x, labels = split(next_batch())
             # reuse_fake keeps the last critic step's G(z) graph for the generator step
-            keep = self.reuse_fake and i == self.d_steps - 1
+            keep = self.reuse_fake and i == self.critic_steps - 1
             with self.accel.autocast():
                 with torch.set_grad_enabled(keep):
                     real, fake = self._pair(model, x, labels)
@@ -182,12 +182,12 @@ class Adversarial(Objective):
             # (a packing critic's score counts for each image of its pack)
             # (the relativistic critic's scale floats: what counts is real above its paired fake)
             seen = real_logits - (fake_logits.detach() if self.loss == "relativistic" else 0.0)
-            seen = seen.repeat_interleave(self.pack) if self.pack > 1 else seen
+            seen = seen.repeat_interleave(self.packing) if self.packing > 1 else seen
             self.augment.observe(seen - BOUNDARY.get(self.loss, 0.0))
             penalty_logs = {}
             if self.penalties.on:
                 score = functools.partial(self._score, labels=labels)
-                penalty, penalty_logs = self.penalties(score, real, fake_seen, self.pack)
+                penalty, penalty_logs = self.penalties(score, real, fake_seen, self.packing)
                 loss_d = loss_d + penalty
             self.accel.step(loss_d, self.critic_opt)
 

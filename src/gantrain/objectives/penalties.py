@@ -98,7 +98,5 @@ class CriticPenalties(nn.Module):
         return total, logs
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # checkpoints from before R2 have no last_r2: it is only a logged value
-        state_dict.setdefault(prefix + "last_r2", torch.zeros(()))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self.steps_host = int(self.steps)

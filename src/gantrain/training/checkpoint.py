@@ -13,9 +13,8 @@ import torch
 
 from gantrain.errors import UserError
 from gantrain.record.run_files import atomic
-from gantrain.slots import MOVED
+from gantrain.upgrade import FORMAT, upgrade_payload
 
-FORMAT = 1
 # torch's refusal of a pickled global names it ("... GLOBAL posix.system whose module ...")
 _GLOBAL = re.compile(r"GLOBAL ([\w.]+?)\.?(?:\s|$)")
 # the other refusals of pickled objects torch's safe unpickler makes
@@ -58,11 +57,10 @@ def load(path: Path) -> dict:
         raise UserError(f"cannot read {path}: {(err.strerror or str(err)).lower()}") from None
     except Exception as err:  # torch.load fails in many ways on foreign bytes
         raise UserError(_unreadable(path, err)) from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise UserError(f"{path} is not a gantrain checkpoint (format {FORMAT} expected)")
-    if isinstance(payload.get("config"), dict):
-        payload["config"] = _current_targets(payload["config"])
-    return payload
+    upgraded = upgrade_payload(payload) if isinstance(payload, dict) else None
+    if upgraded is None:
+        raise UserError(f"{path} is not a gantrain checkpoint (format 1 to {FORMAT} expected)")
+    return upgraded
 
 
 def _unreadable(path: Path, err: Exception) -> str:
@@ -80,18 +78,6 @@ def _unreadable(path: Path, err: Exception) -> str:
         if any(words in text for words in _OBJECT):
             return f"{path} holds pickled code/objects; refused so that no code runs"
     return f"{path} is not a readable gantrain checkpoint (truncated or foreign file)"
-
-
-def _current_targets(node):
-    """The saved config with each moved _target_ at its present home."""
-    if isinstance(node, dict):
-        return {
-            k: MOVED.get(v, v) if k == "_target_" and isinstance(v, str) else _current_targets(v)
-            for k, v in node.items()
-        }
-    if isinstance(node, list):
-        return [_current_targets(v) for v in node]
-    return node
 
 
 def intact(folder: Path, skip: tuple[str, ...] = ()) -> list[tuple[Path, int]]:

@@ -11,7 +11,7 @@ import torch
 
 from gantrain.errors import UserError
 from gantrain.kinds import Integer, PositiveFloat, PositiveInt, Rounds
-from gantrain.metrics.classifier import Recipe
+from gantrain.metrics.classifier import ClassifierRecipe
 from gantrain.metrics.judges import DISAGREE
 from gantrain.metrics.protocol import Extractor, SampleCount, Split
 
@@ -38,7 +38,7 @@ class EvalSettings:
     kid_subsets: PositiveInt = 100
     seed: Integer = 0
     fetch_timeout: PositiveFloat = 30.0
-    classifier: Recipe = field(default_factory=Recipe)
+    classifier: ClassifierRecipe = field(default_factory=ClassifierRecipe)
 
     def rounds(self, sample_at: list[int], rounds: int) -> list[int]:
         """The rounds to evaluate at, those <= rounds."""

@@ -15,7 +15,7 @@ from gantrain.hardware.distributed import collective_failed
 log = logging.getLogger("gantrain")
 
 
-class Interrupted(Exception):
+class StoppedBySignal(Exception):
     """Training stopped on a signal after writing its checkpoint."""
 
     def __init__(self, signum: int, rnd: int):
@@ -59,7 +59,7 @@ class StopRequests:
         # a rank whose peer died reports it and ends; torchrun's SIGTERM to the survivors, sent
         # as it sees the death, must not cut that line short
         ending = err is not None and collective_failed(err)
-        if isinstance(err, Interrupted) and err.signum in self.chained:
+        if isinstance(err, StoppedBySignal) and err.signum in self.chained:
             err.then = self._old[err.signum]
         for s, old in self._old.items():
             signal.signal(s, signal.SIG_IGN if ending and s == signal.SIGTERM else old)

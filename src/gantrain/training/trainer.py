@@ -28,7 +28,7 @@ from gantrain.training.nan_policy import (
     exploded_warning,
 )
 from gantrain.training.schedule import Schedule
-from gantrain.training.signals import Interrupted, StopRequests
+from gantrain.training.signals import StoppedBySignal, StopRequests
 from gantrain.training.state import TrainState, nonfinite_parts
 from gantrain.training.time_limit import Deadline, rng_untouched
 
@@ -151,7 +151,7 @@ class Trainer:
         self.passes = getattr(getattr(objective, "accel", None), "accumulate", 1)
         if can_graph(objective, batches) and self.passes == 1:
             if burn_in is None:
-                self.step = GraphedStep(objective, batches, getattr(objective, "d_steps", 1))
+                self.step = GraphedStep(objective, batches, getattr(objective, "critic_steps", 1))
             else:  # a graph would freeze the numbers the schedule changes
                 log.info("the schedule sets learning rates and penalty weights each round, which "
                          "a CUDA graph would freeze: rounds run eagerly")  # fmt: skip
@@ -198,7 +198,7 @@ class Trainer:
                 st.save(rnd, self.run_dir / "checkpoints", when.keeps(rnd), self.keep_checkpoints,
                         write=self.writes)  # fmt: skip
             if stop.signum:
-                raise Interrupted(stop.signum, rnd)
+                raise StoppedBySignal(stop.signum, rnd)
             if final:
                 self.stopped_at = rnd
                 break
