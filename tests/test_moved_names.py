@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 
 import pytest
+import torch
 from helpers import compose_cfg, without_hydra
 from hydra.utils import get_object
 from omegaconf import OmegaConf
@@ -54,7 +55,8 @@ def test_a_checkpoint_naming_old_homes_passes_the_slot_check_and_builds(tmp_path
     config["trainer"]["_target_"] = "gantrain.trainer.Trainer"
     config["dataset"]["_target_"] = "gantrain.data.torchvision_sets.load_celeba"
     check_saved(config, "last.pt")
-    checkpoint.save({"config": config, "round": 1}, tmp_path / "last.pt")
+    # old homes are in checkpoints of format 1, from before the moves
+    torch.save({"format": 1, "config": config, "round": 1}, tmp_path / "last.pt")
     loaded = checkpoint.load(tmp_path / "last.pt")["config"]
     check_saved(loaded, "last.pt")
     assert isinstance(build(loaded["trainer"]), Trainer)
