@@ -38,8 +38,10 @@ def main() -> None:
         share = float((probs.argmax(1) == k).double().mean())
         hits.append(share)
         print(f"class {k} ({name}): {100 * share:.1f}% of {args.num} read as {k}")
-    print(f"mean over classes: {100 * sum(hits) / len(hits):.1f}% ({run.weights} weights, "
-          f"round {run.payload.get('round')})")  # fmt: skip
+    print(
+        f"mean over classes: {100 * sum(hits) / len(hits):.1f}% ({run.weights} weights, "
+        f"round {run.payload.get('round')})"
+    )
 
 
 if __name__ == "__main__":

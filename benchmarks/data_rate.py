@@ -48,8 +48,9 @@ def photo_folder(folder: Path, n: int, side: tuple[int, int]) -> list[Path]:
     return paths
 
 
-def pack(paths: list[Path], out: Path, size: int, fmt: str = "png", per_shard: int = 250
-         ) -> tuple[Path, float]:  # fmt: skip
+def pack(
+    paths: list[Path], out: Path, size: int, fmt: str = "png", per_shard: int = 250
+) -> tuple[Path, float]:
     """The photos as a shard set at size, squared by gantrain's decoder: fmt png (zlib level 1,
     as gantrain-pack writes), png0 (level 0: stored, not deflated) or jpg (quality 95);
     (root, images packed per second)."""
@@ -135,16 +136,26 @@ def main() -> None:
                     batches = make_batches(source, args.batch, torch.device("cpu"), 0, workers)
                     rates = rate(batches, args.batches, args.batch, args.repeats)
                     r = max(rates)
-                    rows.append({"source": name, "size": size, "workers": workers,
-                                 "images_per_s": r, "all": rates,
-                                 "load": os.getloadavg()[0]})  # fmt: skip
-                    print(f"{size:4d} px  {workers} workers  {name:28s} {r:9.0f} images/s",
-                          flush=True)  # fmt: skip
+                    rows.append(
+                        {
+                            "source": name,
+                            "size": size,
+                            "workers": workers,
+                            "images_per_s": r,
+                            "all": rates,
+                            "load": os.getloadavg()[0],
+                        }
+                    )
+                    print(
+                        f"{size:4d} px  {workers} workers  {name:28s} {r:9.0f} images/s", flush=True
+                    )
                     del batches
             server.shutdown()
     info["load_avg_at_end"] = os.getloadavg()
-    write_json(f"{args.out}.json", {"machine": info, "rows": rows, "packing_images_per_s": packing,
-                                    "args": vars(args)})  # fmt: skip
+    write_json(
+        f"{args.out}.json",
+        {"machine": info, "rows": rows, "packing_images_per_s": packing, "args": vars(args)},
+    )
     print("packing (one process, images/s):", {k: round(v) for k, v in packing.items()})
 
 

@@ -53,8 +53,14 @@ def main(argv=None) -> None:
     objective.bind(model, accel)
     batches = make_batches(build(cfg.dataset), cfg.trainer.batch_size, device, cfg.seed)
     ev = OmegaConf.to_container(cfg.eval, resolve=True)
-    scorer = make_scorer(cfg.dataset, device, ev["extractor"], ev["split"],
-                         ClassifierRecipe(**ev["classifier"]), kid_subsets=ev["kid_subsets"])  # fmt: skip
+    scorer = make_scorer(
+        cfg.dataset,
+        device,
+        ev["extractor"],
+        ev["split"],
+        ClassifierRecipe(**ev["classifier"]),
+        kid_subsets=ev["kid_subsets"],
+    )
     decay = cfg.trainer.ema_decay
     averages = {"fixed": EMA(model, decay, warmup=False), "warmup": EMA(model, decay)}
     start50 = EMA(model, decay, warmup=False)
@@ -69,8 +75,11 @@ def main(argv=None) -> None:
         start50.update(model)
         if rnd in at:
             model.eval()  # as gantrain-eval scores the raw weights
-            shown = {"raw": model, **{k: e.model for k, e in averages.items()},
-                     "start50": start50.model}  # fmt: skip
+            shown = {
+                "raw": model,
+                **{k: e.model for k, e in averages.items()},
+                "start50": start50.model,
+            }
             for name, net in shown.items():
                 s = scorer.score_model(net, ev["num_samples"], ev["seed"])
                 row = {
@@ -93,8 +102,17 @@ def main(argv=None) -> None:
             model.train()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"overrides": overrides, "rounds": args.rounds, "results": results,
-                               "wall_s": round(time.perf_counter() - t0, 1)}, indent=1))  # fmt: skip
+    out.write_text(
+        json.dumps(
+            {
+                "overrides": overrides,
+                "rounds": args.rounds,
+                "results": results,
+                "wall_s": round(time.perf_counter() - t0, 1),
+            },
+            indent=1,
+        )
+    )
     print(f"wrote {out}")
 
 

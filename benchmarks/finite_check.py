@@ -29,8 +29,9 @@ def main(argv=None) -> None:
 
     from gantrain.training.state import nonfinite_parts
 
-    ns = argparse.Namespace(root=args.root, device=args.device, seed=0, reuse_fake=False,
-                            overrides=[])  # fmt: skip
+    ns = argparse.Namespace(
+        root=args.root, device=args.device, seed=0, reuse_fake=False, overrides=[]
+    )
     model, objective, ema, images, device, batch = build_step(ns)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
@@ -51,8 +52,11 @@ def main(argv=None) -> None:
         one_round()
         sync()
         rounds.append(time.perf_counter() - t0)
-    payload = {"model": model.state_dict(), "objective": objective.state_dict(),
-               "ema": ema.model.state_dict() if ema else None}  # fmt: skip
+    payload = {
+        "model": model.state_dict(),
+        "objective": objective.state_dict(),
+        "ema": ema.model.state_dict() if ema else None,
+    }
     tensors = sum(1 for part in payload.values() if part for _ in _leaves(part))
     checks = []
     for _ in range(args.repeats):

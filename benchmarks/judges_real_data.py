@@ -21,22 +21,51 @@ from pathlib import Path
 
 from common import cpu_model
 
-KEYS = ("fid", "fid_judge2", "fid_scaled", "fid_scaled_judge2", "modes", "modes_kl",
-        "modes_judge2", "modes_kl_judge2", "confidence", "confidence_judge2", "real_confidence",
-        "real_confidence_judge2", "judges_agreement", "judges_disagree", "judges_disagree_on")  # fmt: skip
+KEYS = (
+    "fid",
+    "fid_judge2",
+    "fid_scaled",
+    "fid_scaled_judge2",
+    "modes",
+    "modes_kl",
+    "modes_judge2",
+    "modes_kl_judge2",
+    "confidence",
+    "confidence_judge2",
+    "real_confidence",
+    "real_confidence_judge2",
+    "judges_agreement",
+    "judges_disagree",
+    "judges_disagree_on",
+)
 
 
 def _cfg(root: str, stacked: bool) -> dict:
     if stacked:
-        return {"_target_": "gantrain.data.stacked.load", "root": root, "download": False,
-                "image_size": 28, "channels": 3, "size": 10000, "stack_seed": 0}  # fmt: skip
-    return {"_target_": "gantrain.data.torchvision_sets.load", "name": "mnist", "root": root,
-            "download": False, "image_size": 28, "channels": 1}  # fmt: skip
+        return {
+            "_target_": "gantrain.data.stacked.load",
+            "root": root,
+            "download": False,
+            "image_size": 28,
+            "channels": 3,
+            "size": 10000,
+            "stack_seed": 0,
+        }
+    return {
+        "_target_": "gantrain.data.torchvision_sets.load",
+        "name": "mnist",
+        "root": root,
+        "download": False,
+        "image_size": 28,
+        "channels": 1,
+    }
 
 
 def _judges(scorer) -> list[dict]:
-    return [{k: j[k] for k in ("file", "weights_sha256", "test_accuracy")}
-            for j in scorer.info["judges"]]  # fmt: skip
+    return [
+        {k: j[k] for k in ("file", "weights_sha256", "test_accuracy")}
+        for j in scorer.info["judges"]
+    ]
 
 
 def stacked(root: str, samples: int) -> dict:
@@ -72,8 +101,12 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/judges_real_data.json")
     args = parser.parse_args()
     t0 = time.perf_counter()
-    record = {"machine": cpu_model(), "root": args.root,
-              "stacked_mnist": stacked(args.root, args.samples), "mnist": mnist(args.root)}  # fmt: skip
+    record = {
+        "machine": cpu_model(),
+        "root": args.root,
+        "stacked_mnist": stacked(args.root, args.samples),
+        "mnist": mnist(args.root),
+    }
     record["seconds"] = round(time.perf_counter() - t0, 1)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(record, indent=1) + "\n")

@@ -31,8 +31,10 @@ def main(argv=None) -> None:
             lock.release(run)
             times.append(time.perf_counter() - t0)
     ms = [t * 1000 for t in times]
-    print(f"claim + release, {args.repeats} times: median {statistics.median(ms):.3f} ms, "
-          f"min {min(ms):.3f} ms, max {max(ms):.3f} ms")  # fmt: skip
+    print(
+        f"claim + release, {args.repeats} times: median {statistics.median(ms):.3f} ms, "
+        f"min {min(ms):.3f} ms, max {max(ms):.3f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -53,8 +53,10 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     from gantrain.commands.pack import pack
 
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
-          f"{args.images} photos 640x480 JPEG")  # fmt: skip
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; "
+        f"{args.images} photos 640x480 JPEG"
+    )
     print(
         "| px | workers | images/s | images per CPU-second | MB of shards |\n|---|---|---|---|---|"
     )
@@ -67,8 +69,9 @@ def main(argv=None) -> None:
                 for r in range(args.repeats):
                     out = Path(base) / f"pack-{size}-{workers}-{r}"
                     t0, c0 = time.perf_counter(), cpu_seconds()
-                    pack(src=str(src), out=str(out), image_size=size, workers=workers,
-                         progress=False)  # fmt: skip
+                    pack(
+                        src=str(src), out=str(out), image_size=size, workers=workers, progress=False
+                    )
                     best = max(best, args.images / (time.perf_counter() - t0))
                     per_cpu = max(per_cpu, args.images / (cpu_seconds() - c0))
                     mb = sum(p.stat().st_size for p in out.glob("*.tar")) / 1e6

@@ -40,11 +40,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--num-samples", type=int, default=1000)
     p.add_argument("--device", default="cpu", help="trains and samples both here (cpu, cuda)")
     p.add_argument("--sample-seed", type=int, default=0, help="the fixed noise both sample from")
-    p.add_argument("--work-dir", default=None, help="samples, logs, gantrain run (default: "
-                   "outputs/benchmarks/quality-<date>/, git-ignored)")  # fmt: skip
+    p.add_argument(
+        "--work-dir",
+        default=None,
+        help="samples, logs, gantrain run (default: "
+        "outputs/benchmarks/quality-<date>/, git-ignored)",
+    )
     p.add_argument("--classic-samples", help="the classic .npz (default WORK/classic.npz)")
-    p.add_argument("--skip-train-classic", action="store_true",
-                   help="reuse --classic-samples instead of training the classic loop")  # fmt: skip
+    p.add_argument(
+        "--skip-train-classic",
+        action="store_true",
+        help="reuse --classic-samples instead of training the classic loop",
+    )
     p.add_argument("--classic-eval-mode", action="store_true", help="sample classic G in eval()")
     p.add_argument("--gantrain-run", help="reuse this finished gantrain run directory")
     p.add_argument(
@@ -80,18 +87,40 @@ def train_classic(args) -> dict:
     """Trains and samples the classic loop (or reuses its samples); returns its timing."""
     timing = args.classic_samples.with_suffix(".time.json")
     if not args.skip_train_classic:
-        cmd = [sys.executable, str(HERE / "classic_dcgan.py"), "--root", args.root,
-               "--rounds", str(args.rounds), "--seed", str(args.seed), "--threads",
-               str(args.threads), "--no-rss", "--out-samples", str(args.classic_samples),
-               "--num-samples", str(args.num_samples), "--sample-seed", str(args.sample_seed),
-               "--device", args.device, "--time-json", str(timing)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            str(HERE / "classic_dcgan.py"),
+            "--root",
+            args.root,
+            "--rounds",
+            str(args.rounds),
+            "--seed",
+            str(args.seed),
+            "--threads",
+            str(args.threads),
+            "--no-rss",
+            "--out-samples",
+            str(args.classic_samples),
+            "--num-samples",
+            str(args.num_samples),
+            "--sample-seed",
+            str(args.sample_seed),
+            "--device",
+            args.device,
+            "--time-json",
+            str(timing),
+        ]
         cmd += ["--eval-mode"] if args.classic_eval_mode else []
         peak = run(cmd, args.work_dir / "classic.log", args.threads)
         common.write_json(timing, {**json.loads(timing.read_text()), "peak_rss_mb": peak})
     rec = json.loads(timing.read_text()) if timing.is_file() else {}
     mode = "eval" if args.classic_eval_mode else "train"
-    return {"rounds_per_s": rec.get("rounds_per_s"), "peak_rss_mb": rec.get("peak_rss_mb"),
-            "samples": str(args.classic_samples), "weights": f"raw, G in {mode} mode"}  # fmt: skip
+    return {
+        "rounds_per_s": rec.get("rounds_per_s"),
+        "peak_rss_mb": rec.get("peak_rss_mb"),
+        "samples": str(args.classic_samples),
+        "weights": f"raw, G in {mode} mode",
+    }
 
 
 def train_gantrain(args) -> dict:
@@ -101,21 +130,40 @@ def train_gantrain(args) -> dict:
     peak = None
     run_dir = Path(args.gantrain_run or args.work_dir / "gantrain-run")
     if not args.gantrain_run:
-        cmd = [sys.executable, "-m", "gantrain", f"dataset.root={args.root}", f"device={args.device}",
-               f"trainer.rounds={args.rounds}", f"seed={args.seed}",
-               f"hydra.run.dir={run_dir}", *args.overrides]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "gantrain",
+            f"dataset.root={args.root}",
+            f"device={args.device}",
+            f"trainer.rounds={args.rounds}",
+            f"seed={args.seed}",
+            f"hydra.run.dir={run_dir}",
+            *args.overrides,
+        ]
         peak = run(cmd, args.work_dir / "gantrain.log", args.threads)
     samples = args.work_dir / "gantrain.npz"
-    cmd = [sys.executable, "-m", "gantrain.commands.sample", f"run_dir={run_dir}", f"device={args.device}",
-           f"num_samples={args.num_samples}", f"seed={args.sample_seed}",
-           f"out={samples}"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "gantrain.commands.sample",
+        f"run_dir={run_dir}",
+        f"device={args.device}",
+        f"num_samples={args.num_samples}",
+        f"seed={args.sample_seed}",
+        f"out={samples}",
+    ]
     run(cmd, args.work_dir / "gantrain-sample.log", args.threads)
     summary = json.loads((run_dir / "summary.json").read_text())
     cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
     ema = OmegaConf.select(cfg, "trainer.ema_decay") is not None
-    return {"rounds_per_s": summary.get("rounds_per_s"), "peak_rss_mb": peak,
-            "samples": str(samples), "run_dir": str(run_dir),
-            "weights": "EMA" if ema else "raw"}  # fmt: skip
+    return {
+        "rounds_per_s": summary.get("rounds_per_s"),
+        "peak_rss_mb": peak,
+        "samples": str(samples),
+        "run_dir": str(run_dir),
+        "weights": "EMA" if ema else "raw",
+    }
 
 
 def score(args, paths: dict[str, str]) -> dict[str, dict]:
@@ -136,8 +184,11 @@ def score(args, paths: dict[str, str]) -> dict[str, dict]:
         images = torch.from_numpy(np.load(path)["images"])  # uint8 (N, 1, 28, 28)
         out[name] = scorer.score_images(images)
         out[name]["min_class_share"] = min(out[name]["class_histogram"])
-    out["protocol"] = {"extractor": scorer.info["extractor"], "split": "test",
-                       "reference_images": scorer.num_real}  # fmt: skip
+    out["protocol"] = {
+        "extractor": scorer.info["extractor"],
+        "split": "test",
+        "reference_images": scorer.num_real,
+    }
     return out
 
 
@@ -172,7 +223,8 @@ def report(args, results: dict, scores: dict, info: dict) -> str:
         f"gantrain overrides: {over}",
         f"- protocol: {args.num_samples} samples from fixed noise (seed {args.sample_seed}) vs "
         f"{scores['protocol']['reference_images']} MNIST test digits; {ext.get('name')} "
-        "features" + (f" ({100 * acc:.2f}% held-out accuracy)" if acc else "")
+        "features"
+        + (f" ({100 * acc:.2f}% held-out accuracy)" if acc else "")
         + "; FID/KID by torchmetrics; both sets through the same Scorer.score_images",
         "- round time: classic excludes its first 10 rounds; gantrain's is summary.json "
         "rounds_per_s (its whole loop, grids and checkpoints included, not start-up)",
@@ -182,7 +234,7 @@ def report(args, results: dict, scores: dict, info: dict) -> str:
         f"- samples: {results['classic']['samples']}, {results['gantrain']['samples']}",
         f"- command: `python benchmarks/quality.py {' '.join(sys.argv[1:])}`",
         "",
-    ]  # fmt: skip
+    ]
     return "\n".join(lines)
 
 
@@ -197,8 +249,12 @@ def main(argv=None) -> None:
     print("\n" + text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
-    record = {"machine": info, "args": {k: str(v) for k, v in vars(args).items()},
-              "results": results, "scores": scores}  # fmt: skip
+    record = {
+        "machine": info,
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "results": results,
+        "scores": scores,
+    }
     common.write_json(args.out.with_suffix(".json"), record)
     print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
 

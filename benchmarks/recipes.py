@@ -32,8 +32,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=2000)
     p.add_argument("--seeds", default="0", help="comma list of training seeds")
     p.add_argument("--jobs", type=int, default=1, help="runs at once")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads per run (default: "
-                   "cores / jobs)")  # fmt: skip
+    p.add_argument(
+        "--threads", type=int, default=None, help="CPU threads per run (default: cores / jobs)"
+    )
     p.add_argument("--out-dir", help="default outputs/benchmarks/recipes-<date>_<time>")
     p.add_argument("recipes", nargs="+", help='each a quoted override list; "" = defaults')
     args = p.parse_args(argv)
@@ -47,9 +48,19 @@ def parse_args(argv=None) -> argparse.Namespace:
 def train(args, k: int, recipe: str, seed: int) -> dict:
     run_dir = args.out_dir / f"{k:02d}-seed{seed}"
     n = args.rounds
-    cmd = [sys.executable, "-m", "gantrain", f"dataset.root={args.root}", f"device={args.device}",
-           f"trainer.rounds={n}", f"trainer.sample_at=[{n}]", f"eval.at=[{n}]", f"seed={seed}",
-           f"hydra.run.dir={run_dir}", *recipe.split()]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "gantrain",
+        f"dataset.root={args.root}",
+        f"device={args.device}",
+        f"trainer.rounds={n}",
+        f"trainer.sample_at=[{n}]",
+        f"eval.at=[{n}]",
+        f"seed={seed}",
+        f"hydra.run.dir={run_dir}",
+        *recipe.split(),
+    ]
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     args.out_dir.mkdir(parents=True, exist_ok=True)
     with open(args.out_dir / f"{k:02d}-seed{seed}.log", "w") as log:
@@ -58,18 +69,28 @@ def train(args, k: int, recipe: str, seed: int) -> dict:
     if (run_dir / "summary.json").is_file():
         summary = json.loads((run_dir / "summary.json").read_text())
     final = summary.get("final", {})
-    rec = {"recipe": recipe or "(defaults)", "seed": seed, "exit": rc,
-           "fid": final.get("fid"), "kid": final.get("kid"),
-           "classes_present": final.get("classes_present"),
-           "rounds_per_s": summary.get("rounds_per_s")}  # fmt: skip
-    print(f"  [{k}] seed {seed}: FID {rec['fid']} classes {rec['classes_present']} "
-          f"exit {rc}  {rec['recipe']}", flush=True)  # fmt: skip
+    rec = {
+        "recipe": recipe or "(defaults)",
+        "seed": seed,
+        "exit": rc,
+        "fid": final.get("fid"),
+        "kid": final.get("kid"),
+        "classes_present": final.get("classes_present"),
+        "rounds_per_s": summary.get("rounds_per_s"),
+    }
+    print(
+        f"  [{k}] seed {seed}: FID {rec['fid']} classes {rec['classes_present']} "
+        f"exit {rc}  {rec['recipe']}",
+        flush=True,
+    )
     return rec
 
 
 def table(recipes: list[str], runs: list[dict]) -> str:
-    lines = ["| recipe | FID per seed | mean FID | mean KID | classes present | rounds/s |",
-             "|---|---|---:|---:|---|---:|"]  # fmt: skip
+    lines = [
+        "| recipe | FID per seed | mean FID | mean KID | classes present | rounds/s |",
+        "|---|---|---:|---:|---|---:|",
+    ]
     for recipe in recipes:
         mine = [r for r in runs if r["recipe"] == (recipe or "(defaults)")]
         fids = [r["fid"] for r in mine if r["fid"] is not None]

@@ -57,7 +57,7 @@ def main() -> None:
             f"run_dir={args.run_dir}",
             "device=cpu",
             f"port={port}",
-        ]  # fmt: skip
+        ]
     )
     out = Path(args.out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -75,7 +75,7 @@ def main() -> None:
                 "--virtual-time-budget=20000",
                 f"--screenshot={out}",
                 f"http://127.0.0.1:{port}/{args.query}",
-            ],  # fmt: skip
+            ],
             check=True,
             timeout=180,
             capture_output=True,

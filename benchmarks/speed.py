@@ -65,26 +65,48 @@ def parse_args(argv=None) -> argparse.Namespace:
 def command(variant: str, args, work: Path, k: int) -> tuple[list[str], Path]:
     """The command line of one run and the file its timing lands in."""
     py = [sys.executable]
-    common_args = ["--root", args.root, "--rounds", str(args.rounds),
-                   "--threads", str(args.threads), "--device", args.device,
-                   "--no-rss"]  # fmt: skip
+    common_args = [
+        "--root",
+        args.root,
+        "--rounds",
+        str(args.rounds),
+        "--threads",
+        str(args.threads),
+        "--device",
+        args.device,
+        "--no-rss",
+    ]
     out = work / f"{variant}-{k}.json"
     reuse = variant.endswith("-reuse")
     overrides = [f"dataset.image_size={args.image_size}", *args.overrides]
     if variant == "classic":
         cmd = py + [str(HERE / "classic_dcgan.py"), *common_args, "--workers", str(args.workers)]
         g_width, d_width = net_widths(overrides)
-        cmd += ["--image-size", str(args.image_size), "--g-width", str(g_width),
-                "--d-width", str(d_width)]  # fmt: skip
+        cmd += [
+            "--image-size",
+            str(args.image_size),
+            "--g-width",
+            str(g_width),
+            "--d-width",
+            str(d_width),
+        ]
         return cmd + ["--time-json", str(out)], out
     if variant.startswith("floor"):
         cmd = py + [str(HERE / "floor.py"), *common_args, "--time-json", str(out)]
         return cmd + (["--reuse-fake"] if reuse else []) + ["--", *overrides], out
     run_dir = work / f"{variant}-{k}"
     n = args.rounds
-    cmd = [py[0], "-m", "gantrain", f"dataset.root={args.root}", f"device={args.device}",
-           f"trainer.rounds={n}", f"trainer.sample_at=[{n}]", f"trainer.log_every={n}",
-           f"hydra.run.dir={run_dir}"]  # fmt: skip
+    cmd = [
+        py[0],
+        "-m",
+        "gantrain",
+        f"dataset.root={args.root}",
+        f"device={args.device}",
+        f"trainer.rounds={n}",
+        f"trainer.sample_at=[{n}]",
+        f"trainer.log_every={n}",
+        f"hydra.run.dir={run_dir}",
+    ]
     cmd += (["objective.reuse_fake=true"] if reuse else []) + overrides
     cmd += ["device.amp=true"] if variant == "gantrain-bf16" else []
     return cmd, run_dir / "summary.json"
@@ -116,14 +138,21 @@ def run_one(variant: str, args, work: Path, k: int) -> dict:
         sys.exit(f"{variant} failed (exit {rc}): {' '.join(cmd)}\n{tail}")
     data = json.loads(result.read_text())
     rps = data["rounds_per_s"]
-    rec = {"variant": variant, "rounds_per_s": rps, "ms_per_round": 1000 / rps,
-           "peak_rss_mb": rss.peak_mb, "process_s": round(time.perf_counter() - t0, 1),
-           "command": cmd}  # fmt: skip
+    rec = {
+        "variant": variant,
+        "rounds_per_s": rps,
+        "ms_per_round": 1000 / rps,
+        "peak_rss_mb": rss.peak_mb,
+        "process_s": round(time.perf_counter() - t0, 1),
+        "command": cmd,
+    }
     if "peak_gpu_mb" in data:
         rec["peak_gpu_mb"] = data["peak_gpu_mb"]
-    print(f"  {variant:15s} run {k + 1}: {rec['ms_per_round']:7.1f} ms/round  "
-          f"{rps:6.2f} rounds/s  peak RSS {rss.peak_mb:7.1f} MB  ({rec['process_s']} s)",
-          flush=True)  # fmt: skip
+    print(
+        f"  {variant:15s} run {k + 1}: {rec['ms_per_round']:7.1f} ms/round  "
+        f"{rps:6.2f} rounds/s  peak RSS {rss.peak_mb:7.1f} MB  ({rec['process_s']} s)",
+        flush=True,
+    )
     return rec
 
 
@@ -160,27 +189,29 @@ def table(rows: dict[str, dict]) -> str:
 
 def report(args, rows: dict, info: dict) -> str:
     over = " ".join(args.overrides) or "none"
-    return "\n".join([
-        f"# Speed: gantrain vs the classic recipe vs the floor ({info['date']})",
-        "",
-        table(rows),
-        "",
-        f"- rounds per run: {args.rounds}; runs per variant: {args.repeats} (median ms/round; "
-        "peak RSS is the largest over runs, summed over each run's process tree)",
-        f"- image size: {args.image_size} px; threads: {args.threads} (OMP_NUM_THREADS); "
-        f"device: {args.device}; classic DataLoader "
-        f"workers: {args.workers}; gantrain/floor overrides: {over}",
-        "- classic and floor time rounds 11..N; gantrain's summary.json rounds_per_s covers all "
-        "N rounds of its loop (its one grid and checkpoint at round N included), not start-up",
-        "- ratios are ms/round over the baseline's (< 1: faster); '-reuse' rows are compared "
-        "with floor-reuse where it ran",
-        f"- machine: {info['cpu']}; {info['cores']} cores ({info['usable_cores']} usable); "
-        f"torch {info['torch']}; Python {info['python']}; load average at start "
-        f"{', '.join(f'{x:.2f}' for x in info['load_avg_at_start'])}"
-        + (f"; GPU {info['gpu']}" if "gpu" in info else ""),
-        f"- command: `python benchmarks/speed.py {' '.join(sys.argv[1:])}`",
-        "",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"# Speed: gantrain vs the classic recipe vs the floor ({info['date']})",
+            "",
+            table(rows),
+            "",
+            f"- rounds per run: {args.rounds}; runs per variant: {args.repeats} (median ms/round; "
+            "peak RSS is the largest over runs, summed over each run's process tree)",
+            f"- image size: {args.image_size} px; threads: {args.threads} (OMP_NUM_THREADS); "
+            f"device: {args.device}; classic DataLoader "
+            f"workers: {args.workers}; gantrain/floor overrides: {over}",
+            "- classic and floor time rounds 11..N; gantrain's summary.json rounds_per_s covers all "
+            "N rounds of its loop (its one grid and checkpoint at round N included), not start-up",
+            "- ratios are ms/round over the baseline's (< 1: faster); '-reuse' rows are compared "
+            "with floor-reuse where it ran",
+            f"- machine: {info['cpu']}; {info['cores']} cores ({info['usable_cores']} usable); "
+            f"torch {info['torch']}; Python {info['python']}; load average at start "
+            f"{', '.join(f'{x:.2f}' for x in info['load_avg_at_start'])}"
+            + (f"; GPU {info['gpu']}" if "gpu" in info else ""),
+            f"- command: `python benchmarks/speed.py {' '.join(sys.argv[1:])}`",
+            "",
+        ]
+    )
 
 
 def main(argv=None) -> None:
@@ -190,16 +221,21 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory(prefix="gantrain-speed-") as tmp:
         work = Path(args.work_dir or tmp)
         work.mkdir(parents=True, exist_ok=True)
-        print(f"{args.rounds} rounds, {args.threads} threads, {args.repeats} repeat(s): "
-              f"{', '.join(args.variants)}", flush=True)  # fmt: skip
+        print(
+            f"{args.rounds} rounds, {args.threads} threads, {args.repeats} repeat(s): "
+            f"{', '.join(args.variants)}",
+            flush=True,
+        )
         runs = [run_one(v, args, work, k) for k in range(args.repeats) for v in args.variants]
     rows = summarise(runs, args.variants)
     text = report(args, rows, info)
     print("\n" + text)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
-    common.write_json(out.with_suffix(".json"), {"machine": info, "args": vars(args),
-                                                 "summary": rows, "runs": runs})  # fmt: skip
+    common.write_json(
+        out.with_suffix(".json"),
+        {"machine": info, "args": vars(args), "summary": rows, "runs": runs},
+    )
     print(f"wrote {out} and {out.with_suffix('.json')}")
 
 

@@ -37,7 +37,7 @@ CONFIGS = {
         "objective.critic.norm=layer",
         "objective.optimizer.betas=[0.0,0.9]",
         "objective.critic_optimizer.betas=[0.0,0.9]",
-    ],  # fmt: skip
+    ],
     "r1": ["objective.r1=1.0", "objective.real_label=1.0"],
     "pack2": ["objective.critic.packing=2"],
     "mbstd": ["objective.critic.mbstd=true"],
@@ -68,19 +68,40 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def commands(name: str, args: argparse.Namespace, run: Path) -> tuple[list[str], list[str]]:
     """The gantrain and gantrain-eval command lines of one run."""
-    budget = (f"trainer.time_limit={args.time_limit}" if args.time_limit
-              else f"trainer.rounds={args.rounds}")  # fmt: skip
+    budget = (
+        f"trainer.time_limit={args.time_limit}"
+        if args.time_limit
+        else f"trainer.rounds={args.rounds}"
+    )
     # a time-limited run gets rounds it cannot reach, so that only its clock stops it
     rounds = []
     if args.time_limit:
         marks = ",".join(str(r) for r in range(args.every, 100 * args.every + 1, args.every))
-        rounds = ["trainer.rounds=1000000", f"trainer.sample_at=[{marks}]",
-                  "trainer.keep_checkpoints=1000"]  # fmt: skip
-    train = ["gantrain", "dataset=stacked_mnist", *CONFIGS[name], f"dataset.root={args.root}",
-             "device=cpu", f"seed={args.seed}", budget, *rounds, "eval.at=[]",
-             "trainer.progress=false", f"hydra.run.dir={run}"]  # fmt: skip
-    evaluate = ["gantrain-eval", f"run_dir={run}", f"modes_samples={args.modes_samples}",
-                "num_samples=1000", "device=cpu"]  # fmt: skip
+        rounds = [
+            "trainer.rounds=1000000",
+            f"trainer.sample_at=[{marks}]",
+            "trainer.keep_checkpoints=1000",
+        ]
+    train = [
+        "gantrain",
+        "dataset=stacked_mnist",
+        *CONFIGS[name],
+        f"dataset.root={args.root}",
+        "device=cpu",
+        f"seed={args.seed}",
+        budget,
+        *rounds,
+        "eval.at=[]",
+        "trainer.progress=false",
+        f"hydra.run.dir={run}",
+    ]
+    evaluate = [
+        "gantrain-eval",
+        f"run_dir={run}",
+        f"modes_samples={args.modes_samples}",
+        "num_samples=1000",
+        "device=cpu",
+    ]
     return train, evaluate
 
 
@@ -91,8 +112,12 @@ def load_average() -> float:
 def run_one(name: str, args: argparse.Namespace, out: Path, env: dict) -> dict:
     run = out / name
     train, evaluate = commands(name, args, run)
-    row = {"name": name, "train": " ".join(train), "eval": " ".join(evaluate),
-           "load_before": load_average()}  # fmt: skip
+    row = {
+        "name": name,
+        "train": " ".join(train),
+        "eval": " ".join(evaluate),
+        "load_before": load_average(),
+    }
     t0 = time.perf_counter()
     done = subprocess.run(train, env=env, capture_output=True, text=True)
     row["train_s"] = round(time.perf_counter() - t0, 1)
@@ -100,8 +125,11 @@ def run_one(name: str, args: argparse.Namespace, out: Path, env: dict) -> dict:
     summary = (
         json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
     )
-    row.update(status=summary.get("status"), rounds=summary.get("rounds"),
-               rounds_per_s=summary.get("rounds_per_s"))  # fmt: skip
+    row.update(
+        status=summary.get("status"),
+        rounds=summary.get("rounds"),
+        rounds_per_s=summary.get("rounds_per_s"),
+    )
     if done.returncode not in (0,) or not summary:
         row["error"] = (done.stderr.strip().splitlines() or ["?"])[-1]
         return row
@@ -112,8 +140,20 @@ def run_one(name: str, args: argparse.Namespace, out: Path, env: dict) -> dict:
         row["error"] = (scored.stderr.strip().splitlines() or ["?"])[-1]
         return row
     record = json.loads((run / "eval.json").read_text())
-    row.update({k: record.get(k) for k in ("modes", "modes_kl", "modes_samples", "fid",
-                                           "precision", "recall", "num_samples")})  # fmt: skip
+    row.update(
+        {
+            k: record.get(k)
+            for k in (
+                "modes",
+                "modes_kl",
+                "modes_samples",
+                "fid",
+                "precision",
+                "recall",
+                "num_samples",
+            )
+        }
+    )
     row["classifier_test_accuracy"] = record["extractor"].get("test_accuracy")
     return row
 
@@ -122,15 +162,24 @@ def score_at(row: dict, rnd: int, args: argparse.Namespace, out: Path, env: dict
     """Score the run's checkpoint of round rnd into row["at_round"]."""
     run = out / row["name"]
     ckpt = run / "checkpoints" / f"round_{rnd:06d}.pt"
-    cmd = ["gantrain-eval", f"checkpoint={ckpt}", f"modes_samples={args.modes_samples}",
-           "num_samples=1000", "device=cpu", f"out={run / f'eval_round_{rnd}.json'}"]  # fmt: skip
+    cmd = [
+        "gantrain-eval",
+        f"checkpoint={ckpt}",
+        f"modes_samples={args.modes_samples}",
+        "num_samples=1000",
+        "device=cpu",
+        f"out={run / f'eval_round_{rnd}.json'}",
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode:
         row["at_round"] = {"round": rnd, "error": (done.stderr.strip().splitlines() or ["?"])[-1]}
         return
     record = json.loads((run / f"eval_round_{rnd}.json").read_text())
-    row["at_round"] = {"round": rnd, "eval": " ".join(cmd),
-                       **{k: record.get(k) for k in ("modes", "modes_kl", "fid")}}  # fmt: skip
+    row["at_round"] = {
+        "round": rnd,
+        "eval": " ".join(cmd),
+        **{k: record.get(k) for k in ("modes", "modes_kl", "fid")},
+    }
 
 
 def equal_rounds_table(rows: list[dict]) -> str:
@@ -138,15 +187,19 @@ def equal_rounds_table(rows: list[dict]) -> str:
     for r in rows:
         a = r.get("at_round") or {}
         kl, fid = a.get("modes_kl"), a.get("fid")
-        lines.append(f"| {r['name']} | {a.get('round')} | {a.get('modes', a.get('error'))} | "
-                     f"{'-' if kl is None else f'{kl:.3f}'} | "
-                     f"{'-' if fid is None else f'{fid:.2f}'} |")  # fmt: skip
+        lines.append(
+            f"| {r['name']} | {a.get('round')} | {a.get('modes', a.get('error'))} | "
+            f"{'-' if kl is None else f'{kl:.3f}'} | "
+            f"{'-' if fid is None else f'{fid:.2f}'} |"
+        )
     return "\n".join(lines)
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| config | status | rounds | train s | modes (of 1000) | KL (nats) | FID | "
-            "load avg before/after |")  # fmt: skip
+    head = (
+        "| config | status | rounds | train s | modes (of 1000) | KL (nats) | FID | "
+        "load avg before/after |"
+    )
     lines = [head, "|" + "---|" * 8]
     for r in rows:
         kl = r.get("modes_kl")
@@ -169,8 +222,11 @@ def main(argv=None) -> None:
     stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
     out = Path(args.out_dir or f"outputs/benchmarks/stacked-{stamp}").resolve()
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
-    record = {"machine": {"cpu": cpu_model(), "cores": os.cpu_count()},
-              "budget": args.time_limit or f"{args.rounds} rounds", "rows": []}  # fmt: skip
+    record = {
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count()},
+        "budget": args.time_limit or f"{args.rounds} rounds",
+        "rows": [],
+    }
     for name in names:
         record["rows"].append(run_one(name, args, out, env))
         write_json(out / "results.json", record)  # after every run: a stopped sweep keeps its rows

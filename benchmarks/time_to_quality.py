@@ -23,8 +23,18 @@ from pathlib import Path
 
 from common import cpu_model
 
-KEYS = ("fid", "fid_judge2", "modes", "modes_judge2", "modes_kl", "modes_kl_judge2",
-        "confidence", "confidence_judge2", "judges_agreement", "judges_disagree")  # fmt: skip
+KEYS = (
+    "fid",
+    "fid_judge2",
+    "modes",
+    "modes_judge2",
+    "modes_kl",
+    "modes_kl_judge2",
+    "confidence",
+    "confidence_judge2",
+    "judges_agreement",
+    "judges_disagree",
+)
 STAMP = re.compile(r"^\[(\S+ \S+?),\d+\].* round (\d+)/")
 
 
@@ -34,9 +44,16 @@ def script(name: str) -> str:
 
 def train(run: Path, rounds: int, every: int, overrides: list[str]) -> None:
     milestones = ",".join(str(r) for r in range(every, rounds + 1, every))
-    args = [script("gantrain"), *overrides, f"trainer.rounds={rounds}",
-            f"trainer.sample_at=[{milestones}]", f"trainer.keep_checkpoints={rounds // every}",
-            "eval.at=[]", "device=cpu", f"hydra.run.dir={run}"]  # fmt: skip
+    args = [
+        script("gantrain"),
+        *overrides,
+        f"trainer.rounds={rounds}",
+        f"trainer.sample_at=[{milestones}]",
+        f"trainer.keep_checkpoints={rounds // every}",
+        "eval.at=[]",
+        "device=cpu",
+        f"hydra.run.dir={run}",
+    ]
     if not (run / "checkpoints" / f"round_{rounds:06d}.pt").is_file():
         subprocess.run(args, check=True)
 
@@ -55,8 +72,16 @@ def log_seconds(run: Path) -> dict[int, float]:
 def score(run: Path, checkpoint: Path, extra: list[str]) -> dict:
     out = run / f"eval-{checkpoint.stem}.json"
     if not out.is_file():
-        subprocess.run([script("gantrain-eval"), f"checkpoint={checkpoint}", f"out={out}",
-                        "device=cpu", *extra], check=True)  # fmt: skip
+        subprocess.run(
+            [
+                script("gantrain-eval"),
+                f"checkpoint={checkpoint}",
+                f"out={out}",
+                "device=cpu",
+                *extra,
+            ],
+            check=True,
+        )
     return json.loads(out.read_text())
 
 
@@ -78,14 +103,24 @@ def main() -> None:
         got = score(run, run / "checkpoints" / f"round_{r:06d}.pt", a.eval)
         minutes = r / a.rate / 60 if a.rate else seconds.get(r, float("nan")) / 60
         rows.append({"round": r, "minutes": round(minutes, 2), **{k: got.get(k) for k in KEYS}})
-    record = {"name": a.name, "overrides": a.overrides, "rate": a.rate, "cpu": cpu_model(),
-              "rows": rows}  # fmt: skip
+    record = {
+        "name": a.name,
+        "overrides": a.overrides,
+        "rate": a.rate,
+        "cpu": cpu_model(),
+        "rows": rows,
+    }
     (run / "curve.json").write_text(json.dumps(record, indent=1))
     cols = [k for k in ("round", "minutes", *KEYS) if any(row[k] is not None for row in rows)]
     print("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     for row in rows:
-        print("| " + " | ".join(f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c])
-                                for c in cols) + " |")  # fmt: skip
+        print(
+            "| "
+            + " | ".join(
+                f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c]) for c in cols
+            )
+            + " |"
+        )
 
 
 if __name__ == "__main__":

@@ -15,8 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = ("gantrain", "gantrain-sample", "gantrain-eval", "gantrain-report", "gantrain-pack",
-           "gantrain-export", "gantrain-serve", "gantrain-project")  # fmt: skip
+SCRIPTS = (
+    "gantrain",
+    "gantrain-sample",
+    "gantrain-eval",
+    "gantrain-report",
+    "gantrain-pack",
+    "gantrain-export",
+    "gantrain-serve",
+    "gantrain-project",
+)
 COMPOSE_ONLY = "<!-- docs-test: compose-only -->"
 _FENCE = re.compile(r"^```([a-z]*)\n(.*?)^```", re.S | re.M)
 # what a training command is shrunk to: the debug preset, two rounds, one grid, no evaluation
@@ -68,8 +76,9 @@ def commands_in(path: Path) -> list[Command]:
             if words[0] not in SCRIPTS:
                 continue
             expected = lines[i + 1].strip() if dollar and i + 1 < len(lines) else None
-            found.append(Command(page, first_line + i, tuple(words), before == COMPOSE_ONLY,
-                                 expected))  # fmt: skip
+            found.append(
+                Command(page, first_line + i, tuple(words), before == COMPOSE_ONLY, expected)
+            )
     return found
 
 
@@ -100,11 +109,17 @@ class Places:
     def path_for(self, value: str) -> str:
         """A documented path or placeholder -> its stand-in."""
         stand_ins = {
-            "RUN": self.run, "/path/to/root": self.mnist, "~/photos": self.photos,
-            "~/pictures/faces": self.photos, "~/my_200_pictures": self.photos, "~/pets": self.pets,
-            "~/photos-128": self.pack, "~/hf/my_dataset": self.hf, "me.png": self.image,
+            "RUN": self.run,
+            "/path/to/root": self.mnist,
+            "~/photos": self.photos,
+            "~/pictures/faces": self.photos,
+            "~/my_200_pictures": self.photos,
+            "~/pets": self.pets,
+            "~/photos-128": self.pack,
+            "~/hf/my_dataset": self.hf,
+            "me.png": self.image,
             "seven.png": self.image,
-        }  # fmt: skip
+        }
         if value in stand_ins:
             return str(stand_ins[value])
         if value.startswith("outputs/multirun/"):
@@ -127,8 +142,11 @@ def shrink(command: Command, places: Places, n: int) -> list[str]:
             value = places.path_for(value)
         elif eq and key == "out":
             value = str(places.scratch / f"{n}-{Path(value).name}")
-        elif eq and key in ("num_samples", "steps", "starts") and script in (
-                "gantrain-eval", "gantrain-project"):  # fmt: skip
+        elif (
+            eq
+            and key in ("num_samples", "steps", "starts")
+            and script in ("gantrain-eval", "gantrain-project")
+        ):
             value = str(min(int(value), 100 if key == "num_samples" else 2))
         elif not eq and script == "gantrain-report":
             arg = places.path_for(arg)
@@ -140,8 +158,9 @@ def shrink(command: Command, places: Places, n: int) -> list[str]:
     extra = [*TINY_RUN]
     dataset = next((a.split("=", 1)[1] for a in out if a.startswith("dataset=")), None)
     preset = next((a.split("=", 1)[1] for a in out if a.startswith("experiment=")), "")
-    dataset = dataset or ("cifar10" if "cifar10" in preset else
-                          "stacked_mnist" if "stacked" in preset else "mnist")  # fmt: skip
+    dataset = dataset or (
+        "cifar10" if "cifar10" in preset else "stacked_mnist" if "stacked" in preset else "mnist"
+    )
     if not any(a.startswith("dataset.root=") for a in out) and dataset in MNIST_FAMILY:
         extra.append(f"dataset.root={places.mnist}")
     elif not any(a.startswith("dataset.root=") for a in out) and dataset == "cifar10":

@@ -86,8 +86,13 @@ def gantrain_argv(args: list[str], setup: str = "") -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def run_cli(args: list[str], cwd: Path, script: str = "gantrain", timeout: int = 300,
-            env: dict | None = None):  # fmt: skip
+def run_cli(
+    args: list[str],
+    cwd: Path,
+    script: str = "gantrain",
+    timeout: int = 300,
+    env: dict | None = None,
+):
     """Run an installed console script as a user would (env: variables to add or replace);
     returns CompletedProcess."""
     exe = Path(sys.executable).with_name(script)
@@ -226,15 +231,29 @@ CRITIC = ["objective.critic.width=8", "objective.critic.max_width=16"]
 
 
 def cli_args(root: Path, run: Path, extra=()) -> list[str]:
-    return [f"dataset.root={root}", *TINY, *CRITIC, "trainer.checkpoint_every=2",
-            "trainer.sample_at=[4,8]", f"hydra.run.dir={run}", *extra]  # fmt: skip
+    return [
+        f"dataset.root={root}",
+        *TINY,
+        *CRITIC,
+        "trainer.checkpoint_every=2",
+        "trainer.sample_at=[4,8]",
+        f"hydra.run.dir={run}",
+        *extra,
+    ]
 
 
 def patched_gantrain(setup: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     """gantrain's own main() in a process that first runs setup (the fault's injection)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run(gantrain_argv(args, setup), cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300, stdin=subprocess.DEVNULL)  # fmt: skip
+    return subprocess.run(
+        gantrain_argv(args, setup),
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def one_error_line(stderr: str) -> str:
@@ -249,8 +268,11 @@ def small_filesystem(where: Path, size: str):
     import pytest
 
     where.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                          capture_output=True, text=True)  # fmt: skip
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+    )
     if made.returncode != 0:
         pytest.skip(f"cannot mount a small filesystem here ({made.stderr.strip()})")
     yield where
@@ -279,23 +301,43 @@ def write_odd_images(root: Path) -> dict[str, str]:
     img.save(root / "a_exif_rotated.jpg", exif=exif.tobytes(), quality=90)
     grey16 = (np.arange(40 * 24).reshape(24, 40) * 60).astype(np.uint16)
     Image.fromarray(grey16).save(root / "b_grey16.png")  # PIL mode I;16
-    rgba = np.concatenate([arr[:, :30], np.tile(np.arange(0, 255, 255 / 30, dtype=np.uint8)[:30], (30, 1))[..., None]], 2)  # fmt: skip
+    rgba = np.concatenate(
+        [
+            arr[:, :30],
+            np.tile(np.arange(0, 255, 255 / 30, dtype=np.uint8)[:30], (30, 1))[..., None],
+        ],
+        2,
+    )
     Image.fromarray(rgba, "RGBA").save(root / "c_rgba.png")
-    Image.fromarray(arr[:20, :20]).convert("P").save(root / "d_palette_transparent.png",
-                                                       transparency=0)  # fmt: skip
+    Image.fromarray(arr[:20, :20]).convert("P").save(
+        root / "d_palette_transparent.png", transparency=0
+    )
     Image.fromarray(arr[:4]).save(root / "e_strip.png")  # 50 x 4
     Image.fromarray(arr).convert("CMYK").save(root / "f_cmyk.jpg", quality=90)
     row = b"\x00" + struct.pack(">H", 200 * 257) * 3 * 8  # 48-bit RGB, which PIL cannot write
     (root / "g_rgb48.png").write_bytes(
-        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 12, 16, 2, 0, 0, 0))
-        + png_chunk(b"IDAT", zlib.compress(row * 12)) + png_chunk(b"IEND", b""))  # fmt: skip
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 12, 16, 2, 0, 0, 0))
+        + png_chunk(b"IDAT", zlib.compress(row * 12))
+        + png_chunk(b"IEND", b"")
+    )
     (root / "h_huge_header.png").write_bytes(  # 20000 x 20000 declared: refused from its header
-        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
-        + png_chunk(b"IEND", b""))  # fmt: skip
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0))
+        + png_chunk(b"IEND", b"")
+    )
     (root / "i_corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
     Image.fromarray(arr[:, :, 0]).convert("LA").save(root / "j_grey_alpha.png")
     good = "ok"
-    return {"a_exif_rotated.jpg": good, "b_grey16.png": good, "c_rgba.png": good,
-            "d_palette_transparent.png": good, "e_strip.png": good, "f_cmyk.jpg": good,
-            "g_rgb48.png": good, "h_huge_header.png": "too large", "i_corrupt.jpg": "unreadable",
-            "j_grey_alpha.png": good}  # fmt: skip
+    return {
+        "a_exif_rotated.jpg": good,
+        "b_grey16.png": good,
+        "c_rgba.png": good,
+        "d_palette_transparent.png": good,
+        "e_strip.png": good,
+        "f_cmyk.jpg": good,
+        "g_rgb48.png": good,
+        "h_huge_header.png": "too large",
+        "i_corrupt.jpg": "unreadable",
+        "j_grey_alpha.png": good,
+    }

@@ -35,8 +35,14 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def write_shards(root: Path, counts: list[int], size: int = 8, channels: int = 3,
-                 classes: int = 0, fmt: str = "png") -> Path:  # fmt: skip
+def write_shards(
+    root: Path,
+    counts: list[int],
+    size: int = 8,
+    channels: int = 3,
+    classes: int = 0,
+    fmt: str = "png",
+) -> Path:
     """ROOT/shard-NNNNNN.tar holding counts[s] samples each, and ROOT/manifest.json; sample i
     is sample_image(i), of class i % classes when classes."""
     shards, key = [], 0
@@ -55,8 +61,14 @@ def write_shards(root: Path, counts: list[int], size: int = 8, channels: int = 3
     return write_set(root, shards, size, channels, names, fmt)
 
 
-def write_set(root: Path, shards: list[list[tuple[bytes, int | None]]], size: int,
-              channels: int, classes: list[str] | None, fmt: str = "png") -> Path:  # fmt: skip
+def write_set(
+    root: Path,
+    shards: list[list[tuple[bytes, int | None]]],
+    size: int,
+    channels: int,
+    classes: list[str] | None,
+    fmt: str = "png",
+) -> Path:
     """A shard set of encoded images: shards[s] lists shard s's (image file bytes, class or
     None); keys count up from 0 across the shards."""
     root.mkdir(parents=True, exist_ok=True)
@@ -73,15 +85,28 @@ def write_set(root: Path, shards: list[list[tuple[bytes, int | None]]], size: in
         data = buf.getvalue()
         name = f"shard-{s:06d}.tar"
         (root / name).write_bytes(data)
-        entries.append({"name": name, "count": len(files), "bytes": len(data),
-                        "sha256": hashlib.sha256(data).hexdigest()})  # fmt: skip
+        entries.append(
+            {
+                "name": name,
+                "count": len(files),
+                "bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+        )
     manifest = {
-        "format": "gantrain-shards", "version": 1, "count": key, "image_size": size,
-        "channels": channels, "image_format": fmt, "classes": classes,
+        "format": "gantrain-shards",
+        "version": 1,
+        "count": key,
+        "image_size": size,
+        "channels": channels,
+        "image_format": fmt,
+        "classes": classes,
         "class_counts": counts if classes else None,
-        "resize": {"mode": "centre_crop", "filter": "bicubic"}, "shards": entries, "skipped": [],
+        "resize": {"mode": "centre_crop", "filter": "bicubic"},
+        "shards": entries,
+        "skipped": [],
         "source": "tests",
-    }  # fmt: skip
+    }
     (root / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return root
 

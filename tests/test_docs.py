@@ -70,12 +70,22 @@ cifar.check_integrity = lambda fpath, md5=None: utils.check_integrity(fpath, Non
 
 
 def _run(argv: list[str], cwd: Path, setup: str = "") -> subprocess.CompletedProcess:
-    full = gantrain_argv(argv[1:], setup) if setup else [
-        str(Path(sys.executable).with_name(argv[0])), *argv[1:]]  # fmt: skip
+    full = (
+        gantrain_argv(argv[1:], setup)
+        if setup
+        else [str(Path(sys.executable).with_name(argv[0])), *argv[1:]]
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
     env.pop("HYDRA_FULL_ERROR", None)
-    return subprocess.run(full, cwd=cwd, env=env, capture_output=True, text=True, timeout=300,
-                          stdin=subprocess.DEVNULL)  # fmt: skip
+    return subprocess.run(
+        full,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _ok(out: subprocess.CompletedProcess, argv: list[str]) -> None:
@@ -106,17 +116,37 @@ def places(tmp_path_factory) -> Places:
     scratch = base / "scratch"
     scratch.mkdir()
     pack = base / "pack"
-    _ok(_run(["gantrain-pack", f"src={base / 'photos'}", f"out={pack}", "image_size=32"], base),
-        ["gantrain-pack"])  # fmt: skip
+    _ok(
+        _run(["gantrain-pack", f"src={base / 'photos'}", f"out={pack}", "image_size=32"], base),
+        ["gantrain-pack"],
+    )
     run, sweep = base / "run", base / "sweep"
     tiny = ["debug=tiny", "dataset=digits", "trainer.rounds=2", "trainer.sample_at=[2]"]
-    args = ["gantrain", *tiny, "conditional=true", "model=vae", "objective=mle", "eval.at=[2]",
-            "eval.num_samples=64", f"hydra.run.dir={run}"]  # fmt: skip
+    args = [
+        "gantrain",
+        *tiny,
+        "conditional=true",
+        "model=vae",
+        "objective=mle",
+        "eval.at=[2]",
+        "eval.num_samples=64",
+        f"hydra.run.dir={run}",
+    ]
     _ok(_run(args, base), args)
     args = ["gantrain", "-m", *tiny, "seed=0,1", "eval.at=[]", f"hydra.sweep.dir={sweep}"]
     _ok(_run(args, base), args)
-    return Places(base / "mnist", base / "cifar", base / "photos", base / "pets", pack,
-                  _save_hf(base / "hf"), run, sweep, base / "me.png", scratch)  # fmt: skip
+    return Places(
+        base / "mnist",
+        base / "cifar",
+        base / "photos",
+        base / "pets",
+        pack,
+        _save_hf(base / "hf"),
+        run,
+        sweep,
+        base / "me.png",
+        scratch,
+    )
 
 
 def _free_port() -> int:
@@ -129,8 +159,13 @@ def _serve(argv: list[str], cwd: Path) -> None:
     """gantrain-serve answers /api/info, then is stopped."""
     port = _free_port()
     exe = Path(sys.executable).with_name(argv[0])
-    server = subprocess.Popen([str(exe), *argv[1:], f"port={port}"], cwd=cwd,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    server = subprocess.Popen(
+        [str(exe), *argv[1:], f"port={port}"],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:

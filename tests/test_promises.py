@@ -24,8 +24,12 @@ def marked() -> dict[str, list[str]]:
             if not isinstance(node, ast.FunctionDef):
                 continue
             for deco in node.decorator_list:
-                if (isinstance(deco, ast.Call) and ast.unparse(deco.func) == "pytest.mark.promise"
-                        and deco.args and isinstance(deco.args[0], ast.Constant)):  # fmt: skip
+                if (
+                    isinstance(deco, ast.Call)
+                    and ast.unparse(deco.func) == "pytest.mark.promise"
+                    and deco.args
+                    and isinstance(deco.args[0], ast.Constant)
+                ):
                     found.setdefault(deco.args[0].value, []).append(f"{path.name}::{node.name}")
     return found
 

@@ -19,8 +19,11 @@ def test_registry_holds_every_shipped_target_and_the_optimizers_the_schema_knows
     shipped = set()
     for path in conf_dir().rglob("*.yaml"):
         text = path.read_text()
-        shipped |= {line.split(":", 1)[1].strip() for line in text.splitlines()
-                    if line.strip().startswith("_target_:")}  # fmt: skip
+        shipped |= {
+            line.split(":", 1)[1].strip()
+            for line in text.splitlines()
+            if line.strip().startswith("_target_:")
+        }
     assert shipped and shipped <= registered_targets()
     assert set(STAND_INS) <= registered_targets()
     assert set(MOVED) | set(MOVED.values()) <= registered_targets()
@@ -71,9 +74,18 @@ def test_foreign_saved_configs_are_refused_in_one_line(config, named):
 
 
 def test_overrides_a_run_saves_pass_and_keep_their_node_references():
-    check_overrides(["model=vae", "objective/critic=dcgan", "dataset.root=/data/a b",
-                     "trainer.sample_at=[2,4]", "model.latent_dim=${dataset.channels}",
-                     "~eval.at", "+model.encode_label=true"], "overrides.yaml")  # fmt: skip
+    check_overrides(
+        [
+            "model=vae",
+            "objective/critic=dcgan",
+            "dataset.root=/data/a b",
+            "trainer.sample_at=[2,4]",
+            "model.latent_dim=${dataset.channels}",
+            "~eval.at",
+            "+model.encode_label=true",
+        ],
+        "overrides.yaml",
+    )
 
 
 @pytest.mark.parametrize(
@@ -82,7 +94,7 @@ def test_overrides_a_run_saves_pass_and_keep_their_node_references():
         (
             "+model.net={_target_: gantrain.models.dcgan.DCGAN, a: {_target_: os.system}}",
             "model.net._target_=gantrain.models.dcgan.DCGAN is not what model.net holds",
-        ),  # fmt: skip
+        ),
         ("model=../../../tmp/evil", "a path"),
         ("hydra.searchpath=[file:///tmp]", "Hydra's own settings"),
         ("hydra/job_logging=none", "Hydra's own settings"),
@@ -213,7 +225,7 @@ def _saved(**changes) -> dict:
             "config.model is not a config node with a _target_",
             "model may hold only",
         ),
-    ],  # fmt: skip
+    ],
 )
 def test_a_node_is_refused_where_its_slot_does_not_hold_it(key, change, named, holds):
     with pytest.raises(UserError) as refused:
@@ -253,7 +265,7 @@ def test_saved_overrides_from_the_wrong_slot_or_that_reach_out_are_refused(line,
         "dataset.root=http://127.0.0.1:9/d",
         "dataset.download=true",
         "logger.mlflow.tracking_uri=http://127.0.0.1:9",
-    ],  # fmt: skip
+    ],
 )
 def test_what_reaches_out_passes_when_this_command_line_sets_it(line):
     check_overrides([line], "overrides.yaml", [line])

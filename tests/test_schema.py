@@ -19,7 +19,11 @@ from gantrain.errors import UserError
 from gantrain.schema import Schema, SchemaGap, describe, params_of, valid
 
 GROUPS = ("model", "objective", "dataset", "device", "trainer", "experiment", "hparams_search")
-PAIRS = [f"model={m} objective={o}" for m in ("ae", "vae", "dcgan") for o in ("mle", "mmd", "adversarial")]  # fmt: skip
+PAIRS = [
+    f"model={m} objective={o}"
+    for m in ("ae", "vae", "dcgan")
+    for o in ("mle", "mmd", "adversarial")
+]
 
 
 def command_lines() -> list[str]:

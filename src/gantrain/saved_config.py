@@ -263,8 +263,10 @@ def _unrepeated_reach(line: str, given: set[str]) -> str | None:
 
 def _saved_hub(overrides: list[str], given: list[str]) -> str | None:
     """A saved dataset.root that dataset=hf would fetch from the Hub, unless given sets it."""
-    saved, now = ({k.lstrip("+~"): v for k, _, v in (o.partition("=") for o in lines)}
-                  for lines in (overrides, given))  # fmt: skip
+    saved, now = (
+        {k.lstrip("+~"): v for k, _, v in (o.partition("=") for o in lines)}
+        for lines in (overrides, given)
+    )
     if "dataset.root" in now or {**saved, **now}.get("dataset") != "hf":
         return None
     found = _hub_name({"_target_": "gantrain.data.hf.load"}, saved.get("dataset.root"))
@@ -284,8 +286,11 @@ def check_overrides(overrides: list[str], source, given: list[str] = ()) -> None
     this command line (given) sets that key itself. Called before Hydra composes anything."""
     keys = {g.split("=", 1)[0].lstrip("+~") for g in given if "=" in g}
     for line in [*overrides, None]:
-        found = _saved_hub(overrides, given) if line is None else (
-            _override_problem(line) or _unrepeated_reach(line, keys))  # fmt: skip
+        found = (
+            _saved_hub(overrides, given)
+            if line is None
+            else (_override_problem(line) or _unrepeated_reach(line, keys))
+        )
         if found:
             raise UserError(
                 f"{source}: {found}; nothing was run: remove that line from the file, or start "

@@ -200,8 +200,10 @@ class Schema:
                 value = cfg[name]
             except InterpolationKeyError:  # ${nope}: Hydra would stop later with a traceback
                 raw = cfg._get_node(name)._value()
-                raise UserError(f"{key}={raw} refers to a key the config does not have; give "
-                                "a value, or ${other.key} of a key it has") from None  # fmt: skip
+                raise UserError(
+                    f"{key}={raw} refers to a key the config does not have; give "
+                    "a value, or ${other.key} of a key it has"
+                ) from None
             except OmegaConfBaseException:
                 continue  # a ??? left open: the pair or the command reports it where it is used
             if self.is_node(value, key):
@@ -209,8 +211,11 @@ class Schema:
             elif param is not None:
                 if param.kind is EMPTY:
                     raise SchemaGap(f"{key} has no kind: annotate the parameter it goes to")
-                plain = OmegaConf.to_container(value, resolve=True) if isinstance(
-                    value, DictConfig | ListConfig) else value  # fmt: skip
+                plain = (
+                    OmegaConf.to_container(value, resolve=True)
+                    if isinstance(value, DictConfig | ListConfig)
+                    else value
+                )
                 yield Leaf(key, plain, param, _source(cfg, name))
 
     def check(self, cfg, shipped: DictConfig | None = None, path: str = "") -> None:
@@ -235,8 +240,11 @@ def defaults_of(schema: Schema, cfg) -> dict:
     """Every leaf key of cfg -> the default of the parameter it goes to (where it has one)."""
     if not isinstance(cfg, DictConfig):
         cfg = OmegaConf.create(cfg)
-    return {leaf.key: leaf.param.default for leaf in schema.leaves(cfg)
-            if leaf.param.default is not EMPTY}  # fmt: skip
+    return {
+        leaf.key: leaf.param.default
+        for leaf in schema.leaves(cfg)
+        if leaf.param.default is not EMPTY
+    }
 
 
 def all_keys(cfg, prefix: str = "") -> list[str]:

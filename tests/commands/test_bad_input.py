@@ -19,8 +19,9 @@ from gantrain.metrics import scores
 @pytest.fixture(scope="module")
 def tiny_run(mnist_root, tmp_path_factory):
     run = tmp_path_factory.mktemp("run")
-    tiny_train(["trainer.rounds=2", "trainer.sample_at=[2]", "eval.at=[]", *CRITIC], run,
-               mnist_root)  # fmt: skip
+    tiny_train(
+        ["trainer.rounds=2", "trainer.sample_at=[2]", "eval.at=[]", *CRITIC], run, mnist_root
+    )
     return run
 
 
@@ -43,8 +44,12 @@ def test_sample_out_that_is_an_existing_file_is_one_line(tmp_path):
     (tmp_path / "samples").write_text("kept")
     (tmp_path / "grid.png").mkdir()
     for out, says in (("samples", "is an existing file"), ("grid.png", "is an existing folder")):
-        done = run_cli([f"run_dir={tmp_path}", f"out={tmp_path / out}"], tmp_path,
-                       script="gantrain-sample", timeout=120)  # fmt: skip
+        done = run_cli(
+            [f"run_dir={tmp_path}", f"out={tmp_path / out}"],
+            tmp_path,
+            script="gantrain-sample",
+            timeout=120,
+        )
         assert done.returncode != 0
         line = one_error_line(done.stderr)
         assert line.startswith("gantrain-sample: error:") and says in line, line
@@ -52,8 +57,11 @@ def test_sample_out_that_is_an_existing_file_is_one_line(tmp_path):
 
 
 def test_a_grid_of_too_many_images_is_refused(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["prog", f"run_dir={tmp_path}", "num_samples=10001",
-                                      f"out={tmp_path / 'g.png'}"])  # fmt: skip
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        ["prog", f"run_dir={tmp_path}", "num_samples=10001", f"out={tmp_path / 'g.png'}"],
+    )
     with pytest.raises(SystemExit) as stop:
         sample_cli.main()
     assert stop.value.code == 2
@@ -64,8 +72,13 @@ def test_a_grid_of_too_many_images_is_refused(tmp_path, monkeypatch, capsys):
 @pytest.mark.slow
 def test_a_model_too_large_is_refused_quickly(mnist_root, tmp_path):
     run = tmp_path / "run"
-    args = [f"dataset.root={mnist_root}", *TINY, *CRITIC, "model.latent_dim=100000000",
-            f"hydra.run.dir={run}"]  # fmt: skip
+    args = [
+        f"dataset.root={mnist_root}",
+        *TINY,
+        *CRITIC,
+        "model.latent_dim=100000000",
+        f"hydra.run.dir={run}",
+    ]
     done = run_cli(args, tmp_path, timeout=300)
     assert done.returncode != 0
     line = one_error_line(done.stderr)
@@ -83,8 +96,11 @@ def test_many_samples_stream_to_the_same_npz(tiny_run, tmp_path, monkeypatch, ca
     whole = scores.sample_uint8(run.model, n, noise=noise).numpy()  # the unchunked result
     monkeypatch.setattr(scores, "DRAW_NUMBERS", 48)
     out = tmp_path / "s.npz"
-    monkeypatch.setattr(sys, "argv", ["prog", f"run_dir={tiny_run}", f"num_samples={n}",
-                                      "seed=3", "device=cpu", f"out={out}"])  # fmt: skip
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        ["prog", f"run_dir={tiny_run}", f"num_samples={n}", "seed=3", "device=cpu", f"out={out}"],
+    )
     sample_cli.main()
     capsys.readouterr()
     with np.load(out) as z:

@@ -20,8 +20,11 @@ FAST_EVAL = ["eval.num_samples=24", "eval.kid_subsets=3", "eval.classifier.steps
 @pytest.fixture(scope="module")
 def evaluated_run(mnist_root, tmp_path_factory):
     run = tmp_path_factory.mktemp("best")
-    tiny_train(["trainer.rounds=6", "trainer.sample_at=[6]", "eval.at=[2,4,6]", *FAST_EVAL,
-                *CRITIC], run, mnist_root)  # fmt: skip
+    tiny_train(
+        ["trainer.rounds=6", "trainer.sample_at=[6]", "eval.at=[2,4,6]", *FAST_EVAL, *CRITIC],
+        run,
+        mnist_root,
+    )
     return run
 
 
@@ -39,8 +42,10 @@ def test_best_holds_the_round_of_the_lowest_fid(evaluated_run):
 def test_only_a_lower_fid_replaces_best(tmp_path, monkeypatch):
     state = TrainState(None, None, None, None, None, {}, torch.device("cpu"))
     monkeypatch.setattr(state, "payload", lambda rnd: {"round": rnd})
-    kept = [state.keep_best(r, f, tmp_path) for r, f in ((1, 5.0), (2, 7.0), (3, math.nan),
-                                                          (4, 3.0), (5, 3.0))]  # fmt: skip
+    kept = [
+        state.keep_best(r, f, tmp_path)
+        for r, f in ((1, 5.0), (2, 7.0), (3, math.nan), (4, 3.0), (5, 3.0))
+    ]
     assert kept == [True, False, False, True, False]
     assert torch.load(tmp_path / "best.pt", weights_only=True)["round"] == 4
 
@@ -57,8 +62,7 @@ def test_eval_and_sample_take_checkpoint_best(evaluated_run, tmp_path, monkeypat
 
 
 @pytest.mark.slow
-def test_checkpoint_best_without_evaluations_is_one_line(mnist_root, tmp_path, monkeypatch,
-                                                         capsys):  # fmt: skip
+def test_checkpoint_best_without_evaluations_is_one_line(mnist_root, tmp_path, monkeypatch, capsys):
     tiny_train(["trainer.rounds=2", "trainer.sample_at=[2]", *CRITIC], tmp_path, mnist_root)
     code, _, err = call(eval_cli, [f"run_dir={tmp_path}", "checkpoint=best"], monkeypatch, capsys)
     assert code == 2 and "no checkpoints/best.pt" in error_line(err, "gantrain-eval")

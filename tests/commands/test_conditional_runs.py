@@ -32,8 +32,9 @@ PAIRS = {
 @pytest.fixture(scope="module")
 def cdcgan_run(mnist_root, tmp_path_factory):
     run = tmp_path_factory.mktemp("cdcgan")
-    tiny_train(["conditional=true", "trainer.rounds=3", "trainer.sample_at=[3]", *CRITIC], run,
-               mnist_root)  # fmt: skip
+    tiny_train(
+        ["conditional=true", "trainer.rounds=3", "trainer.sample_at=[3]", *CRITIC], run, mnist_root
+    )
     return run
 
 
@@ -41,8 +42,14 @@ def cdcgan_run(mnist_root, tmp_path_factory):
 @pytest.mark.parametrize("pair", list(PAIRS))
 def test_every_pair_trains_conditionally(pair, mnist_root, tmp_path):
     model, objective = pair.split("_")
-    args = ["conditional=true", f"model={model}", f"objective={objective}", *PAIRS[pair],
-            "trainer.rounds=2", "trainer.sample_at=[2]"]  # fmt: skip
+    args = [
+        "conditional=true",
+        f"model={model}",
+        f"objective={objective}",
+        *PAIRS[pair],
+        "trainer.rounds=2",
+        "trainer.sample_at=[2]",
+    ]
     summary = tiny_train(args, tmp_path, mnist_root)
     assert summary["status"] == "done"
     payload = checkpoint.load(tmp_path / "checkpoints" / "last.pt")
@@ -92,8 +99,14 @@ def test_interpolation_keeps_the_class(cdcgan_run, tmp_path, monkeypatch, capsys
     other = interpolations(run.model, 2, 4, seed=0, labels=torch.tensor([5, 6]))
     assert fixed.shape == (16, 1, 28, 28)
     assert torch.equal(fixed[:8], other[:8]) and not torch.equal(fixed[8:], other[8:])
-    args = [f"run_dir={cdcgan_run}", "mode=interpolate", "class=2", "num_samples=2", "steps=3",
-            f"out={tmp_path / 'walk.npz'}"]  # fmt: skip
+    args = [
+        f"run_dir={cdcgan_run}",
+        "mode=interpolate",
+        "class=2",
+        "num_samples=2",
+        "steps=3",
+        f"out={tmp_path / 'walk.npz'}",
+    ]
     assert call(sample_cli, args, monkeypatch, capsys)[0] == 0
     walk = np.load(tmp_path / "walk.npz")
     assert walk["images"].shape[0] == 12 and walk["labels"].tolist() == [2] * 12
@@ -112,22 +125,29 @@ def test_interpolation_keeps_the_class(cdcgan_run, tmp_path, monkeypatch, capsys
         ("plain", ["class=3"], "this run is unconditional"),
     ],
 )
-def test_sample_class_refusals(run, args, message, cdcgan_run, mnist_root, tmp_path,
-                               monkeypatch, capsys):  # fmt: skip
+def test_sample_class_refusals(
+    run, args, message, cdcgan_run, mnist_root, tmp_path, monkeypatch, capsys
+):
     if run == "plain":
         tiny_train(["trainer.rounds=1", "trainer.sample_at=[1]", *CRITIC], tmp_path, mnist_root)
         path = tmp_path
     else:
         path = cdcgan_run
-    code, _, err = call(sample_cli, [f"run_dir={path}", f"out={tmp_path / 'x.npz'}", *args],
-                        monkeypatch, capsys)  # fmt: skip
+    code, _, err = call(
+        sample_cli, [f"run_dir={path}", f"out={tmp_path / 'x.npz'}", *args], monkeypatch, capsys
+    )
     assert code == 2 and message in error_line(err, "gantrain-sample")
     assert not (tmp_path / "x.npz").exists()
 
 
 def test_eval_adds_label_accuracy_and_intra_fid(cdcgan_run, mnist_root, monkeypatch, capsys):
-    args = [f"run_dir={cdcgan_run}", "num_samples=40", f"dataset.root={mnist_root}", *FAST,
-            "out=" + str(cdcgan_run / "c_eval.json")]  # fmt: skip
+    args = [
+        f"run_dir={cdcgan_run}",
+        "num_samples=40",
+        f"dataset.root={mnist_root}",
+        *FAST,
+        "out=" + str(cdcgan_run / "c_eval.json"),
+    ]
     code, out, _ = call(eval_cli, args, monkeypatch, capsys)
     assert code == 0 and "label accuracy" in out and "intra-FID" in out
     record = json.loads((cdcgan_run / "c_eval.json").read_text())
@@ -140,13 +160,22 @@ def test_conditional_image_folder_samples_a_class_by_name(tmp_path, monkeypatch,
         (tmp_path / "pets" / name).mkdir(parents=True)
         for i in range(10):
             coloured_picture(20, 20, 10 * c + i).save(tmp_path / "pets" / name / f"{i}.png")
-    args = ["conditional=true", "dataset=image_folder", f"dataset.root={tmp_path / 'pets'}",
-            "dataset.image_size=16", "dataset.workers=0", "trainer.rounds=2",
-            "trainer.sample_at=[2]", "eval.at=[]", *CRITIC]  # fmt: skip
+    args = [
+        "conditional=true",
+        "dataset=image_folder",
+        f"dataset.root={tmp_path / 'pets'}",
+        "dataset.image_size=16",
+        "dataset.workers=0",
+        "trainer.rounds=2",
+        "trainer.sample_at=[2]",
+        "eval.at=[]",
+        *CRITIC,
+    ]
     tiny_train(args, tmp_path / "run", tmp_path)
     assert checkpoint.load(tmp_path / "run" / "checkpoints" / "last.pt")["classes"] == [
-        "cats", "dogs"
-    ]  # fmt: skip
+        "cats",
+        "dogs",
+    ]
     grid = Image.open(tmp_path / "run" / "samples" / "round_000002.png")
     assert grid.size == (8 * 16 + 9 * 2, 2 * 16 + 3 * 2)  # two classes, two rows
     out = tmp_path / "dogs.npz"
@@ -167,8 +196,16 @@ def test_datasets_without_labels_are_refused_in_one_line(tmp_path):
         (["dataset=image_folder", f"dataset.root={flat}"], "one subfolder per class"),
     ]
     for args, message in cases:
-        done = run_cli(["conditional=true", "device=cpu", "dataset.image_size=16", *args,
-                        f"hydra.run.dir={tmp_path / 'run'}"], tmp_path)  # fmt: skip
+        done = run_cli(
+            [
+                "conditional=true",
+                "device=cpu",
+                "dataset.image_size=16",
+                *args,
+                f"hydra.run.dir={tmp_path / 'run'}",
+            ],
+            tmp_path,
+        )
         assert done.returncode == 2 and "Traceback" not in done.stderr
         assert message in error_line(done.stderr, "gantrain")
         assert not (tmp_path / "run" / "checkpoints").exists()

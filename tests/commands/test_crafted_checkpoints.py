@@ -114,8 +114,12 @@ def cli(monkeypatch, capsys):
         monkeypatch.setattr(sys, "argv", [script, *args])
         code = 0
         try:
-            {"gantrain-sample": sample, "gantrain-eval": evaluate, "gantrain-export": export,
-             "gantrain-serve": serve}[script].main()  # fmt: skip
+            {
+                "gantrain-sample": sample,
+                "gantrain-eval": evaluate,
+                "gantrain-export": export,
+                "gantrain-serve": serve,
+            }[script].main()
         except SystemExit as stop:
             code = stop.code
         out = capsys.readouterr()
@@ -134,8 +138,12 @@ def test_sample_refuses_a_foreign_target(scene, cli, name, change, target):
     run, victim, marker = scene
     _craft(run, lambda c: change(c, victim, marker))
     out = run.parent / "samples.npz"
-    done = cli([f"run_dir={run}", "num_samples=4", f"out={out}"], run.parent, "gantrain-sample",
-               real=name in REAL)  # fmt: skip
+    done = cli(
+        [f"run_dir={run}", "num_samples=4", f"out={out}"],
+        run.parent,
+        "gantrain-sample",
+        real=name in REAL,
+    )
     line = _one_error(done, "gantrain-sample")
     assert f"_target_={target}" in line and str(run / "checkpoints" / "last.pt") in line
     assert "not one of gantrain's own classes" in line
@@ -147,8 +155,12 @@ def test_sample_refuses_a_foreign_target(scene, cli, name, change, target):
 def test_eval_refuses_a_foreign_target(scene, cli, name, change, target):
     run, victim, marker = scene
     _craft(run, lambda c: change(c, victim, marker))
-    done = cli([f"run_dir={run}", "num_samples=4"], run.parent, "gantrain-eval",
-               real=target == "subprocess.run")  # fmt: skip
+    done = cli(
+        [f"run_dir={run}", "num_samples=4"],
+        run.parent,
+        "gantrain-eval",
+        real=target == "subprocess.run",
+    )
     assert f"_target_={target}" in _one_error(done, "gantrain-eval")
     assert victim.read_text() == VICTIM_TEXT and not marker.exists()
     assert not (run / "eval.json").exists()
@@ -174,8 +186,12 @@ def test_an_interpolation_in_a_saved_config_reads_nothing(scene, cli, script, mo
     _craft(run, lambda c: c["dataset"].update(root="${oc.env:GANTRAIN_TEST_SECRET}"))
     monkeypatch.setenv("GANTRAIN_TEST_SECRET", SECRET)
     out = [f"out={run.parent / 's.npz'}"] if script == "gantrain-sample" else []
-    done = cli([f"run_dir={run}", "num_samples=4", *out], run.parent, script,
-               real=script == "gantrain-sample")  # fmt: skip
+    done = cli(
+        [f"run_dir={run}", "num_samples=4", *out],
+        run.parent,
+        script,
+        real=script == "gantrain-sample",
+    )
     line = _one_error(done, script)
     assert "config.dataset.root holds an interpolation" in line and "last.pt" in line
     assert SECRET not in done.stdout + done.stderr
@@ -187,7 +203,7 @@ OVERRIDES = [
     (
         ["model={{_target_: pathlib.Path.write_text, _args_: [{victim}, '']}}"],
         "pathlib.Path.write_text",
-    ),  # fmt: skip
+    ),
     (["+model.width={{_target_: os.system, _args_: ['touch {marker}']}}"], "os.system"),
     (["dataset.root=${{oc.env:GANTRAIN_TEST_SECRET}}"], "dataset.root uses a resolver"),
     (["+hydra.job_logging.root.level=INFO"], "sets Hydra's own settings"),
@@ -232,15 +248,23 @@ def test_non_finite_weights_are_refused_naming_a_finite_checkpoint(scene, cli):
         payload[part][name] = torch.full_like(payload[part][name], float("nan"))
     torch.save(payload, last)
     out = run.parent / "s.npz"
-    done = run_cli([f"run_dir={run}", "num_samples=4", f"out={out}"], run.parent,
-                   "gantrain-sample", timeout=120)  # fmt: skip
+    done = run_cli(
+        [f"run_dir={run}", "num_samples=4", f"out={out}"],
+        run.parent,
+        "gantrain-sample",
+        timeout=120,
+    )
     line = _one_error(done, "gantrain-sample")
     assert f"{last} holds non-finite weights (NaN/Inf) in ema.{name}" in line
     assert "it cannot produce images" in line
     assert f"checkpoint={run / 'checkpoints' / 'round_000002.pt'} (round 2)" in line
     assert not out.exists()
-    done = cli([f"checkpoint={run / 'checkpoints' / 'round_000002.pt'}", "num_samples=4",
-                f"out={out}"], run.parent, "gantrain-sample", real=False)  # fmt: skip
+    done = cli(
+        [f"checkpoint={run / 'checkpoints' / 'round_000002.pt'}", "num_samples=4", f"out={out}"],
+        run.parent,
+        "gantrain-sample",
+        real=False,
+    )
     assert done.returncode == 0 and out.is_file(), done.stderr
 
 
@@ -265,8 +289,12 @@ def test_unreadable_checkpoints_say_what_they_are(scene, cli, kind):
         torch.save({"format": checkpoint.FORMAT, "round": 2, "x": _System(marker)}, last)
     else:
         last.write_bytes(last.read_bytes()[:2000])
-    done = cli([f"run_dir={run}", "num_samples=4", "out=s.npz"], run.parent, "gantrain-sample",
-               real=kind != "half a checkpoint")  # fmt: skip
+    done = cli(
+        [f"run_dir={run}", "num_samples=4", "out=s.npz"],
+        run.parent,
+        "gantrain-sample",
+        real=kind != "half a checkpoint",
+    )
     line = _one_error(done, "gantrain-sample")
     if kind == "pickled os.system":
         assert "holds pickled code/objects (GLOBAL " in line and "system)" in line
@@ -282,8 +310,10 @@ def test_report_shows_saved_overrides_as_text_and_builds_nothing(tmp_path):
 
     victim = tmp_path / "notes.txt"
     victim.write_text(VICTIM_TEXT)
-    for job, lines in (("0", ["seed=0"]), ("1", ["seed=1", f"+model._args_=[{victim},w]",
-                                                    "model._target_=builtins.open"])):  # fmt: skip
+    for job, lines in (
+        ("0", ["seed=0"]),
+        ("1", ["seed=1", f"+model._args_=[{victim},w]", "model._target_=builtins.open"]),
+    ):
         (tmp_path / "sw" / job / ".hydra").mkdir(parents=True)
         (tmp_path / "sw" / job / ".hydra" / "overrides.yaml").write_text(
             "".join(f"- {json.dumps(line)}\n" for line in lines)

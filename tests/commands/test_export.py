@@ -27,8 +27,7 @@ RUNS = {  # a conditional GAN normalising by batch, and an AE sampling its fitte
 @pytest.fixture(scope="module", params=sorted(RUNS))
 def trained(request, mnist_root, tmp_path_factory):
     run = tmp_path_factory.mktemp(request.param)
-    tiny_train([*RUNS[request.param], "trainer.rounds=2", "trainer.sample_at=[2]"], run,
-               mnist_root)  # fmt: skip
+    tiny_train([*RUNS[request.param], "trainer.rounds=2", "trainer.sample_at=[2]"], run, mnist_root)
     return run
 
 
@@ -42,8 +41,9 @@ def gantrain_images(run, seeds) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
 
 def export(run, tmp_path, monkeypatch, capsys, fmt, *args):
     out = tmp_path / f"g{len(list(tmp_path.iterdir()))}.{'onnx' if fmt == 'onnx' else 'pt'}"
-    code, _, err = call(export_cli, [f"run_dir={run}", f"format={fmt}", f"out={out}", *args],
-                        monkeypatch, capsys)  # fmt: skip
+    code, _, err = call(
+        export_cli, [f"run_dir={run}", f"format={fmt}", f"out={out}", *args], monkeypatch, capsys
+    )
     assert code == 0, err
     return out
 
@@ -72,8 +72,7 @@ def test_onnx_matches_gantrain_at_any_batch_size(trained, tmp_path, monkeypatch,
 
 
 @pytest.mark.slow
-def test_torchscript_matches_gantrain_and_carries_metadata(trained, tmp_path, monkeypatch,
-                                                           capsys):  # fmt: skip
+def test_torchscript_matches_gantrain_and_carries_metadata(trained, tmp_path, monkeypatch, capsys):
     path = export(trained, tmp_path, monkeypatch, capsys, "torchscript")
     extra = {"gantrain.json": ""}
     loaded = torch.jit.load(str(path), _extra_files=extra)

@@ -23,8 +23,13 @@ from gantrain.record import lock
 from gantrain.record.lock import LOCK_NAME
 
 # a run that would train for hours: a checkpoint every round, nothing else written meanwhile
-LONG = ["trainer.rounds=100000", "trainer.checkpoint_every=1", "trainer.log_every=100000",
-        "trainer.sample_at=[100000]", "eval.at=[]"]  # fmt: skip
+LONG = [
+    "trainer.rounds=100000",
+    "trainer.checkpoint_every=1",
+    "trainer.log_every=100000",
+    "trainer.sample_at=[100000]",
+    "eval.at=[]",
+]
 
 
 def _args(root: Path, run: Path, extra=()) -> list[str]:
@@ -35,9 +40,14 @@ def _args(root: Path, run: Path, extra=()) -> list[str]:
 def _start(args: list[str], cwd: Path) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     with open(cwd / "holder.err", "w") as err:  # a file, not a pipe: it never fills up
-        return subprocess.Popen([str(Path(sys.executable).with_name("gantrain")), *args],
-                                cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=err,
-                                stdin=subprocess.DEVNULL)  # fmt: skip
+        return subprocess.Popen(
+            [str(Path(sys.executable).with_name("gantrain")), *args],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+        )
 
 
 def _wait_until_training(proc: subprocess.Popen, run: Path, cwd: Path, timeout=300) -> None:
@@ -121,8 +131,9 @@ def test_a_sweep_job_in_a_directory_in_use_fails_and_the_others_run(training, mn
     before = _files(run)
     sweep = run.parent
     args = [a for a in _args(mnist_root, run) if not a.startswith("hydra.run.dir=")]
-    out = run_cli(["-m", *args, "trainer.rounds=2", "eval.at=[]", f"hydra.sweep.dir={sweep}",
-                   "seed=0,1"], cwd)  # fmt: skip
+    out = run_cli(
+        ["-m", *args, "trainer.rounds=2", "eval.at=[]", f"hydra.sweep.dir={sweep}", "seed=0,1"], cwd
+    )
     line = _refused(out, proc, code=1)
     assert f"{run} is in use" in line and "hydra.sweep.dir" in line
     assert _files(run) == before

@@ -31,8 +31,15 @@ def gantrain_pack(args: list[str], cwd: Path, setup: str = "") -> subprocess.Com
     """gantrain-pack's main() in a fresh Python (the console script needs an install)."""
     code = f"{setup}\nimport sys\nfrom gantrain.commands.pack import main\nsys.argv = ['gantrain-pack', *{args!r}]\nmain()\n"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300, stdin=subprocess.DEVNULL)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 # the process kills itself (SIGKILL: no clean-up runs) once it has recorded its second shard
@@ -53,8 +60,14 @@ pack_run._commit = commit
 def test_killed_pack_continues_and_matches_an_uninterrupted_one(tmp_path):
     _pictures(tmp_path / "pics")
     args = ["src=pics", "image_size=16", "shard_mb=0.004", "workers=2"]
-    whole = pack(src=str(tmp_path / "pics"), out=str(tmp_path / "whole"), image_size=16,
-                 shard_mb=0.004, workers=2, progress=False)  # fmt: skip
+    whole = pack(
+        src=str(tmp_path / "pics"),
+        out=str(tmp_path / "whole"),
+        image_size=16,
+        shard_mb=0.004,
+        workers=2,
+        progress=False,
+    )
     assert whole.startswith("packed 24 images into")
     killed = gantrain_pack([*args, "out=cut"], tmp_path, setup=KILL_AFTER_TWO)
     assert killed.returncode == -9, killed.stderr
@@ -107,9 +120,19 @@ def test_dataset_hf_trains(tmp_path):
         {"image": pictures, "label": [i % 2 for i in range(40)]}, features
     )
     table.save_to_disk(str(tmp_path / "saved"))
-    summary = tiny_train_on(["dataset=hf", f"dataset.root={tmp_path / 'saved'}", "dataset.image_size=16",
-                             "dataset.workers=0", "conditional=true", "trainer.rounds=2",
-                             "trainer.sample_at=[2]", "eval.at=[]"], tmp_path / "run")  # fmt: skip
+    summary = tiny_train_on(
+        [
+            "dataset=hf",
+            f"dataset.root={tmp_path / 'saved'}",
+            "dataset.image_size=16",
+            "dataset.workers=0",
+            "conditional=true",
+            "trainer.rounds=2",
+            "trainer.sample_at=[2]",
+            "eval.at=[]",
+        ],
+        tmp_path / "run",
+    )
     assert summary["status"] == "done", summary
 
 
@@ -125,8 +148,11 @@ def test_ctrl_c_says_what_is_kept(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(pack_run, "_commit", commit)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["gantrain-pack", "src=pics", "out=o", "shard_mb=0.002",
-                                      "image_size=16", "workers=0"])  # fmt: skip
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        ["gantrain-pack", "src=pics", "out=o", "shard_mb=0.002", "image_size=16", "workers=0"],
+    )
     with pytest.raises(SystemExit) as stopped:
         main()
     err = capsys.readouterr().err.strip().splitlines()[-1]

@@ -36,22 +36,46 @@ if "SUBMITIT_LOCAL_JOB_ID" in os.environ and not (here / "stalled").exists():
                 time.sleep(0.05)
     Monitor.advance = stall
 """
-ARGS = [*TINY, *CRITIC, "device.threads=1", "trainer.rounds=12", "trainer.sample_at=[12]",
-        "trainer.checkpoint_every=100", "trainer.deterministic=true", "seed=3"]  # fmt: skip
+ARGS = [
+    *TINY,
+    *CRITIC,
+    "device.threads=1",
+    "trainer.rounds=12",
+    "trainer.sample_at=[12]",
+    "trainer.checkpoint_every=100",
+    "trainer.deterministic=true",
+    "seed=3",
+]
 
 
 @pytest.mark.slow
 def test_a_preempted_submitit_job_is_requeued_and_ends_as_if_never_stopped(mnist_root, tmp_path):
     (tmp_path / "hook").mkdir()
     (tmp_path / "hook" / "sitecustomize.py").write_text(HOOK)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PREEMPT_TEST_DIR": str(tmp_path),
-           "PYTHONPATH": os.pathsep.join([str(tmp_path / "hook"), *sys.path])}  # fmt: skip
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PREEMPT_TEST_DIR": str(tmp_path),
+        "PYTHONPATH": os.pathsep.join([str(tmp_path / "hook"), *sys.path]),
+    }
     env.pop("HYDRA_FULL_ERROR", None)
-    cmd = [str(Path(sys.executable).with_name("gantrain")), "-m", "hydra/launcher=submitit_local",
-           f"hydra.sweep.dir={tmp_path / 'sweep'}", f"dataset.root={mnist_root}", *ARGS]  # fmt: skip
+    cmd = [
+        str(Path(sys.executable).with_name("gantrain")),
+        "-m",
+        "hydra/launcher=submitit_local",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        f"dataset.root={mnist_root}",
+        *ARGS,
+    ]
     with open(tmp_path / "out", "w") as out:
-        sweep = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
-                                 stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+        sweep = subprocess.Popen(
+            cmd,
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         start = time.monotonic()
         while not (tmp_path / "stalled").is_file() or not (tmp_path / "stalled").read_text():

@@ -28,8 +28,11 @@ QUICK = {"steps": 60, "starts": 2, "walk_steps": 5, "device": "cpu"}
 def runs(mnist_root, tmp_path_factory) -> dict:
     """Tiny runs trained by the real train command: a DCGAN, a VAE, a conditional DCGAN."""
     made = {}
-    for name, extra in (("dcgan", CRITIC), ("vae", ["model=vae", "objective=mle"]),
-                        ("cdcgan", ["conditional=true", *CRITIC])):  # fmt: skip
+    for name, extra in (
+        ("dcgan", CRITIC),
+        ("vae", ["model=vae", "objective=mle"]),
+        ("cdcgan", ["conditional=true", *CRITIC]),
+    ):
         made[name] = tmp_path_factory.mktemp(name)
         tiny_train([*RUN, *extra], made[name], mnist_root)
     return made
@@ -53,8 +56,12 @@ def _mse(a: torch.Tensor, b: torch.Tensor) -> float:
 @pytest.mark.slow
 def test_projection_recovers_the_models_own_sample(runs, tmp_path):
     images = own_sample(runs["dcgan"], tmp_path / "me.png")
-    line = project_image(run_dir=str(runs["dcgan"]), image=str(tmp_path / "me.png"),
-                         out=str(tmp_path / "proj"), **QUICK)  # fmt: skip
+    line = project_image(
+        run_dir=str(runs["dcgan"]),
+        image=str(tmp_path / "me.png"),
+        out=str(tmp_path / "proj"),
+        **QUICK,
+    )
     report = json.loads((tmp_path / "proj" / "distances.json").read_text())
     baseline = min(_mse(images[0], other) for other in images[1:])  # the nearest other sample
     assert report["pixel_mse"] < 0.2 * baseline, (report, baseline)
@@ -77,8 +84,14 @@ def test_projection_recovers_the_models_own_sample(runs, tmp_path):
 @pytest.mark.slow
 def test_a_vae_starts_from_its_encoder_and_refines(runs, tmp_path):
     images = own_sample(runs["vae"], tmp_path / "me.png")
-    common = {"run_dir": str(runs["vae"]), "image": str(tmp_path / "me.png"), "device": "cpu",
-              "walk_steps": 3, "starts": 2, "feature_weight": 0.0}  # fmt: skip
+    common = {
+        "run_dir": str(runs["vae"]),
+        "image": str(tmp_path / "me.png"),
+        "device": "cpu",
+        "walk_steps": 3,
+        "starts": 2,
+        "feature_weight": 0.0,
+    }
     project_image(out=str(tmp_path / "encoded"), steps=1, lr=1e-6, **common)
     project_image(out=str(tmp_path / "refined"), steps=60, **common)
     encoded = json.loads((tmp_path / "encoded" / "distances.json").read_text())
@@ -96,8 +109,12 @@ def test_a_vae_starts_from_its_encoder_and_refines(runs, tmp_path):
 @pytest.mark.slow
 def test_a_conditional_run_searches_the_classes_or_takes_one(runs, tmp_path):
     own_sample(runs["cdcgan"], tmp_path / "me.png", label=3)
-    common = {"run_dir": str(runs["cdcgan"]), "image": str(tmp_path / "me.png"),
-              "feature_weight": 0.0, **QUICK}  # fmt: skip
+    common = {
+        "run_dir": str(runs["cdcgan"]),
+        "image": str(tmp_path / "me.png"),
+        "feature_weight": 0.0,
+        **QUICK,
+    }
     line = project_image(out=str(tmp_path / "given"), class_=3, **common)
     assert "class 3" in line
     assert int(np.load(tmp_path / "given" / "latent.npz")["label"][0]) == 3
@@ -128,10 +145,19 @@ def test_bad_images_are_one_line_before_any_run_is_loaded(tmp_path):
 @pytest.mark.slow
 def test_the_command_line_answers_a_bad_path_in_one_line(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "gantrain.commands.project", "run_dir=nowhere",
-         "image=nope.png", f"out={tmp_path / 'p'}"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gantrain.commands.project",
+            "run_dir=nowhere",
+            "image=nope.png",
+            f"out={tmp_path / 'p'}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         "gantrain-project: error: image=nope.png is not a file; give the path of a picture "

@@ -15,14 +15,16 @@ from gantrain.errors import UserError
 def _left(where) -> list[str]:
     """What is under where/outputs (the outputs folder itself counts: it must not be made)."""
     outputs = where / "outputs"
-    return sorted(str(p.relative_to(where)) for p in [outputs, *outputs.rglob("*")]
-                  if p.exists())  # fmt: skip
+    return sorted(str(p.relative_to(where)) for p in [outputs, *outputs.rglob("*")] if p.exists())
 
 
 @pytest.mark.slow
 def test_a_refused_pair_leaves_no_run_directory(mnist_root, tmp_path):
-    out = run_cli([f"dataset.root={mnist_root}", "device=cpu", "model=dcgan", "objective=mle"],
-                  tmp_path, timeout=240)  # fmt: skip
+    out = run_cli(
+        [f"dataset.root={mnist_root}", "device=cpu", "model=dcgan", "objective=mle"],
+        tmp_path,
+        timeout=240,
+    )
     assert out.returncode == 2
     assert "objective=adversarial or objective=mmd" in one_error_line(out.stderr)
     assert _left(tmp_path) == []
@@ -34,8 +36,9 @@ def test_missing_data_without_network_leaves_no_folders(tmp_path):
     empty.mkdir()
     missing = tmp_path / "no" / "such" / "root"
     for root in (empty, missing):
-        out = run_cli([f"dataset.root={root}", "device=cpu", "dataset.download=false"], tmp_path,
-                      timeout=240)  # fmt: skip
+        out = run_cli(
+            [f"dataset.root={root}", "device=cpu", "dataset.download=false"], tmp_path, timeout=240
+        )
         assert out.returncode == 2
         assert f"mnist not found in {root}/MNIST/raw" in one_error_line(out.stderr)
         assert _left(tmp_path) == []
@@ -48,8 +51,17 @@ def test_a_refused_run_in_a_folder_holding_more_keeps_it(mnist_root, tmp_path):
     run = tmp_path / "mine"
     run.mkdir()
     (run / "notes.txt").write_text("keep me")
-    out = run_cli([f"dataset.root={mnist_root}", "device=cpu", "model=dcgan", "objective=mle",
-                   f"hydra.run.dir={run}"], tmp_path, timeout=240)  # fmt: skip
+    out = run_cli(
+        [
+            f"dataset.root={mnist_root}",
+            "device=cpu",
+            "model=dcgan",
+            "objective=mle",
+            f"hydra.run.dir={run}",
+        ],
+        tmp_path,
+        timeout=240,
+    )
     assert out.returncode == 2
     assert (run / "notes.txt").read_text() == "keep me" and (run / "summary.json").is_file()
 

@@ -30,8 +30,9 @@ def dcgan_run(mnist_root, tmp_path_factory):
 @pytest.fixture(scope="module")
 def ae_run(mnist_root, tmp_path_factory):
     run = tmp_path_factory.mktemp("ae")
-    tiny_train(["model=ae", "objective=mle", "trainer.rounds=3", "trainer.sample_at=[3]"], run,
-               mnist_root)  # fmt: skip
+    tiny_train(
+        ["model=ae", "objective=mle", "trainer.rounds=3", "trainer.sample_at=[3]"], run, mnist_root
+    )
     return run
 
 
@@ -69,8 +70,13 @@ def test_samples_npz_png_and_directory(dcgan_run, tmp_path, monkeypatch, capsys)
 
 
 def test_interpolation_rows(dcgan_run, tmp_path, monkeypatch, capsys):
-    args = [f"run_dir={dcgan_run}", "mode=interpolate", "num_samples=2", "steps=5",
-            f"out={tmp_path / 'i.npz'}"]  # fmt: skip
+    args = [
+        f"run_dir={dcgan_run}",
+        "mode=interpolate",
+        "num_samples=2",
+        "steps=5",
+        f"out={tmp_path / 'i.npz'}",
+    ]
     assert call(sample_cli, args, monkeypatch, capsys)[0] == 0
     images = np.load(tmp_path / "i.npz")["images"]
     assert images.shape == (2 * 2 * 5, 1, 28, 28)  # per pair: a straight and a spherical row
@@ -127,8 +133,15 @@ def test_eval_writes_numbers_with_their_protocol(dcgan_run, mnist_root, monkeypa
     first, second = record["judges"]
     assert first["weights_sha256"] == record["extractor"]["weights_sha256"]
     assert first["weights_sha256"] != second["weights_sha256"]
-    for key in ("fid_judge2", "confidence", "real_confidence", "confidence_judge2",
-                "real_confidence_judge2", "judges_agreement", "judges_disagree"):  # fmt: skip
+    for key in (
+        "fid_judge2",
+        "confidence",
+        "real_confidence",
+        "confidence_judge2",
+        "real_confidence_judge2",
+        "judges_agreement",
+        "judges_disagree",
+    ):
         assert isinstance(record[key], int | float)
     assert record["judges_margins"]["modes_kl"] == 0.05
     assert (

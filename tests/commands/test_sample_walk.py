@@ -18,8 +18,14 @@ def run(mnist_root, tmp_path_factory):
 
 
 def test_walk_gif_has_a_frame_per_step_there_and_back(run, tmp_path, monkeypatch, capsys):
-    args = [f"run_dir={run}", "mode=interpolate", "num_samples=4", "steps=6", "fps=5",
-            f"out={tmp_path / 'walk.gif'}"]  # fmt: skip
+    args = [
+        f"run_dir={run}",
+        "mode=interpolate",
+        "num_samples=4",
+        "steps=6",
+        "fps=5",
+        f"out={tmp_path / 'walk.gif'}",
+    ]
     assert call(sample_cli, args, monkeypatch, capsys)[0] == 0
     gif = Image.open(tmp_path / "walk.gif")
     assert gif.n_frames == 2 * 6 - 2 and gif.info["duration"] == 200

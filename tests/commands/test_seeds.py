@@ -16,8 +16,9 @@ CRITIC = ["objective.critic.width=8", "objective.critic.max_width=16"]
 def tiny_cdcgan(mnist_root, tmp_path_factory):
     """A conditional DCGAN run of two rounds with tiny nets."""
     run = tmp_path_factory.mktemp("cdcgan")
-    tiny_train(["conditional=true", "trainer.rounds=2", "trainer.sample_at=[2]", *CRITIC], run,
-               mnist_root)  # fmt: skip
+    tiny_train(
+        ["conditional=true", "trainer.rounds=2", "trainer.sample_at=[2]", *CRITIC], run, mnist_root
+    )
     return run
 
 
@@ -28,8 +29,9 @@ def cdcgan_run(mnist_root, tmp_path_factory):
 
 def draw(run, tmp_path, monkeypatch, capsys, *args) -> dict:
     out = tmp_path / f"s{len(list(tmp_path.iterdir()))}.npz"
-    code, _, err = call(sample_cli, [f"run_dir={run}", "device=cpu", f"out={out}", *args],
-                        monkeypatch, capsys)  # fmt: skip
+    code, _, err = call(
+        sample_cli, [f"run_dir={run}", "device=cpu", f"out={out}", *args], monkeypatch, capsys
+    )
     assert code == 0, err
     return dict(np.load(out))
 
@@ -74,7 +76,8 @@ def test_truncation_changes_the_images_and_one_is_none(cdcgan_run, tmp_path, mon
 )
 def test_seed_mistakes_are_one_line(cdcgan_run, tmp_path, monkeypatch, capsys, args, message):
     out = tmp_path / "x.npz"
-    code, _, err = call(sample_cli, [f"run_dir={cdcgan_run}", f"out={out}", *args], monkeypatch,
-                        capsys)  # fmt: skip
+    code, _, err = call(
+        sample_cli, [f"run_dir={cdcgan_run}", f"out={out}", *args], monkeypatch, capsys
+    )
     assert code == 2 and message in error_line(err, "gantrain-sample")
     assert not out.exists()

@@ -61,12 +61,19 @@ def pixels(data: bytes) -> np.ndarray:
 def test_sample_png_is_gantrain_samples_image(server, cdcgan_run, tmp_path, monkeypatch, capsys):
     import httpx
 
-    got = httpx.get(f"{server}/sample.png", params={"seed": 3, "class": 7, "truncation": 0.7},
-                    timeout=60)  # fmt: skip
+    got = httpx.get(
+        f"{server}/sample.png", params={"seed": 3, "class": 7, "truncation": 0.7}, timeout=60
+    )
     assert got.status_code == 200 and got.headers["content-type"] == "image/png"
     out = tmp_path / "x.png"
-    args = [f"run_dir={cdcgan_run}", "device=cpu", "seeds=3", "class=7", "truncation=0.7",
-            f"out={out}"]  # fmt: skip
+    args = [
+        f"run_dir={cdcgan_run}",
+        "device=cpu",
+        "seeds=3",
+        "class=7",
+        "truncation=0.7",
+        f"out={out}",
+    ]
     assert call(sample_cli, args, monkeypatch, capsys)[0] == 0
     assert np.array_equal(pixels(got.content), pixels(out.read_bytes()))
     other = httpx.get(f"{server}/sample.png", params={"seed": 3, "class": 7}, timeout=60)
@@ -88,8 +95,13 @@ def test_grid_matches_gantrain_sample_grid(server, cdcgan_run, tmp_path, monkeyp
 def test_interpolation_ends_are_the_seeds_images(server):
     import httpx
 
-    walk = pixels(httpx.get(f"{server}/interpolate.png", params={"a": 3, "b": 17, "steps": 5,
-                                                                 "class": 2}, timeout=60).content)  # fmt: skip
+    walk = pixels(
+        httpx.get(
+            f"{server}/interpolate.png",
+            params={"a": 3, "b": 17, "steps": 5, "class": 2},
+            timeout=60,
+        ).content
+    )
     a = pixels(
         httpx.get(f"{server}/sample.png", params={"seed": 3, "class": 2}, timeout=60).content
     )

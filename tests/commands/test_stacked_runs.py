@@ -12,11 +12,21 @@ from test_sample_eval import call
 
 from gantrain.commands import evaluate as eval_cli
 
-STACKED = ["dataset=stacked_mnist", "dataset.size=200", "dataset.download=false",
-           "objective.critic.width=8", "objective.critic.max_width=16", "trainer.rounds=3",
-           "trainer.sample_at=[3]", "eval.at=[3]", "eval.num_samples=20",
-           "eval.modes_samples=50", "eval.kid_subsets=2", "eval.classifier.steps=5",
-           "eval.classifier.batch_size=16"]  # fmt: skip
+STACKED = [
+    "dataset=stacked_mnist",
+    "dataset.size=200",
+    "dataset.download=false",
+    "objective.critic.width=8",
+    "objective.critic.max_width=16",
+    "trainer.rounds=3",
+    "trainer.sample_at=[3]",
+    "eval.at=[3]",
+    "eval.num_samples=20",
+    "eval.modes_samples=50",
+    "eval.kid_subsets=2",
+    "eval.classifier.steps=5",
+    "eval.classifier.batch_size=16",
+]
 
 
 def _rows(run):
@@ -35,8 +45,15 @@ def test_a_stacked_run_counts_modes_in_training_and_in_gantrain_eval(
     assert row["modes_samples"] == 50 and row["num_samples"] == 20
     assert 1 <= row["modes_judge2"] <= 50 and row["modes_kl_judge2"] >= 0
     assert 0 < row["confidence_judge2"] <= 1 and 0 < row["real_confidence"] <= 1
-    args = [f"run_dir={run}", "num_samples=20", "modes_samples=60", "kid_subsets=2",
-            "classifier.steps=5", "classifier.batch_size=16", "device=cpu"]  # fmt: skip
+    args = [
+        f"run_dir={run}",
+        "num_samples=20",
+        "modes_samples=60",
+        "kid_subsets=2",
+        "classifier.steps=5",
+        "classifier.batch_size=16",
+        "device=cpu",
+    ]
     code, printed, _ = call(eval_cli, args, monkeypatch, capsys)
     assert code == 0
     record = json.loads((run / "eval.json").read_text())
@@ -61,8 +78,13 @@ def test_a_conditional_stacked_run_has_the_thousand_classes(mnist_root, tmp_path
 @pytest.mark.parametrize("preset", ["resnet_stacked_mnist", "r3gan_stacked_mnist"])
 def test_the_residual_stacked_presets_train(preset, mnist_root, tmp_path):
     # the presets as written (losses, penalties, critic norm, 32 px), with tiny widths
-    overrides = [f"experiment={preset}", *STACKED, "eval.at=[]", "model.width=8",
-                 "model.max_width=16"]  # fmt: skip
+    overrides = [
+        f"experiment={preset}",
+        *STACKED,
+        "eval.at=[]",
+        "model.width=8",
+        "model.max_width=16",
+    ]
     summary = tiny_train(overrides, tmp_path, mnist_root)
     assert summary["status"] == "done" and summary["rounds"] == 3
     assert all(torch.isfinite(torch.tensor(v)) for v in summary["final"].values())

@@ -99,10 +99,15 @@ def test_failed_job_is_recorded_and_the_sweep_goes_on(mnist_root, tmp_path):
 @pytest.mark.slow
 def test_a_bad_value_in_any_job_stops_the_sweep_before_it_starts(mnist_root, tmp_path):
     out = run_cli(
-        ["-m", "trainer.batch_size=16,0", f"dataset.root={mnist_root}", "device=cpu",
-         "hydra.sweep.dir=sw"],
+        [
+            "-m",
+            "trainer.batch_size=16,0",
+            f"dataset.root={mnist_root}",
+            "device=cpu",
+            "hydra.sweep.dir=sw",
+        ],
         tmp_path,
-    )  # fmt: skip
+    )
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.strip().splitlines() == [
         "gantrain: error: trainer.batch_size=0 must be a positive integer, e.g. 64"

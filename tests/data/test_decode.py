@@ -37,8 +37,12 @@ def _png_rgb16(path: Path, value: int, w: int = 8, h: int = 8) -> None:
         )
 
     row = b"\x00" + struct.pack(">H", value) * 3 * w
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(row * h)) + chunk(b"IEND", b""))  # fmt: skip
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(row * h))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_sixteen_bit_colour_keeps_its_level(tmp_path):
@@ -97,8 +101,9 @@ def test_a_thin_strip_decodes_in_little_memory(tmp_path):
         "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "print(json.dumps([list(out.shape), out.float().mean().item(), (after - before) >> 10]))\n"
     )
-    done = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", "import json\n" + code], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     shape, mean, grown_mb = json.loads(done.stdout)
     assert shape == [3, 64, 64] and round(mean) == 90
@@ -118,8 +123,9 @@ def test_images_over_the_bound_are_skipped_and_counted(tmp_path, monkeypatch, ca
     for held in (True, False):  # decoded into memory, or checked from headers to stream
         caplog.clear()
         with caplog.at_level(logging.WARNING):
-            data = image_folder.load(tmp_path, image_size=8, channels=3, workers=0,
-                                     in_memory_max=100 if held else 0)  # fmt: skip
+            data = image_folder.load(
+                tmp_path, image_size=8, channels=3, workers=0, in_memory_max=100 if held else 0
+            )
         assert len(data) == 2
         warned = [r.getMessage() for r in caplog.records if "over" in r.getMessage()]
         assert len(warned) == 1 and "skipped 3 images over 1,024 pixels" in warned[0], warned

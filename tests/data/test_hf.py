@@ -28,15 +28,17 @@ def hf_cache(tmp_path, monkeypatch):
 
 def _pictures(n: int, seed: int = 0) -> list[Image.Image]:
     rng = np.random.default_rng(seed)
-    return [Image.fromarray(rng.integers(0, 256, (18 + i % 5, 24, 3), dtype=np.uint8))
-            for i in range(n)]  # fmt: skip
+    return [
+        Image.fromarray(rng.integers(0, 256, (18 + i % 5, 24, 3), dtype=np.uint8)) for i in range(n)
+    ]
 
 
 def save_dataset(where: Path, n_train: int = 7, n_test: int = 3) -> list[int]:
     """A DatasetDict with train and test splits (Image + ClassLabel columns) saved with
     save_to_disk, and the same train split as Parquet under where/parquet; the train labels."""
-    features = datasets.Features({"image": datasets.Image(),
-                                  "label": datasets.ClassLabel(names=["ant", "bee", "cow"])})  # fmt: skip
+    features = datasets.Features(
+        {"image": datasets.Image(), "label": datasets.ClassLabel(names=["ant", "bee", "cow"])}
+    )
     labels = [i % 3 for i in range(n_train)]
     train = datasets.Dataset.from_dict({"image": _pictures(n_train), "label": labels}, features)
     test = datasets.Dataset.from_dict(
@@ -121,8 +123,15 @@ def test_fid_references_come_from_the_held_out_split(tmp_path):
     from gantrain.metrics.data import describe, reference_images
 
     save_dataset(tmp_path)
-    cfg = {"_target_": "gantrain.data.hf.load", "root": str(tmp_path / "saved"), "split": "train",
-           "image_size": 16, "workers": 0, "limit": 2, "limit_seed": 0}  # fmt: skip
+    cfg = {
+        "_target_": "gantrain.data.hf.load",
+        "root": str(tmp_path / "saved"),
+        "split": "train",
+        "image_size": 16,
+        "workers": 0,
+        "limit": 2,
+        "limit_seed": 0,
+    }
     test = reference_images(cfg, "test")
     assert torch.equal(test, hf.load(str(tmp_path / "saved"), split="test", image_size=16))
     assert reference_images(cfg, "train").shape[0] == 7  # never limited

@@ -92,8 +92,9 @@ def test_odd_images_are_packed_as_image_folder_decodes_them(tmp_path, fit):
     assert bad == {k: v for k, v in cases.items() if v != "ok"}
     assert manifest["count"] == sum(v == "ok" for v in cases.values()) and "2 skipped" in line
     assert manifest["resize"] == {"filter": filt, "fit": fit, "background": [255, 255, 255]}
-    held = image_folder.load(tmp_path / "odd", image_size=16, channels=3, workers=0, fit=fit,
-                             filter=filt)  # fmt: skip
+    held = image_folder.load(
+        tmp_path / "odd", image_size=16, channels=3, workers=0, fit=fit, filter=filt
+    )
     assert torch.equal(held, packed)  # the same pixels, case by case
 
 
@@ -134,8 +135,9 @@ def test_torchvision_roots(tmp_path, monkeypatch):
     manifest, images, labels = read_pack(tmp_path / "mnist")
     assert manifest["classes"][0].startswith("0") and len(labels) == 20
     assert torch.equal(images[:, 0], torch.from_numpy(digits))  # 28 -> 28: pixels unchanged
-    run_pack(tmp_path / "tv" / "MNIST", tmp_path / "mnist_test", image_size=28, channels=1,
-             split="test")  # fmt: skip
+    run_pack(
+        tmp_path / "tv" / "MNIST", tmp_path / "mnist_test", image_size=28, channels=1, split="test"
+    )
     assert read_pack(tmp_path / "mnist_test")[0]["count"] == 6
     cifar = write_cifar10(tmp_path / "c", per_batch=3)
     run_pack(tmp_path / "c", tmp_path / "cifar", image_size=32, format="png")

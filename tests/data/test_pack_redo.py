@@ -27,8 +27,9 @@ def _classes(root: Path) -> None:
 
 
 def _pack(src: Path, out: Path) -> str:
-    return pack(src=str(src), out=str(out), image_size=16, shard_mb=0.002, workers=0,
-                progress=False)  # fmt: skip
+    return pack(
+        src=str(src), out=str(out), image_size=16, shard_mb=0.002, workers=0, progress=False
+    )
 
 
 def _flip_a_byte(path: Path) -> None:
@@ -78,9 +79,12 @@ def test_a_progress_record_naming_files_outside_out_is_refused_unread(tmp_path, 
     manifest = json.loads((tmp_path / "whole" / "manifest.json").read_text())
     victim = tmp_path / "victim.tar"
     victim.write_bytes(b"the user's own file")
-    record = {"settings": manifest["settings"], "skipped": [], "class_counts": {},
-              "shards": [{"name": name, "count": 1, "sha256": "0" * 64, "next": 1,
-                          "class_counts": {}}]}  # fmt: skip
+    record = {
+        "settings": manifest["settings"],
+        "skipped": [],
+        "class_counts": {},
+        "shards": [{"name": name, "count": 1, "sha256": "0" * 64, "next": 1, "class_counts": {}}],
+    }
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "pack-progress.json").write_text(json.dumps(record))
     with pytest.raises(UserError, match="is not a gantrain-pack progress record"):

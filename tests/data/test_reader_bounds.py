@@ -39,14 +39,23 @@ def _edit_manifest(root, **change) -> None:
     (root / "manifest.json").write_text(json.dumps({k: v for k, v in manifest.items() if v != "-"}))
 
 
-@pytest.mark.parametrize("change, names", [
-    ({"version": "1"}, "version"), ({"version": True}, "version"), ({"count": -3}, "count"),
-    ({"shards": "-"}, "shards"), ({"shards": {"name": "a"}}, "shards"),
-    ({"shards": ["shard-000000.tar"]}, "shards[0]"),
-    ({"shards": [{"name": "shard-000000.tar", "count": 2.5}]}, "shards[0].count"),
-    ({"shards": [{"name": "shard-000000.tar", "count": 4, "bytes": "many"}]}, "shards[0].bytes"),
-    ({"classes": "cats"}, "classes"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "change, names",
+    [
+        ({"version": "1"}, "version"),
+        ({"version": True}, "version"),
+        ({"count": -3}, "count"),
+        ({"shards": "-"}, "shards"),
+        ({"shards": {"name": "a"}}, "shards"),
+        ({"shards": ["shard-000000.tar"]}, "shards[0]"),
+        ({"shards": [{"name": "shard-000000.tar", "count": 2.5}]}, "shards[0].count"),
+        (
+            {"shards": [{"name": "shard-000000.tar", "count": 4, "bytes": "many"}]},
+            "shards[0].bytes",
+        ),
+        ({"classes": "cats"}, "classes"),
+    ],
+)
 def test_a_manifest_key_of_the_wrong_type_is_one_line(tmp_path, change, names):
     root = write_shards(tmp_path / "s", [4])
     _edit_manifest(root, **change)

@@ -41,8 +41,9 @@ def test_order_splits_every_epoch_into_disjoint_complete_shares():
         sizes = [u.size for u in units]
         for epoch in range(3):
             shares = order.shares(sizes, 5, epoch, streams)
-            seen = np.concatenate([order.emission(units, s, 4, 5, epoch, k)
-                                   for k, s in enumerate(shares)])  # fmt: skip
+            seen = np.concatenate(
+                [order.emission(units, s, 4, 5, epoch, k) for k, s in enumerate(shares)]
+            )
             assert sorted(seen.tolist()) == list(range(44)), (streams, epoch)
             assert all(shares), "every stream reads something each epoch"
     a = order.emission(units, shares[0], 4, 5, 2, 0)
@@ -175,8 +176,15 @@ def test_test_split_is_the_held_out_shards_or_a_reference(eight, tmp_path):
 def test_metrics_read_the_shards_test_split(eight):
     from gantrain.metrics.data import reference_images
 
-    cfg = {"_target_": "gantrain.data.shards.load", "root": str(eight), "image_size": 8,
-           "channels": 3, "held_out": 1, "reference": None, "limit": 5}  # fmt: skip
+    cfg = {
+        "_target_": "gantrain.data.shards.load",
+        "root": str(eight),
+        "image_size": 8,
+        "channels": 3,
+        "held_out": 1,
+        "reference": None,
+        "limit": 5,
+    }
     assert [index_of(im) for im in reference_images(cfg, "test")] == list(range(70, 80))
     assert reference_images(cfg, "train", max_images=15).shape[0] == 15
 
@@ -222,14 +230,21 @@ def test_what_gantrain_pack_writes_reads_as_the_image_folder_does(tmp_path):
         for i in range(9):
             coloured_picture(20 + 3 * i, 24, 10 * c + i).save(tmp_path / "pics" / name / f"{i}.png")
     out = tmp_path / "packed"
-    pack(src=str(tmp_path / "pics"), out=str(out), image_size=16, shard_mb=0.003, workers=0,
-         progress=False)  # fmt: skip
+    pack(
+        src=str(tmp_path / "pics"),
+        out=str(out),
+        image_size=16,
+        shard_mb=0.003,
+        workers=0,
+        progress=False,
+    )
     folder = image_folder.load(str(tmp_path / "pics"), image_size=16, labels=True)
     held = load(str(out), image_size=16, labels=True)
     assert torch.equal(held.images, folder.images) and torch.equal(held.labels, folder.labels)
     assert held.classes == folder.classes == ["cats", "dogs"]
-    streamed = make_batches(load(str(out), image_size=16, labels=True, in_memory_max=0), 6, CPU,
-                            seed=0, workers=0)  # fmt: skip
+    streamed = make_batches(
+        load(str(out), image_size=16, labels=True, in_memory_max=0), 6, CPU, seed=0, workers=0
+    )
     images, labels = zip(*(streamed() for _ in range(3)))
     u8 = ((torch.cat(images) + 1) * 127.5).round().to(torch.uint8)
     flat = held.images.flatten(1)

@@ -41,8 +41,13 @@ def test_triples_follow_stack_seed_and_limit_keeps_a_subset(mnist_root):
 def test_test_split_stacks_test_digits_with_its_own_seed(mnist_root):
     test = load(mnist_root, size=100, train=False, download=False)
     assert test.digits.shape[0] == 64 and len(test) == 100
-    cfg = {"_target_": "gantrain.data.stacked.load", "root": str(mnist_root), "size": 30,
-           "download": False, "limit": 5}  # fmt: skip
+    cfg = {
+        "_target_": "gantrain.data.stacked.load",
+        "root": str(mnist_root),
+        "size": 30,
+        "download": False,
+        "limit": 5,
+    }
     ref = reference_images(cfg)  # never limited
     assert ref.shape == (30, 3, 28, 28) and ref.dtype == torch.uint8
     labels = reference_labels(cfg)

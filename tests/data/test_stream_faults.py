@@ -62,8 +62,13 @@ def test_a_killed_worker_names_dataset_workers():
     # in a process of its own: torch reports the death from a SIGCHLD handler, which may
     # interrupt a multiprocessing queue's lock at any moment; the training process ends right
     # after that report, a test session would go on with the lock held
-    done = subprocess.run([sys.executable, "-c", KILLED_WORKER], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_WORKER],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert done.returncode == 3, done.stderr
     message = done.stdout.strip()
     assert "DataLoader worker" in message and "dataset.workers" in message

@@ -47,8 +47,14 @@ def test_metrics_read_the_full_splits_of_a_limited_dataset(mnist_root):
 
 def test_image_folder_limit_is_the_same_held_or_streamed(tmp_path):
     write_image_folder(tmp_path, n=12, corrupt=0)
-    base = ["dataset=image_folder", f"dataset.root={tmp_path}", "dataset.image_size=16",
-            "dataset.workers=0", "dataset.limit=5", "dataset.limit_seed=3"]  # fmt: skip
+    base = [
+        "dataset=image_folder",
+        f"dataset.root={tmp_path}",
+        "dataset.image_size=16",
+        "dataset.workers=0",
+        "dataset.limit=5",
+        "dataset.limit_seed=3",
+    ]
     held = build(compose_cfg(base).dataset)
     streamed = build(compose_cfg([*base, "dataset.in_memory_max=2"]).dataset)
     assert isinstance(held, torch.Tensor) and held.shape[0] == len(streamed) == 5
@@ -64,7 +70,13 @@ def test_subset_indices_are_sorted_distinct_and_repeatable():
 
 def test_the_start_up_log_counts_the_images_that_train(mnist_root, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="gantrain")
-    args = ["dataset.limit=32", "trainer.rounds=1", "trainer.sample_at=[1]", "eval.at=[]",
-            "objective.critic.width=8", "objective.critic.max_width=16"]  # fmt: skip
+    args = [
+        "dataset.limit=32",
+        "trainer.rounds=1",
+        "trainer.sample_at=[1]",
+        "eval.at=[]",
+        "objective.critic.width=8",
+        "objective.critic.max_width=16",
+    ]
     tiny_train(args, tmp_path / "run", mnist_root)
     assert "dataset: 32 images" in caplog.text

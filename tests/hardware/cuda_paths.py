@@ -34,26 +34,32 @@ CASES = {
         "objective.gradient_penalty=10",
         "objective.critic.norm=layer",
         *CRITIC,
-    ],  # fmt: skip
+    ],
     "r1_r2_relativistic": [
         "objective.loss=relativistic",
         "objective.r1=0.1",
         "objective.r2=0.1",
         *CRITIC,
-    ],  # fmt: skip
+    ],
     "residual": ["model=resnet", "dataset.image_size=32", *CRITIC],
     "stacked_mnist": [
         "dataset=stacked_mnist",
         "dataset.size=200",
         "dataset.download=false",
         *CRITIC,
-    ],  # fmt: skip
+    ],
     "shards": ["dataset=shards", "dataset.image_size=16", *CRITIC],
     "time_limit_resume": [*CRITIC],  # stops after round 1 (a limit of 1 ms), resumed to ROUNDS
     "resume": [*CRITIC],  # ROUNDS // 2 rounds, then resumed to ROUNDS
 }
-OFF = ["device.amp=false", "device.graphs=false", "device.compile=false", "device.tf32=false",
-       "device.channels_last=false", "device.cudnn_benchmark=false"]  # fmt: skip
+OFF = [
+    "device.amp=false",
+    "device.graphs=false",
+    "device.compile=false",
+    "device.tf32=false",
+    "device.channels_last=false",
+    "device.cudnn_benchmark=false",
+]
 # torch.compile alone is left out: it costs tens of seconds per case, and "all" compiles each
 MODES = {
     "eager32": OFF,
@@ -66,16 +72,25 @@ MODES = {
         "device.tf32=true",
         "device.channels_last=true",
         "device.cudnn_benchmark=true",
-    ],  # fmt: skip
+    ],
 }
 TOLERANCE = {"eager32": 1e-6, "graphs": 1e-3, "amp": 0.3, "all": 0.3}
 
 
 def overrides(case: str, mode: str, device: str, root: Path, shards: Path | None) -> list[str]:
     where = f"dataset.root={shards if case == 'shards' else root}"
-    return [f"device={device}", "trainer.batch_size=16", "trainer.log_every=1", "model.width=8",
-            "model.max_width=16", "eval.at=[]", "trainer.deterministic=true", where,
-            *CASES[case], *MODES[mode]]  # fmt: skip
+    return [
+        f"device={device}",
+        "trainer.batch_size=16",
+        "trainer.log_every=1",
+        "model.width=8",
+        "model.max_width=16",
+        "eval.at=[]",
+        "trainer.deterministic=true",
+        where,
+        *CASES[case],
+        *MODES[mode],
+    ]
 
 
 def _train(args: list[str], run_dir: Path) -> dict:
@@ -91,8 +106,9 @@ def _train(args: list[str], run_dir: Path) -> dict:
     return train(cfg, run_dir, names)
 
 
-def run_case(case: str, mode: str, device: str, root: Path, work: Path,
-             shards: Path | None = None) -> tuple[dict, dict]:  # fmt: skip
+def run_case(
+    case: str, mode: str, device: str, root: Path, work: Path, shards: Path | None = None
+) -> tuple[dict, dict]:
     """(the weights at the start, the weights after ROUNDS rounds), on the CPU."""
     from gantrain.training import trainer
 
@@ -110,8 +126,16 @@ def run_case(case: str, mode: str, device: str, root: Path, work: Path,
         if case in ("resume", "time_limit_resume"):
             first = ["trainer.time_limit=0.001"] if case == "time_limit_resume" else []
             _train([*args, f"trainer.rounds={ROUNDS // 2}", "trainer.sample_at=[1]", *first], run)
-            _train([*args, f"trainer.rounds={ROUNDS}", f"resume={run}", "trainer.sample_at=[1]",
-                    "trainer.time_limit=null"], run)  # fmt: skip
+            _train(
+                [
+                    *args,
+                    f"trainer.rounds={ROUNDS}",
+                    f"resume={run}",
+                    "trainer.sample_at=[1]",
+                    "trainer.time_limit=null",
+                ],
+                run,
+            )
         else:
             _train([*args, f"trainer.rounds={ROUNDS}", f"trainer.sample_at=[{ROUNDS}]"], run)
     finally:

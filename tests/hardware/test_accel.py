@@ -69,8 +69,12 @@ def test_cpu_with_native_bf16_computes_in_bf16_and_keeps_float32_weights(native_
     assert out.dtype == torch.bfloat16 and loss.dtype == torch.float32
     acc.step(loss, opt)
     assert all(p.dtype == torch.float32 for p in net.parameters())
-    assert all(s.dtype == torch.float32 for st in opt.state.values() for s in st.values()
-               if torch.is_tensor(s) and s.is_floating_point())  # fmt: skip
+    assert all(
+        s.dtype == torch.float32
+        for st in opt.state.values()
+        for s in st.values()
+        if torch.is_tensor(s) and s.is_floating_point()
+    )
 
 
 def test_cpu_accelerator_without_amp_is_plain_pytorch(native_bf16):

@@ -50,10 +50,14 @@ def test_a_run_with_micro_batches_trains_and_says_how_it_splits(mnist_root, tmp_
 
     base = ["model=ae", "trainer.rounds=3", "trainer.sample_at=[3]", "eval.at=[]"]
     with caplog.at_level("INFO", logger="gantrain"):
-        summary = tiny_train([*base, "objective=mmd", "trainer.batch_per_process=4"],
-                             tmp_path / "a", mnist_root)  # fmt: skip
+        summary = tiny_train(
+            [*base, "objective=mmd", "trainer.batch_per_process=4"], tmp_path / "a", mnist_root
+        )
     assert summary["status"] == "done" and summary["rounds"] == 3
     assert "batch: 16 images a step = 1 process x 4 micro-batches of 4" in caplog.text
     with pytest.raises(UserError, match="objective=adversarial does not do"):
-        tiny_train([*base, "objective=adversarial", "trainer.batch_per_process=4"],
-                   tmp_path / "b", mnist_root)  # fmt: skip
+        tiny_train(
+            [*base, "objective=adversarial", "trainer.batch_per_process=4"],
+            tmp_path / "b",
+            mnist_root,
+        )

@@ -54,8 +54,9 @@ def test_the_harness_on_the_cpu(case, eager, mnist_root, shards_root, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_harness_tells_another_training_apart(eager, mnist_root, shards_root, tmp_path,
-                                                  monkeypatch):  # fmt: skip
+def test_the_harness_tells_another_training_apart(
+    eager, mnist_root, shards_root, tmp_path, monkeypatch
+):
     import cuda_paths
 
     start, reference = eager("dcgan_adversarial", "cpu")

@@ -31,9 +31,18 @@ if os.environ["RANK"] == "1":
 from gantrain.commands.train import main
 main()
 """
-ARGS = ["device=cpu", "device.threads=1", "trainer.rounds=14",
-        "trainer.sample_at=[14]", "trainer.batch_size=16", "trainer.checkpoint_every=4",
-        "trainer.deterministic=true", "model.width=8", "model.max_width=16", *CRITIC]  # fmt: skip
+ARGS = [
+    "device=cpu",
+    "device.threads=1",
+    "trainer.rounds=14",
+    "trainer.sample_at=[14]",
+    "trainer.batch_size=16",
+    "trainer.checkpoint_every=4",
+    "trainer.deterministic=true",
+    "model.width=8",
+    "model.max_width=16",
+    *CRITIC,
+]
 # what the survivors may take after the kill: the roll call of the living (3 s), ending the
 # process group and the interpreter; far below device.collective_timeout (60 s)
 BOUND_S = 20
@@ -43,8 +52,15 @@ TORCHRUN = str(Path(sys.executable).with_name("torchrun"))
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([TORCHRUN, *args] if args[0] != TORCHRUN else args, cwd=cwd, env=_env(),
-                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)  # fmt: skip
+    return subprocess.run(
+        [TORCHRUN, *args] if args[0] != TORCHRUN else args,
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _env() -> dict:
@@ -56,11 +72,19 @@ def _signal_rank_1(cwd: Path, root: Path, sig: int, *extra: str) -> tuple[float,
     rank 0's one line, torchrun's stderr once it ended)."""
     cwd.mkdir()
     (cwd / "start.py").write_text(STALL_RANK_1)
-    cmd = [TORCHRUN, "--nproc_per_node=2", "start.py", f"dataset.root={root}", *ARGS, *extra,
-           "hydra.run.dir=run"]  # fmt: skip
+    cmd = [
+        TORCHRUN,
+        "--nproc_per_node=2",
+        "start.py",
+        f"dataset.root={root}",
+        *ARGS,
+        *extra,
+        "hydra.run.dir=run",
+    ]
     with open(cwd / "stdout", "w") as out, open(cwd / "stderr", "w") as err:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=_env(), stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=err)  # fmt: skip
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=_env(), stdin=subprocess.DEVNULL, stdout=out, stderr=err
+        )
     pid_file, stderr = cwd / "rank1.pid", cwd / "stderr"
     try:
         start = time.monotonic()
@@ -102,8 +126,17 @@ def test_a_killed_rank_ends_the_run_and_resume_continues_exactly(mnist_root, tmp
     assert out.returncode == 0, out.stderr[-2000:]
     # ... and ends with the weights of a run that was never stopped
     (tmp_path / "whole").mkdir()
-    whole = _run(["--nproc_per_node=2", "-m", "gantrain", f"dataset.root={mnist_root}", *ARGS,
-                  "hydra.run.dir=run"], tmp_path / "whole")  # fmt: skip
+    whole = _run(
+        [
+            "--nproc_per_node=2",
+            "-m",
+            "gantrain",
+            f"dataset.root={mnist_root}",
+            *ARGS,
+            "hydra.run.dir=run",
+        ],
+        tmp_path / "whole",
+    )
     assert whole.returncode == 0, whole.stderr[-2000:]
     a = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
     b = torch.load(tmp_path / "whole" / "run" / "checkpoints" / "last.pt", weights_only=True)
@@ -117,8 +150,9 @@ def test_a_rank_that_stops_answering_ends_the_run_after_the_collective_timeout(
     mnist_root, tmp_path
 ):
     # SIGSTOP: the process lives on with its connections open, as behind a lost network link
-    took, err = _signal_rank_1(tmp_path / "stopped", mnist_root, signal.SIGSTOP,
-                               "device.collective_timeout=5")  # fmt: skip
+    took, err = _signal_rank_1(
+        tmp_path / "stopped", mnist_root, signal.SIGSTOP, "device.collective_timeout=5"
+    )
     # the timeout runs from when rank 0 began to wait, a moment before the signal
     assert 4 <= took < 5 + BOUND_S, f"rank 0 ended {took:.1f} s after rank 1 stopped"
     line = next(ln for ln in err.splitlines() if ln.startswith("gantrain: error:"))
@@ -147,5 +181,7 @@ def test_the_line_names_the_nodes_and_where_the_run_is(monkeypatch, tmp_path):
     # no process group here, so no roll call: the line cannot tell which rank went silent
     assert line.startswith("rank 2 of 4: another rank died or stopped answering (Timed out ")
     assert "More words" not in line
-    assert line.endswith("torchrun --nproc_per_node=2 --nnodes=2 (and the same rendezvous) -m "
-                         "gantrain resume=RUN (rank 0's run directory)")  # fmt: skip
+    assert line.endswith(
+        "torchrun --nproc_per_node=2 --nnodes=2 (and the same rendezvous) -m "
+        "gantrain resume=RUN (rank 0's run directory)"
+    )

@@ -10,8 +10,17 @@ from gantrain.hardware.flops import cost_line, round_flops
 
 
 def _built(mnist_root, extra):
-    cfg = without_hydra(compose_cfg([f"dataset.root={mnist_root}", "device=cpu", "model.width=8",
-                                     "model.max_width=16", *extra]))  # fmt: skip
+    cfg = without_hydra(
+        compose_cfg(
+            [
+                f"dataset.root={mnist_root}",
+                "device=cpu",
+                "model.width=8",
+                "model.max_width=16",
+                *extra,
+            ]
+        )
+    )
     model, objective = build(cfg.model), build(cfg.objective)
     objective.bind(model)
     return model, objective
@@ -46,8 +55,9 @@ def test_round_cost_follows_the_objective(mnist_root):
     _, five = _built(
         mnist_root, ["model=resnet", "objective.critic.width=8", "objective.critic_steps=5"]
     )
-    _, rel = _built(mnist_root, ["model=resnet", "objective.critic.width=8",
-                                 "objective.loss=relativistic"])  # fmt: skip
+    _, rel = _built(
+        mnist_root, ["model=resnet", "objective.critic.width=8", "objective.loss=relativistic"]
+    )
     base = round_flops(model, plain, 1)
     assert round_flops(model, five, 1) > 2.5 * base  # four more critic steps
     assert round_flops(model, rel, 1) > base  # one more critic pass on the real batch

@@ -37,8 +37,14 @@ AE = [
 
 def torchrun(args: list[str], cwd: Path, launch: list[str], env: dict | None = None):
     env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    return subprocess.run([str(TORCHRUN), *launch, *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [str(TORCHRUN), *launch, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def weights(run: Path) -> dict[str, torch.Tensor]:
@@ -59,8 +65,12 @@ def test_two_processes_train_the_weights_of_one_with_the_same_total_batch(mnist_
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     (tmp_path / "two").mkdir()
-    two = torchrun(["-m", "gantrain", *args], tmp_path / "two", ["--nproc_per_node=2"],
-                   {"TMPDIR": str(scratch)})  # fmt: skip
+    two = torchrun(
+        ["-m", "gantrain", *args],
+        tmp_path / "two",
+        ["--nproc_per_node=2"],
+        {"TMPDIR": str(scratch)},
+    )
     assert two.returncode == 0, two.stderr[-2000:]
     a, b = weights(tmp_path / "one" / "run"), weights(tmp_path / "two" / "run")
     assert a.keys() == b.keys()
@@ -102,9 +112,17 @@ main()
 @pytest.mark.slow
 def test_ema_and_ada_p_are_alike_on_every_rank(mnist_root, tmp_path):
     (tmp_path / "spy.py").write_text(SPY)
-    args = [f"dataset.root={mnist_root}", *SMALL, "trainer.rounds=8", "trainer.sample_at=[8]",
-            "trainer.ema_decay=0.9", "objective.augment=ada", "objective.ada_kimg=0.01",
-            "objective.critic.width=8", "objective.critic.max_width=16"]  # fmt: skip
+    args = [
+        f"dataset.root={mnist_root}",
+        *SMALL,
+        "trainer.rounds=8",
+        "trainer.sample_at=[8]",
+        "trainer.ema_decay=0.9",
+        "objective.augment=ada",
+        "objective.ada_kimg=0.01",
+        "objective.critic.width=8",
+        "objective.critic.max_width=16",
+    ]
     out = torchrun(["spy.py", *args], tmp_path, ["--nproc_per_node=2"])
     assert out.returncode == 0, out.stderr[-2000:]
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
@@ -125,16 +143,34 @@ def free_port() -> int:
 
 @pytest.mark.slow
 def test_two_nodes_on_one_machine_train_one_run(mnist_root, tmp_path):
-    args = ["-m", "gantrain", f"dataset.root={mnist_root}", *SMALL, "trainer.rounds=4",
-            "trainer.sample_at=[4]", "objective.critic.width=8", "objective.critic.max_width=16"]  # fmt: skip
-    rendezvous = ["--nnodes=2", "--nproc_per_node=1", "--master_addr=127.0.0.1",
-                  f"--master_port={free_port()}"]  # fmt: skip
+    args = [
+        "-m",
+        "gantrain",
+        f"dataset.root={mnist_root}",
+        *SMALL,
+        "trainer.rounds=4",
+        "trainer.sample_at=[4]",
+        "objective.critic.width=8",
+        "objective.critic.max_width=16",
+    ]
+    rendezvous = [
+        "--nnodes=2",
+        "--nproc_per_node=1",
+        "--master_addr=127.0.0.1",
+        f"--master_port={free_port()}",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     nodes = [
-        subprocess.Popen([str(TORCHRUN), *rendezvous, f"--node_rank={n}", *args], cwd=tmp_path,
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            [str(TORCHRUN), *rendezvous, f"--node_rank={n}", *args],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for n in (0, 1)
-    ]  # fmt: skip
+    ]
     said = [node.communicate(timeout=300)[0] for node in nodes]
     assert [node.returncode for node in nodes] == [0, 0], said
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
@@ -157,10 +193,18 @@ def test_the_slurm_gpus_preset_starts_one_task_per_gpu():
 @pytest.mark.slow
 def test_a_launcher_job_of_two_tasks_trains_one_run(mnist_root, tmp_path):
     """What hydra/launcher=slurm_gpus does on a cluster, with submitit's local executor."""
-    args = ["-m", "hydra/launcher=submitit_local", "hydra.launcher.tasks_per_node=2",
-            "hydra.sweep.dir=sweep", f"dataset.root={mnist_root}",
-            *[a for a in SMALL if not a.startswith("hydra.run")], "trainer.rounds=4",
-            "trainer.sample_at=[4]", "objective.critic.width=8", "objective.critic.max_width=16"]  # fmt: skip
+    args = [
+        "-m",
+        "hydra/launcher=submitit_local",
+        "hydra.launcher.tasks_per_node=2",
+        "hydra.sweep.dir=sweep",
+        f"dataset.root={mnist_root}",
+        *[a for a in SMALL if not a.startswith("hydra.run")],
+        "trainer.rounds=4",
+        "trainer.sample_at=[4]",
+        "objective.critic.width=8",
+        "objective.critic.max_width=16",
+    ]
     out = run_cli(args, tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     job = tmp_path / "sweep" / "0"

@@ -29,8 +29,12 @@ def bomb_png(width: int, height: int) -> bytes:
         parts.append(squeeze.compress(rows[: (width + 1) * n]))
     parts.append(squeeze.flush())
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", b"".join(parts))
-            + _chunk(b"IEND", b""))  # fmt: skip
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", b"".join(parts))
+        + _chunk(b"IEND", b"")
+    )
 
 
 def zip_bomb(path: Path, member: str, inflated: int) -> Path:

@@ -18,14 +18,29 @@ from shard_sets import serve, write_set, write_shards
 
 pytestmark = pytest.mark.slow
 
-TINY = ["device=cpu", "device.threads=1", "trainer.batch_size=4", "trainer.rounds=2",
-        "model.width=8", "model.max_width=16", "objective.critic.width=8",
-        "objective.critic.max_width=16", "eval.at=[]", "trainer.sample_at=[]"]  # fmt: skip
+TINY = [
+    "device=cpu",
+    "device.threads=1",
+    "trainer.batch_size=4",
+    "trainer.rounds=2",
+    "model.width=8",
+    "model.max_width=16",
+    "objective.critic.width=8",
+    "objective.critic.max_width=16",
+    "eval.at=[]",
+    "trainer.sample_at=[]",
+]
 
 
 def _train(tmp_path: Path, root, *extra: str, env: dict | None = None):
-    args = ["dataset=shards", f"dataset.root={root}", "dataset.image_size=16", *TINY,
-            f"hydra.run.dir={tmp_path / 'run'}", *extra]  # fmt: skip
+    args = [
+        "dataset=shards",
+        f"dataset.root={root}",
+        "dataset.image_size=16",
+        *TINY,
+        f"hydra.run.dir={tmp_path / 'run'}",
+        *extra,
+    ]
     return run_refused(
         args, tmp_path, env={"XDG_CACHE_HOME": str(tmp_path / "cache"), **(env or {})}
     )
@@ -68,12 +83,15 @@ def test_a_local_manifest_naming_a_shard_outside_its_folder_is_not_read(tmp_path
 
 
 @pytest.mark.promise("malformed")
-@pytest.mark.parametrize("change, names", [
-    ({"version": "one"}, "version"),
-    ({"count": "many"}, "count"),
-    ({"shards": None}, "shards"),
-    ({"shards": [{"name": "shard-000000.tar", "count": "six"}]}, "shards[0].count"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "change, names",
+    [
+        ({"version": "one"}, "version"),
+        ({"count": "many"}, "count"),
+        ({"shards": None}, "shards"),
+        ({"shards": [{"name": "shard-000000.tar", "count": "six"}]}, "shards[0].count"),
+    ],
+)
 def test_a_manifest_with_a_wrong_type_is_one_line(tmp_path, change, names):
     root = write_shards(tmp_path / "shards", [6], size=16)
     manifest = {**json.loads((root / "manifest.json").read_text()), **change}
@@ -115,8 +133,13 @@ def test_a_fifo_in_an_image_folder_is_skipped_not_waited_on(tmp_path):
     folder.mkdir()
     os.mkfifo(folder / "pipe.png")  # nothing ever writes to it: opening it blocks forever
     before = files_under(tmp_path)
-    args = ["dataset=image_folder", f"dataset.root={folder}", "dataset.image_size=16", *TINY,
-            f"hydra.run.dir={tmp_path / 'run'}"]  # fmt: skip
+    args = [
+        "dataset=image_folder",
+        f"dataset.root={folder}",
+        "dataset.image_size=16",
+        *TINY,
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
     out = run_refused(args, tmp_path)
     assert_refused(out, "holds no PNG or JPEG images", before, tmp_path, ("run",))
     assert "not regular files" in out.stdout + out.stderr
@@ -128,8 +151,14 @@ def test_a_pixel_bomb_in_an_image_folder_is_refused_unread(tmp_path):
     folder.mkdir()
     (folder / "bomb.png").write_bytes(bomb_png(12000, 12000))
     before = files_under(tmp_path)
-    args = ["dataset=image_folder", f"dataset.root={folder}", "dataset.image_size=16",
-            "dataset.channels=1", *TINY, f"hydra.run.dir={tmp_path / 'run'}"]  # fmt: skip
+    args = [
+        "dataset=image_folder",
+        f"dataset.root={folder}",
+        "dataset.image_size=16",
+        "dataset.channels=1",
+        *TINY,
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
     out = run_refused(args, tmp_path)
     assert_refused(out, "bomb.png", before, tmp_path, ("run",))
 
@@ -162,11 +191,17 @@ def test_a_file_that_is_not_parquet_is_one_line(tmp_path):
     pytest.importorskip("datasets")
     (tmp_path / "train.parquet").write_bytes(b"PAR1 this is not parquet at all PAR1")
     before = files_under(tmp_path)
-    args = ["dataset=hf", f"dataset.root={tmp_path / 'train.parquet'}", "dataset.image_size=16",
-            *TINY, f"hydra.run.dir={tmp_path / 'run'}"]  # fmt: skip
+    args = [
+        "dataset=hf",
+        f"dataset.root={tmp_path / 'train.parquet'}",
+        "dataset.image_size=16",
+        *TINY,
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
     out = run_refused(args, tmp_path, env={"HF_DATASETS_CACHE": str(tmp_path / "hf_cache")})
-    assert_refused(out, "cannot be read as a saved dataset or Parquet", before, tmp_path,
-                   ("run", "hf_cache"))  # fmt: skip
+    assert_refused(
+        out, "cannot be read as a saved dataset or Parquet", before, tmp_path, ("run", "hf_cache")
+    )
 
 
 @pytest.mark.promise("bounded")

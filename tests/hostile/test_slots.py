@@ -86,10 +86,19 @@ def _refused(run, args, script, names, tmp_path, allowed=()):
 @pytest.mark.promise("slots")
 def test_export_refuses_a_data_loader_as_the_model(run, tmp_path):
     download = tmp_path / "downloaded"
-    _craft(run, lambda c: c.update(model={"_target_": LOADER, "name": "mnist",
-                                          "root": str(download), "download": True}))  # fmt: skip
-    line = _refused(run, [f"run_dir={run}", f"out={tmp_path / 'g.onnx'}"], "gantrain-export",
-                    f"config.model._target_={LOADER} is not what model holds", tmp_path)  # fmt: skip
+    _craft(
+        run,
+        lambda c: c.update(
+            model={"_target_": LOADER, "name": "mnist", "root": str(download), "download": True}
+        ),
+    )
+    line = _refused(
+        run,
+        [f"run_dir={run}", f"out={tmp_path / 'g.onnx'}"],
+        "gantrain-export",
+        f"config.model._target_={LOADER} is not what model holds",
+        tmp_path,
+    )
     assert "model may hold only gantrain.models." in line and not download.exists()
 
 
@@ -98,8 +107,13 @@ def test_serve_refuses_a_shard_set_nested_in_the_model(run, tmp_path, server):
     url, requests = server
     shards = {"_target_": "gantrain.data.shards.load", "root": f"{url}/set"}
     _craft(run, lambda c: c["model"].update(latent_dim=shards))
-    line = _refused(run, [f"run_dir={run}", "port=1"], "gantrain-serve",
-                    "config.model.latent_dim._target_=gantrain.data.shards.load", tmp_path)  # fmt: skip
+    line = _refused(
+        run,
+        [f"run_dir={run}", "port=1"],
+        "gantrain-serve",
+        "config.model.latent_dim._target_=gantrain.data.shards.load",
+        tmp_path,
+    )
     assert "model.latent_dim holds plain values only" in line and requests == []
 
 
@@ -107,27 +121,45 @@ def test_serve_refuses_a_shard_set_nested_in_the_model(run, tmp_path, server):
 def test_sample_refuses_a_model_as_the_critic(run, tmp_path):
     model = {"_target_": "gantrain.models.dcgan.DCGAN", "image_size": 28, "channels": 1}
     _craft(run, lambda c: c["objective"].update(critic=model))
-    line = _refused(run, [f"run_dir={run}", "num_samples=4", f"out={tmp_path / 's.npz'}"],
-                    "gantrain-sample", "config.objective.critic._target_=gantrain.models.dcgan.DCGAN",
-                    tmp_path)  # fmt: skip
+    line = _refused(
+        run,
+        [f"run_dir={run}", "num_samples=4", f"out={tmp_path / 's.npz'}"],
+        "gantrain-sample",
+        "config.objective.critic._target_=gantrain.models.dcgan.DCGAN",
+        tmp_path,
+    )
     assert "objective.critic may hold only gantrain.models.critics.CodeCritic" in line
 
 
 @pytest.mark.promise("slots")
 def test_export_refuses_a_saved_config_with_hydra_settings(run, tmp_path):
     _craft(run, lambda c: c.update(hydra={"run": {"dir": str(tmp_path / "elsewhere")}}))
-    _refused(run, [f"run_dir={run}", f"out={tmp_path / 'g.onnx'}"], "gantrain-export",
-             "config.hydra holds Hydra's own settings", tmp_path)  # fmt: skip
+    _refused(
+        run,
+        [f"run_dir={run}", f"out={tmp_path / 'g.onnx'}"],
+        "gantrain-export",
+        "config.hydra holds Hydra's own settings",
+        tmp_path,
+    )
 
 
 @pytest.mark.promise("no-reach-out")
 def test_eval_fetches_no_url_from_a_saved_config(run, tmp_path, server):
     url, requests = server
-    remote = {"_target_": "gantrain.data.shards.load", "root": f"{url}/set", "image_size": 28,
-              "channels": 1}  # fmt: skip
+    remote = {
+        "_target_": "gantrain.data.shards.load",
+        "root": f"{url}/set",
+        "image_size": 28,
+        "channels": 1,
+    }
     _craft(run, lambda c: c.update(dataset=remote))
-    line = _refused(run, [f"run_dir={run}", "num_samples=4"], "gantrain-eval",
-                    f"config.dataset.root={url}/set is a URL", tmp_path)  # fmt: skip
+    line = _refused(
+        run,
+        [f"run_dir={run}", "num_samples=4"],
+        "gantrain-eval",
+        f"config.dataset.root={url}/set is a URL",
+        tmp_path,
+    )
     assert "give dataset.root=... on the command line" in line and requests == []
 
 
@@ -135,8 +167,13 @@ def test_eval_fetches_no_url_from_a_saved_config(run, tmp_path, server):
 def test_eval_downloads_nothing_a_saved_config_asks_for(run, tmp_path):
     empty = tmp_path / "no-data"
     _craft(run, lambda c: c["dataset"].update(root=str(empty), download=True))
-    _refused(run, [f"run_dir={run}", "num_samples=4"], "gantrain-eval",
-             "dataset.download=false", tmp_path)  # fmt: skip
+    _refused(
+        run,
+        [f"run_dir={run}", "num_samples=4"],
+        "gantrain-eval",
+        "dataset.download=false",
+        tmp_path,
+    )
     assert not empty.exists()
 
 
@@ -151,12 +188,14 @@ def test_eval_downloads_nothing_a_saved_config_asks_for(run, tmp_path):
     ],
     ids=["url", "tracker", "hydra interpolation", "critic as the model"],
 )
-def test_resume_refuses_saved_overrides_that_reach_out_or_misplace(run, tmp_path, server,
-                                                                   line, named):  # fmt: skip
+def test_resume_refuses_saved_overrides_that_reach_out_or_misplace(
+    run, tmp_path, server, line, named
+):
     url, requests = server
     extra = ["logger=mlflow"] if "mlflow" in line else []
     _add_overrides(run, *extra, line.format(url=url, tmp=tmp_path))
     saved = run / ".hydra" / "overrides.yaml"
-    refusal = _refused(run, [f"resume={run}", "trainer.rounds=3"], "gantrain",
-                       named.format(url=url), tmp_path)  # fmt: skip
+    refusal = _refused(
+        run, [f"resume={run}", "trainer.rounds=3"], "gantrain", named.format(url=url), tmp_path
+    )
     assert str(saved) in refusal and requests == []

@@ -64,8 +64,9 @@ def test_a_second_export_into_a_file_in_use_is_refused(tmp_path, held, name):
     held(tmp_path / name, as_file=True)
     before = files_under(tmp_path)
     fmt = "onnx" if name.endswith(".onnx") else "torchscript"
-    out = run_refused([f"run_dir={tmp_path}", f"out={name}", f"format={fmt}"], tmp_path,
-                      "gantrain-export")  # fmt: skip
+    out = run_refused(
+        [f"run_dir={tmp_path}", f"out={name}", f"format={fmt}"], tmp_path, "gantrain-export"
+    )
     assert_refused(out, IN_USE, before, tmp_path)
 
 
@@ -97,8 +98,9 @@ def test_a_foreign_progress_record_is_refused_unread(tmp_path, record):
     (tmp_path / "victim.tar").write_bytes(b"the user's own file")
     before = files_under(tmp_path)
     out = run_refused(["src=pics", "out=out", "image_size=16"], tmp_path, "gantrain-pack")
-    assert_refused(out, "pack-progress.json is not a gantrain-pack progress record", before,
-                   tmp_path)  # fmt: skip
+    assert_refused(
+        out, "pack-progress.json is not a gantrain-pack progress record", before, tmp_path
+    )
 
 
 @pytest.mark.promise("one-writer")
@@ -106,8 +108,9 @@ def test_a_second_projection_into_an_out_in_use_is_refused(tmp_path, held):
     Image.new("L", (28, 28)).save(tmp_path / "x.png")
     held(tmp_path / "proj")
     before = files_under(tmp_path)
-    out = run_refused(["image=x.png", "out=proj", f"run_dir={tmp_path}"], tmp_path,
-                      "gantrain-project")  # fmt: skip
+    out = run_refused(
+        ["image=x.png", "out=proj", f"run_dir={tmp_path}"], tmp_path, "gantrain-project"
+    )
     assert_refused(out, IN_USE, before, tmp_path)
 
 
@@ -122,8 +125,9 @@ def test_pack_of_a_missing_source_says_it_does_not_exist(tmp_path):
 @pytest.mark.promise("bounded")
 def test_an_unbounded_walk_is_refused(tmp_path):
     before = files_under(tmp_path)
-    out = run_refused(["walk_steps=400000", "image=x.png", f"run_dir={tmp_path}"], tmp_path,
-                      "gantrain-project")  # fmt: skip
+    out = run_refused(
+        ["walk_steps=400000", "image=x.png", f"run_dir={tmp_path}"], tmp_path, "gantrain-project"
+    )
     assert_refused(out, "walk_steps=400000 must be an integer from 1 to 64", before, tmp_path)
 
 
@@ -137,8 +141,7 @@ def _closed_port() -> int:
 def trained(mnist_root, tmp_path_factory) -> Path:
     """A finished 4-round run with the csv logger and TensorBoard, to resume in copies."""
     run = tmp_path_factory.mktemp("trained") / "run"
-    args = cli_args(mnist_root, run, ["trainer.rounds=4", "eval.at=[]",
-                                      "logger=[tensorboard,csv]"])  # fmt: skip
+    args = cli_args(mnist_root, run, ["trainer.rounds=4", "eval.at=[]", "logger=[tensorboard,csv]"])
     done = run_cli(args, run.parent)
     assert done.returncode == 0, done.stderr
     return run
@@ -161,8 +164,9 @@ def _resume(trained: Path, tmp_path: Path, broken: str, text: str, extra=()):
         ("trackers.json", '["not", "ids"]', ("logger=[csv,mlflow]",), "trackers.json is not"),
     ],
 )
-def test_a_resume_with_a_malformed_tracker_file_is_one_line(trained, tmp_path, broken, text,
-                                                             extra, names):  # fmt: skip
+def test_a_resume_with_a_malformed_tracker_file_is_one_line(
+    trained, tmp_path, broken, text, extra, names
+):
     run, out, before = _resume(trained, tmp_path, broken, text, extra)
     assert_refused(out, names, before, tmp_path, allowed=("run/",))
     assert (run / broken).read_text() == text
@@ -172,7 +176,15 @@ def test_a_resume_with_a_malformed_tracker_file_is_one_line(trained, tmp_path, b
 @pytest.mark.promise("timeouts")
 def test_a_tracker_server_on_a_closed_port_is_refused_in_seconds(mnist_root, tmp_path):
     uri = f"http://127.0.0.1:{_closed_port()}"
-    args = cli_args(mnist_root, tmp_path / "run", ["trainer.rounds=2", "logger=mlflow",
-                    f"logger.mlflow.tracking_uri={uri}", "logger.mlflow.timeout_s=2"])  # fmt: skip
+    args = cli_args(
+        mnist_root,
+        tmp_path / "run",
+        [
+            "trainer.rounds=2",
+            "logger=mlflow",
+            f"logger.mlflow.tracking_uri={uri}",
+            "logger.mlflow.timeout_s=2",
+        ],
+    )
     out = run_refused(args, tmp_path)
     assert_refused(out, "connection refused", seconds=40)

@@ -19,8 +19,14 @@ FAST = clf.ClassifierRecipe(steps=20, batch_size=32)
 
 
 def mnist_cfg(root: Path) -> dict:
-    return {"_target_": "gantrain.data.torchvision_sets.load", "name": "mnist",
-            "root": str(root), "download": False, "image_size": 28, "channels": 1}  # fmt: skip
+    return {
+        "_target_": "gantrain.data.torchvision_sets.load",
+        "name": "mnist",
+        "root": str(root),
+        "download": False,
+        "image_size": 28,
+        "channels": 1,
+    }
 
 
 def _params(net: torch.nn.Module) -> int:
@@ -64,14 +70,21 @@ def test_other_weights_from_the_same_data_get_another_name(tmp_path):
     for copy in ("a", "b"):
         write_mnist_family(tmp_path / copy, "MNIST", n_train=64, n_test=16)
     _, a = clf.load_or_train(mnist_cfg(tmp_path / "a"), FAST)
-    _, b = clf.load_or_train(mnist_cfg(tmp_path / "b"), clf.ClassifierRecipe(steps=21, batch_size=32))
+    _, b = clf.load_or_train(
+        mnist_cfg(tmp_path / "b"), clf.ClassifierRecipe(steps=21, batch_size=32)
+    )
     assert a["weights_sha256"] != b["weights_sha256"]
     assert Path(a["file"]).name != Path(b["file"]).name
 
 
 def test_the_margins_flag_what_parts_and_nothing_else():
-    close = {"modes_kl": 0.02, "modes_kl_judge2": 0.03, "fid_scaled": 0.020,
-             "fid_scaled_judge2": 0.024, "judges_agreement": 0.98}  # fmt: skip
+    close = {
+        "modes_kl": 0.02,
+        "modes_kl_judge2": 0.03,
+        "fid_scaled": 0.020,
+        "fid_scaled_judge2": 0.024,
+        "judges_agreement": 0.98,
+    }
     assert disagreements(close) == []
     kl = {**close, "modes_kl_judge2": 0.02 + MARGINS["modes_kl"] + 0.01}
     assert disagreements(kl) == ["modes_kl"]
@@ -86,7 +99,9 @@ def test_the_margins_flag_what_parts_and_nothing_else():
 def scorer(tmp_path_factory) -> Scorer:
     root = tmp_path_factory.mktemp("judges")
     write_mnist_family(root, "MNIST", n_train=512, n_test=200)
-    first, second = make_judges(mnist_cfg(root), "cpu", clf.ClassifierRecipe(steps=150, batch_size=32))
+    first, second = make_judges(
+        mnist_cfg(root), "cpu", clf.ClassifierRecipe(steps=150, batch_size=32)
+    )
     reference = torch.from_numpy(digit_like(200, 1)[0])[:, None]  # the test split's images
     return Scorer(first, reference, kid_subsets=2, judge2=second)
 
@@ -113,9 +128,15 @@ def test_blended_digits_are_flagged_and_said_so(scorer):
     scores = scorer.score_images(blended)
     assert scores["judges_disagree"] == 1 and "agreement" in scores["judges_disagree_on"]
     assert scores["confidence"] < scores["real_confidence"]
-    record = {**scores, "reference": {"num_images": 200, "dataset": "mnist", "split": "test"},
-              "extractor": scorer.info["extractor"], "judges": scorer.info["judges"],
-              "weights": "raw", "round": 1, "eval_s": 1.0}  # fmt: skip
+    record = {
+        **scores,
+        "reference": {"num_images": 200, "dataset": "mnist", "split": "test"},
+        "extractor": scorer.info["extractor"],
+        "judges": scorer.info["judges"],
+        "weights": "raw",
+        "round": 1,
+        "eval_s": 1.0,
+    }
     line = summary_line(record)
     assert DISAGREE in line
     for judge in scorer.info["judges"]:

@@ -15,8 +15,9 @@ def clusters(per: int, classes: list[int], seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     centres = 20 * torch.eye(10, 8, dtype=torch.float64)
     centres[8:, :2] = 20  # ten centres, each at least 20 from the others
-    return torch.cat([centres[c] + torch.randn(per, 8, generator=g, dtype=torch.float64)
-                      for c in classes])  # fmt: skip
+    return torch.cat(
+        [centres[c] + torch.randn(per, 8, generator=g, dtype=torch.float64) for c in classes]
+    )
 
 
 def test_radii_are_distances_to_the_kth_other_point():

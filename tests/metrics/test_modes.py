@@ -78,7 +78,14 @@ def test_modes_read_every_sample_and_fid_the_first():
     assert got["num_samples"] == 30 and got["modes_samples"] == 400
     assert got["modes"] == 200 and "class_histogram" not in got
     assert math.isclose(got["modes_kl"], math.log(1000 / 200))
-    line = summary_line({**got, "extractor": {"name": "classifier"}, "eval_s": 1.0, "round": 3,
-                         "weights": "ema", "reference": {"num_images": 40, "dataset":
-                         "stacked_mnist", "split": "test"}})  # fmt: skip
+    line = summary_line(
+        {
+            **got,
+            "extractor": {"name": "classifier"},
+            "eval_s": 1.0,
+            "round": 3,
+            "weights": "ema",
+            "reference": {"num_images": 40, "dataset": "stacked_mnist", "split": "test"},
+        }
+    )
     assert "modes 200/1000" in line and "400 samples" in line

@@ -12,8 +12,9 @@ from gantrain.models.dcgan import DCGAN
 
 def _model(sample_norm: str) -> DCGAN:
     torch.manual_seed(0)
-    return DCGAN(image_size=28, channels=1, latent_dim=8, width=8, max_width=16,
-                 sample_norm=sample_norm).eval()  # fmt: skip
+    return DCGAN(
+        image_size=28, channels=1, latent_dim=8, width=8, max_width=16, sample_norm=sample_norm
+    ).eval()
 
 
 def test_feature_distance_is_relative():

@@ -130,8 +130,18 @@ def test_ada_counts_the_images_of_a_packing_critic_not_its_packs():
     from gantrain.config import build
 
     torch.manual_seed(0)
-    cfg = without_hydra(compose_cfg(["device=cpu", "model.width=8", "model.max_width=16",
-                                     *CRITIC, "objective.augment=ada", *PACKED]))  # fmt: skip
+    cfg = without_hydra(
+        compose_cfg(
+            [
+                "device=cpu",
+                "model.width=8",
+                "model.max_width=16",
+                *CRITIC,
+                "objective.augment=ada",
+                *PACKED,
+            ]
+        )
+    )
     model, objective = build(cfg.model), build(cfg.objective)
     objective.bind(model)
     objective.step(model, lambda: torch.rand(16, 1, 28, 28) * 2 - 1)
@@ -176,8 +186,15 @@ def test_the_schema_refuses_values_of_the_wrong_kind(key):
 @pytest.mark.slow
 def test_the_command_line_refuses_a_pack_that_does_not_divide_the_batch(mnist_root, tmp_path):
     run = tmp_path / "run"
-    args = [f"dataset.root={mnist_root}", "device=cpu", "trainer.batch_size=16", *CRITIC,
-            "objective.critic.packing=3", "trainer.rounds=2", f"hydra.run.dir={run}"]  # fmt: skip
+    args = [
+        f"dataset.root={mnist_root}",
+        "device=cpu",
+        "trainer.batch_size=16",
+        *CRITIC,
+        "objective.critic.packing=3",
+        "trainer.rounds=2",
+        f"hydra.run.dir={run}",
+    ]
     out = run_cli(args, tmp_path)
     assert out.returncode == 2
     line = one_error_line(out.stderr)
@@ -198,7 +215,7 @@ RUNS = {
         "objective.gradient_penalty=1",
         "objective.critic.norm=layer",
         *PACKED,
-    ],  # fmt: skip
+    ],
     "spectral_hinge": ["objective.loss=hinge", "objective.critic.norm=spectral", *PACKED],
     "diffaug": ["objective.augment=diffaug", *PACKED],
     "ada": ["objective.augment=ada", "objective.ada_kimg=0.1", *PACKED],
@@ -218,8 +235,9 @@ def test_anticollapse_critics_train_with_every_option(name, mnist_root, tmp_path
     if "gp" in name:
         assert all(r["gradient_penalty"] >= 0 for r in logs)
     ckpt = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
-    first = next(v for k, v in ckpt["objective"]["critic"].items()
-                 if k.startswith("net.0.") and v.dim() == 4)  # fmt: skip
+    first = next(
+        v for k, v in ckpt["objective"]["critic"].items() if k.startswith("net.0.") and v.dim() == 4
+    )
     assert first.shape[1] == (2 if "packing=2" in " ".join(RUNS[name]) else 1)
 
 

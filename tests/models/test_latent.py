@@ -37,9 +37,16 @@ def test_seeds_are_parsed_in_order(given, seeds):
 
 @pytest.mark.parametrize(
     "given, words",
-    [("5-2", "backwards"), ("a", "not a seed"), ("-1", "not a seed"), ("", "not a seed"),
-     ("4294967296", "outside"), ("0-200000", "more than"), (True, "true/false")],
-)  # fmt: skip
+    [
+        ("5-2", "backwards"),
+        ("a", "not a seed"),
+        ("-1", "not a seed"),
+        ("", "not a seed"),
+        ("4294967296", "outside"),
+        ("0-200000", "more than"),
+        (True, "true/false"),
+    ],
+)
 def test_bad_seeds_are_named(given, words):
     with pytest.raises(ValueError, match=words):
         parse_seeds(given)
@@ -88,8 +95,11 @@ def test_truncation_one_is_the_prior_and_bounds_are_the_central_mass():
 
 def test_fitted_gaussian_codes_stay_in_the_whitened_box():
     ae = AutoEncoder(28, 1, latent_dim=4, width=8, max_width=16)
-    codes = torch.randn(500, 4) @ torch.tensor([[2.0, 0, 0, 0], [1, 1, 0, 0], [0, 0, 3, 0],
-                                                [0, 0, 1, 0.5]]) + 5  # fmt: skip
+    codes = (
+        torch.randn(500, 4)
+        @ torch.tensor([[2.0, 0, 0, 0], [1, 1, 0, 0], [0, 0, 3, 0], [0, 0, 1, 0.5]])
+        + 5
+    )
     ae.refresh_prior(codes)
     noise = latents_for_seeds(list(range(300)), 4, truncation=0.5)
     fitted = ae.latent_for(noise)
@@ -109,12 +119,16 @@ def test_batch_statistics_are_fixed_so_an_image_depends_on_its_seed_only():
     assert torch.allclose(together[7], alone[0], atol=1e-6)
     assert torch.allclose(other[0], alone[0], atol=1e-6)
     # while the model as trained normalises by its batch: its seed 7 changes with the company
-    assert not torch.allclose(model.sample_from_noise(latents_for_seeds([7, 99, 5], 16))[0],
-                              model.sample_from_noise(latents_for_seeds(seeds, 16))[7], atol=1e-3)  # fmt: skip
+    assert not torch.allclose(
+        model.sample_from_noise(latents_for_seeds([7, 99, 5], 16))[0],
+        model.sample_from_noise(latents_for_seeds(seeds, 16))[7],
+        atol=1e-3,
+    )
     # the fixed statistics are the reference batch's: on it, both normalise alike
     reference = latents_for_seeds(list(range(512)), 16)
-    assert torch.allclose(fixed.sample_from_noise(reference),
-                          model.sample_from_noise(reference), atol=1e-4)  # fmt: skip
+    assert torch.allclose(
+        fixed.sample_from_noise(reference), model.sample_from_noise(reference), atol=1e-4
+    )
     running = DCGAN(28, 1, latent_dim=16, width=8, max_width=16, sample_norm="running")
     assert fixed_statistics(running) is running
 

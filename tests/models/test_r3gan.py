@@ -36,10 +36,25 @@ def test_the_papers_cifar10_net_has_the_tables_parameter_count():
     generator = residual + width * 4 * 4 + noise * width + width * 3
     # critic: a 1x1 conv from RGB, a 4x4 depthwise basis, a linear logit
     critic = residual + 3 * width + width * 4 * 4 + width
-    g = R3GAN(32, 3, latent_dim=noise, width=width, max_width=width, blocks=blocks,
-              expansion=expansion, group_size=wide // cardinality)  # fmt: skip
-    d = R3Critic(32, 3, width=width, max_width=width, blocks=blocks, expansion=expansion,
-                 group_size=wide // cardinality)  # fmt: skip
+    g = R3GAN(
+        32,
+        3,
+        latent_dim=noise,
+        width=width,
+        max_width=width,
+        blocks=blocks,
+        expansion=expansion,
+        group_size=wide // cardinality,
+    )
+    d = R3Critic(
+        32,
+        3,
+        width=width,
+        max_width=width,
+        blocks=blocks,
+        expansion=expansion,
+        group_size=wide // cardinality,
+    )
     assert (_count(g), _count(d)) == (generator, critic) == (20_732_160, 20_683_776)
 
 
@@ -88,8 +103,18 @@ def test_downsampling_is_the_normalised_bilinear_filter():
 
 
 def test_a_conditional_run_trains(mnist_root, tmp_path):
-    summary = tiny_train(["model=r3gan", "conditional=true", *CRITIC, "trainer.rounds=2",
-                          "trainer.sample_at=[2]", "eval.at=[]"], tmp_path / "run", mnist_root)  # fmt: skip
+    summary = tiny_train(
+        [
+            "model=r3gan",
+            "conditional=true",
+            *CRITIC,
+            "trainer.rounds=2",
+            "trainer.sample_at=[2]",
+            "eval.at=[]",
+        ],
+        tmp_path / "run",
+        mnist_root,
+    )
     assert summary["status"] == "done" and summary["rounds"] == 2
     assert (tmp_path / "run" / "samples" / "round_000002.png").is_file()
 

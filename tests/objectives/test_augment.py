@@ -68,7 +68,7 @@ def test_ada_is_the_identity_at_p_zero_and_changes_images_at_one(channels):
     [
         lambda x: diff_augment(x, {"color": 1, "translation": 0.125, "cutout": 0.5}),
         lambda x: ada_augment(x, torch.tensor(0.7)),
-    ],  # fmt: skip
+    ],
 )
 def test_gradients_reach_the_images(augment):
     torch.manual_seed(0)
@@ -102,9 +102,18 @@ def test_the_default_diffaug_policy_follows_the_channels():
 def test_every_image_the_critic_sees_is_augmented(model, kind, mnist_root):
     """Per round: the real and the fake batch of the critic step and the fake of the generator
     step, each once; and what the critic scores is what came out of the augmentation."""
-    cfg = compose_cfg([f"model={model}", "objective=adversarial", f"objective.augment={kind}",
-                       f"dataset.root={mnist_root}", "model.width=8", "model.max_width=16",
-                       "objective.critic.width=8", "objective.critic.max_width=16"])  # fmt: skip
+    cfg = compose_cfg(
+        [
+            f"model={model}",
+            "objective=adversarial",
+            f"objective.augment={kind}",
+            f"dataset.root={mnist_root}",
+            "model.width=8",
+            "model.max_width=16",
+            "objective.critic.width=8",
+            "objective.critic.max_width=16",
+        ]
+    )
     net, objective = build(cfg.model), build(cfg.objective)
     objective.bind(net)
     augmented, scored = [], []

@@ -57,9 +57,14 @@ def test_wasserstein_logs_the_distance_estimate_not_a_probability(mnist_root):
     torch.manual_seed(0)
     model, objective = _objective(
         mnist_root,
-        ["objective.loss=wasserstein", "objective.gradient_penalty=10",
-         "objective.critic.norm=layer", "model.width=8", "model.max_width=16"],
-    )  # fmt: skip
+        [
+            "objective.loss=wasserstein",
+            "objective.gradient_penalty=10",
+            "objective.critic.norm=layer",
+            "model.width=8",
+            "model.max_width=16",
+        ],
+    )
     objective.bind(model)
     images = torch.rand(16, 1, 28, 28) * 2 - 1
     logs = objective.step(model, lambda: images)
@@ -82,11 +87,17 @@ def test_wasserstein_logs_the_distance_estimate_not_a_probability(mnist_root):
 )
 def test_both_penalties_train_every_pair_with_a_critic(pair, mnist_root, tmp_path):
     summary = tiny_train(
-        [*pair, "objective.gradient_penalty=10", "objective.r1=1",
-         "objective.r1_every=2", "trainer.rounds=3", "trainer.sample_at=[3]"],
+        [
+            *pair,
+            "objective.gradient_penalty=10",
+            "objective.r1=1",
+            "objective.r1_every=2",
+            "trainer.rounds=3",
+            "trainer.sample_at=[3]",
+        ],
         tmp_path,
         mnist_root,
-    )  # fmt: skip
+    )
     final = summary["final"]
     assert {"gradient_penalty", "r1_penalty", "critic_grad_norm"} <= set(final)
     assert all(torch.isfinite(torch.tensor(v)) for v in final.values())

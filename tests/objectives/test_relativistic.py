@@ -68,10 +68,22 @@ def test_lazy_r2_runs_every_n_steps_with_its_weight_scaled_and_resumes():
 @pytest.mark.slow
 def test_relativistic_step_uses_the_paired_scores(mnist_root):
     torch.manual_seed(0)
-    cfg = without_hydra(compose_cfg([
-        f"dataset.root={mnist_root}", "device=cpu", "model=resnet", "model.width=8",
-        "model.max_width=8", "objective.critic.width=8", "objective.critic.max_width=8",
-        "objective.loss=relativistic", "objective.r1=1", "objective.r2=1"]))  # fmt: skip
+    cfg = without_hydra(
+        compose_cfg(
+            [
+                f"dataset.root={mnist_root}",
+                "device=cpu",
+                "model=resnet",
+                "model.width=8",
+                "model.max_width=8",
+                "objective.critic.width=8",
+                "objective.critic.max_width=8",
+                "objective.loss=relativistic",
+                "objective.r1=1",
+                "objective.r2=1",
+            ]
+        )
+    )
     model, objective = build(cfg.model), build(cfg.objective)
     objective.bind(model)
     images = torch.rand(8, 1, 28, 28) * 2 - 1
@@ -84,13 +96,24 @@ def test_relativistic_step_uses_the_paired_scores(mnist_root):
 @pytest.mark.parametrize("augment", ["ada", "diffaug"])
 def test_r3gan_objective_trains_with_augmentation_and_ema(augment, mnist_root, tmp_path):
     summary = tiny_train(
-        ["model=resnet", "objective.critic.width=8", "objective.critic.max_width=16",
-         "objective.critic.norm=none", "objective.loss=relativistic", "objective.r1=1",
-         "objective.r2=1", "objective.r2_every=2", f"objective.augment={augment}",
-         "trainer.ema_decay=0.9", "conditional=true", "trainer.rounds=3",
-         "trainer.sample_at=[3]"],
-        tmp_path, mnist_root,
-    )  # fmt: skip
+        [
+            "model=resnet",
+            "objective.critic.width=8",
+            "objective.critic.max_width=16",
+            "objective.critic.norm=none",
+            "objective.loss=relativistic",
+            "objective.r1=1",
+            "objective.r2=1",
+            "objective.r2_every=2",
+            f"objective.augment={augment}",
+            "trainer.ema_decay=0.9",
+            "conditional=true",
+            "trainer.rounds=3",
+            "trainer.sample_at=[3]",
+        ],
+        tmp_path,
+        mnist_root,
+    )
     final = summary["final"]
     assert summary["status"] == "done"
     assert {"r1_penalty", "r2_penalty"} <= set(final)

@@ -21,7 +21,7 @@ PAIRS = {
     "ae_adversarial": (
         ["model=ae", "objective=adversarial", *RESNET_AE, "objective.critic.hidden=16"],
         True,
-    ),  # fmt: skip
+    ),
     "vae_adversarial": (["model=vae", "objective=adversarial", *RESNET_AE, *CRITIC], False),
 }
 CASES = [(p, False) for p in PAIRS] + [(p, True) for p, (_, cond) in PAIRS.items() if cond]
@@ -30,8 +30,12 @@ CASES = [(p, False) for p in PAIRS] + [(p, True) for p, (_, cond) in PAIRS.items
 @pytest.mark.slow
 @pytest.mark.parametrize(("pair", "conditional"), CASES)
 def test_residual_pair_trains(pair, conditional, mnist_root, tmp_path):
-    overrides = [*PAIRS[pair][0], "trainer.rounds=3", "trainer.sample_at=[3]",
-                 f"conditional={str(conditional).lower()}"]  # fmt: skip
+    overrides = [
+        *PAIRS[pair][0],
+        "trainer.rounds=3",
+        "trainer.sample_at=[3]",
+        f"conditional={str(conditional).lower()}",
+    ]
     summary = tiny_train(overrides, tmp_path, mnist_root)
     assert summary["status"] == "done" and summary["rounds"] == 3
     assert all(torch.isfinite(torch.tensor(v)) for v in summary["final"].values())

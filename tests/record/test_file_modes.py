@@ -35,13 +35,21 @@ def _tiny_mnist(root):
         images, labels = digit_like(n, seed)
         write_idx(root / "MNIST" / "raw" / f"{prefix}-images-idx3-ubyte", images)
         write_idx(root / "MNIST" / "raw" / f"{prefix}-labels-idx1-ubyte", labels)
-    return {"_target_": "gantrain.data.torchvision_sets.load", "name": "mnist",
-            "root": str(root), "download": False, "image_size": 28, "channels": 1}  # fmt: skip
+    return {
+        "_target_": "gantrain.data.torchvision_sets.load",
+        "name": "mnist",
+        "root": str(root),
+        "download": False,
+        "image_size": 28,
+        "channels": 1,
+    }
 
 
 def test_written_files_follow_the_umask(umask, tmp_path):
     expected = 0o666 & ~umask
-    _, info = clf.load_or_train(_tiny_mnist(tmp_path / "data"), clf.ClassifierRecipe(steps=2, batch_size=8))
+    _, info = clf.load_or_train(
+        _tiny_mnist(tmp_path / "data"), clf.ClassifierRecipe(steps=2, batch_size=8)
+    )
     checkpoint.save({"round": 1}, tmp_path / "run" / "checkpoints" / "last.pt")
     write_json(tmp_path / "run" / "summary.json", {"status": "running"}, reserve=True)
     images = torch.zeros(4, 1, 8, 8, dtype=torch.uint8)
@@ -52,8 +60,13 @@ def test_written_files_follow_the_umask(umask, tmp_path):
     prefix = hashlib.sha256(b"weights").hexdigest()[:8]
     fetched = fetch(source.as_uri(), tmp_path / "hub" / "w.pth", prefix)
 
-    written = [Path(info["file"]), tmp_path / "run" / "checkpoints" / "last.pt",
-               tmp_path / "run" / "summary.json", tmp_path / "out" / "s.npz",
-               tmp_path / "out" / "s.png", fetched]  # fmt: skip
+    written = [
+        Path(info["file"]),
+        tmp_path / "run" / "checkpoints" / "last.pt",
+        tmp_path / "run" / "summary.json",
+        tmp_path / "out" / "s.npz",
+        tmp_path / "out" / "s.png",
+        fetched,
+    ]
     assert {str(p): oct(_mode(p)) for p in written} == {str(p): oct(expected) for p in written}
     assert not list(tmp_path.rglob("*.tmp")) and not list(tmp_path.rglob("*.part"))

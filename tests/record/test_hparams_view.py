@@ -43,10 +43,15 @@ def hparams_sessions(logdir) -> tuple[set[str], dict[str, dict[str, float]]]:
 @pytest.mark.slow
 def test_every_sweep_job_shows_its_own_metrics(mnist_root, tmp_path):
     out = run_cli(
-        ["-m", "objective=adversarial,mmd", f"dataset.root={mnist_root}", *TINY,
-         "hydra.sweep.dir=sw"],
+        [
+            "-m",
+            "objective=adversarial,mmd",
+            f"dataset.root={mnist_root}",
+            *TINY,
+            "hydra.sweep.dir=sw",
+        ],
         tmp_path,
-    )  # fmt: skip
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     columns, sessions = hparams_sessions(tmp_path / "sw")
     assert {"final/loss_d", "final/loss_g", "final/mmd", "final/loss"} <= columns

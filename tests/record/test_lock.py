@@ -46,8 +46,13 @@ def released():
 
 def _holder(run: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(Path(gantrain.__file__).parents[1])}
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(run), *extra], env=env,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(run), *extra],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout.readline() == "held\n"  # blocks until the claim is taken
     return proc
 

@@ -19,8 +19,9 @@ def test_no_font_cache_messages_on_a_first_import(tmp_path):
         "import matplotlib; print(matplotlib.get_cachedir())\n"
     )
     env = {**os.environ, "MPLCONFIGDIR": str(tmp_path / "mpl"), "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=300)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == str(tmp_path / "mpl")  # a fresh cache was built
     assert list((tmp_path / "mpl").glob("fontlist*.json"))

@@ -11,8 +11,13 @@ from helpers import tiny_train
 from gantrain.record.monitor import Monitor
 from gantrain.record.rate import RecentRate
 
-FAST_EVAL = ["eval.num_samples=24", "eval.kid_subsets=3", "eval.classifier.steps=20",
-             "objective.critic.width=8", "objective.critic.max_width=16"]  # fmt: skip
+FAST_EVAL = [
+    "eval.num_samples=24",
+    "eval.kid_subsets=3",
+    "eval.classifier.steps=20",
+    "objective.critic.width=8",
+    "objective.critic.max_width=16",
+]
 
 
 def _tags(run_dir) -> dict:
@@ -25,8 +30,11 @@ def _tags(run_dir) -> dict:
 
 @pytest.mark.slow
 def test_tensorboard_separates_training_and_evaluation(mnist_root, tmp_path):
-    tiny_train(["trainer.rounds=4", "trainer.sample_at=[2,4]", "eval.at=[2,4]", *FAST_EVAL],
-               tmp_path, mnist_root)  # fmt: skip
+    tiny_train(
+        ["trainer.rounds=4", "trainer.sample_at=[2,4]", "eval.at=[2,4]", *FAST_EVAL],
+        tmp_path,
+        mnist_root,
+    )
     tags = _tags(tmp_path)
     scalars = set(tags["scalars"])
     assert {"train/loss_d", "train/loss_g"} <= scalars
@@ -109,8 +117,7 @@ def _no_ioctl(fd=None):
 
 
 @pytest.mark.parametrize("reported", ["ioctl 0", "COLUMNS=0", "ioctl fails, COLUMNS=0"])
-def test_a_terminal_of_no_width_gets_plain_progress_lines(reported, tmp_path, caplog,
-                                                          monkeypatch):  # fmt: skip
+def test_a_terminal_of_no_width_gets_plain_progress_lines(reported, tmp_path, caplog, monkeypatch):
     """A terminal that says it has 0 columns: the bar would draw nothing; lines are shown."""
     import os
     import sys

@@ -13,9 +13,20 @@ from gantrain.record.report_pictures import curves, curves_picture, finals, grid
 
 # the README's sweep, tiny: two objectives that log different names (adversarial: loss_d,
 # loss_g, d_real, d_fake; mmd: mmd, loss), no evaluation
-SWEEP = ["-m", "objective=adversarial,mmd", "seed=0,1", "device=cpu", "trainer.rounds=4",
-         "trainer.sample_at=[2,4]", "trainer.log_every=1", "trainer.batch_size=16",
-         "model.width=8", "model.max_width=16", "eval.at=[]", "hydra.sweep.dir=sw"]  # fmt: skip
+SWEEP = [
+    "-m",
+    "objective=adversarial,mmd",
+    "seed=0,1",
+    "device=cpu",
+    "trainer.rounds=4",
+    "trainer.sample_at=[2,4]",
+    "trainer.log_every=1",
+    "trainer.batch_size=16",
+    "model.width=8",
+    "model.max_width=16",
+    "eval.at=[]",
+    "hydra.sweep.dir=sw",
+]
 
 
 @pytest.mark.slow
@@ -27,8 +38,12 @@ def test_report_of_two_objectives_draws_every_job(mnist_root, tmp_path):
     sweep = tmp_path / "sw"
     grids = Image.open(sweep / "report_grids.png")
     assert grids.width == 4 * 300  # four panels in a row, 3 inches at 100 dpi each
-    labels = {"0": "objective=adversarial seed=0", "1": "objective=adversarial seed=1",
-              "2": "objective=mmd seed=0", "3": "objective=mmd seed=1"}  # fmt: skip
+    labels = {
+        "0": "objective=adversarial seed=0",
+        "1": "objective=adversarial seed=1",
+        "2": "objective=mmd seed=0",
+        "3": "objective=mmd seed=1",
+    }
     drawn = curves([(label, sweep / job) for job, label in labels.items()])
     assert {m: [label for label, _ in series] for m, series in drawn.items()} == {
         "loss_d": [labels["0"], labels["1"]],
@@ -76,8 +91,9 @@ def test_curves_fall_back_to_the_loss_and_grids_skip_jobs_without_one(tmp_path):
     assert curves_picture([("e", _job(tmp_path / "e", []))], tmp_path / "e.png") is None
 
 
-ADVERSARIAL = [{"round": r, "loss_d": 1.2, "loss_g": 0.8, "d_real": 0.6, "d_fake": 0.4}
-               for r in (50, 100)]  # fmt: skip
+ADVERSARIAL = [
+    {"round": r, "loss_d": 1.2, "loss_g": 0.8, "d_real": 0.6, "d_fake": 0.4} for r in (50, 100)
+]
 MMD = [{"round": r, "mmd": 3.0 / r, "loss": 3.0 / r} for r in (50, 100)]
 EVAL = {"fid": 36.3, "kid": 4.0, "num_samples": 1000, "eval_s": 3.0}
 
@@ -86,8 +102,10 @@ def test_fid_where_any_job_has_it_and_the_loss_of_the_others(tmp_path):
     adv = _job(tmp_path / "adv", [*ADVERSARIAL[:1], {**ADVERSARIAL[1], **EVAL}])
     mmd = _job(tmp_path / "mmd", MMD)
     drawn = curves([("adversarial", adv), ("mmd", mmd)])
-    assert drawn == {"fid": [("adversarial", [(100, 36.3)])],
-                     "loss": [("mmd", [(50, 0.06), (100, 0.03)])]}  # fmt: skip
+    assert drawn == {
+        "fid": [("adversarial", [(100, 36.3)])],
+        "loss": [("mmd", [(50, 0.06), (100, 0.03)])],
+    }
     assert curves_picture([("adversarial", adv), ("mmd", mmd)], tmp_path / "c.png")
     assert Image.open(tmp_path / "c.png").size == (1200, 400)
     both = _job(tmp_path / "mmd_eval", [*MMD, {"round": 150, "loss": 0.02, **EVAL}])
@@ -95,9 +113,11 @@ def test_fid_where_any_job_has_it_and_the_loss_of_the_others(tmp_path):
 
 
 def test_the_swept_picture_draws_every_finished_job(tmp_path):
-    rows = [{"job": "0", "objective": "adversarial", "status": "done", "loss_d": 1.1, "loss_g": 0.9},
-            {"job": "1", "objective": "mmd", "status": "done", "loss": 3.2, "mmd": 3.2},
-            {"job": "2", "objective": "mmd", "status": "failed", "loss": 9.0}]  # fmt: skip
+    rows = [
+        {"job": "0", "objective": "adversarial", "status": "done", "loss_d": 1.1, "loss_g": 0.9},
+        {"job": "1", "objective": "mmd", "status": "done", "loss": 3.2, "mmd": 3.2},
+        {"job": "2", "objective": "mmd", "status": "failed", "loss": 9.0},
+    ]
     assert finals(rows, "objective") == {}  # nothing both objectives logged
     rows[1]["loss_d"] = 1.3
     assert finals(rows, "objective") == {"loss_d": [("adversarial", 1.1), ("mmd", 1.3)]}
@@ -106,7 +126,9 @@ def test_the_swept_picture_draws_every_finished_job(tmp_path):
 
 
 def test_a_job_stopped_at_its_time_limit_is_drawn_beside_finished_ones():
-    rows = [{"job": "0", "objective": "adversarial", "status": "time_limit", "fid": 30.0},
-            {"job": "1", "objective": "mmd", "status": "done", "fid": 50.0},
-            {"job": "2", "objective": "mmd", "status": "interrupted", "fid": 9.0}]  # fmt: skip
+    rows = [
+        {"job": "0", "objective": "adversarial", "status": "time_limit", "fid": 30.0},
+        {"job": "1", "objective": "mmd", "status": "done", "fid": 50.0},
+        {"job": "2", "objective": "mmd", "status": "interrupted", "fid": 9.0},
+    ]
     assert finals(rows, "objective") == {"fid": [("adversarial", 30.0), ("mmd", 50.0)]}

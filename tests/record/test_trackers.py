@@ -17,8 +17,13 @@ from gantrain.record import trackers
 from gantrain.record.monitor import Monitor
 from gantrain.record.trackers import base as tracker
 
-SHORT = ["trainer.rounds=4", "trainer.sample_at=[2,4]", "eval.at=[]",
-         "objective.critic.width=8", "objective.critic.max_width=16"]  # fmt: skip
+SHORT = [
+    "trainer.rounds=4",
+    "trainer.sample_at=[2,4]",
+    "eval.at=[]",
+    "objective.critic.width=8",
+    "objective.critic.max_width=16",
+]
 
 
 def _scalars(run_dir) -> dict[tuple[int, str], float]:
@@ -47,12 +52,16 @@ def test_a_resumed_csv_drops_rows_after_the_checkpoint(tmp_path):
     for rnd in (1, 2, 3):
         first.scalars(rnd, {"loss": float(rnd)})
     first.close()
-    again = Monitor(tmp_path, rounds=10, start_round=2, progress=False,
-                    config={"logger": {"csv": {}}})  # fmt: skip
+    again = Monitor(
+        tmp_path, rounds=10, start_round=2, progress=False, config={"logger": {"csv": {}}}
+    )
     again.scalars(3, {"loss": 30.0})
     again.close()
-    assert _scalars(tmp_path) == {(1, "train/loss"): 1.0, (2, "train/loss"): 2.0,
-                                  (3, "train/loss"): 30.0}  # fmt: skip
+    assert _scalars(tmp_path) == {
+        (1, "train/loss"): 1.0,
+        (2, "train/loss"): 2.0,
+        (3, "train/loss"): 30.0,
+    }
 
 
 def test_no_logger_node_means_tensorboard(tmp_path):
@@ -131,8 +140,11 @@ def test_mlflow_and_csv_together_and_a_resume_continues_the_mlflow_run(mnist_roo
     assert list(artifacts.rglob("config.yaml"))
     assert not (tmp_path / "tb").exists()
 
-    tiny_train([*SHORT, "logger=[csv,mlflow]", "trainer.rounds=6", f"resume={tmp_path}"],
-               tmp_path, mnist_root)  # fmt: skip
+    tiny_train(
+        [*SHORT, "logger=[csv,mlflow]", "trainer.rounds=6", f"resume={tmp_path}"],
+        tmp_path,
+        mnist_root,
+    )
     runs = mlflow.search_runs(experiment_names=["gantrain"])
     assert list(runs["run_id"]) == [first_id]  # the same run, continued
     history = mlflow.MlflowClient().get_metric_history(first_id, "train/loss_d")

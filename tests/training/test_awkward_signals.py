@@ -61,8 +61,9 @@ def test_sigterm_during_the_first_checkpoint_write(mnist_root, tmp_path, monkeyp
 
     monkeypatch.setattr(checkpoint, "atomic", atomic)
     with pytest.raises(StoppedBySignal) as stop:
-        tiny_train([*CRITIC, "trainer.rounds=50", "trainer.checkpoint_every=3"], tmp_path,
-                   mnist_root)  # fmt: skip
+        tiny_train(
+            [*CRITIC, "trainer.rounds=50", "trainer.checkpoint_every=3"], tmp_path, mnist_root
+        )
     assert stop.value.round == 3
     assert checkpoint.load(tmp_path / "checkpoints" / "last.pt")["round"] == 3
     assert not list(tmp_path.rglob("*.tmp"))

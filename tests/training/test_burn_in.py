@@ -15,8 +15,19 @@ from gantrain.training.ema import EMA
 
 
 def _built(overrides):
-    cfg = without_hydra(compose_cfg(["model=r3gan", "schedule=r3gan", "device=cpu", *CRITIC,
-                                     "model.width=8", "model.max_width=16", *overrides]))  # fmt: skip
+    cfg = without_hydra(
+        compose_cfg(
+            [
+                "model=r3gan",
+                "schedule=r3gan",
+                "device=cpu",
+                *CRITIC,
+                "model.width=8",
+                "model.max_width=16",
+                *overrides,
+            ]
+        )
+    )
     model, objective = build(cfg.model), build(cfg.objective)
     objective.bind(model)
     return model, objective, build(cfg.schedule)
@@ -52,8 +63,14 @@ def test_r3gans_schedule_sets_the_round_s_values(rnd, lr, beta2, gamma, decay):
 
 
 def test_augmentation_probability_is_held_by_the_schedule():
-    _, objective, burn_in = _built(["objective.augment=ada", "schedule.augment_start=0",
-                                    "schedule.augment_end=0.5", "schedule.rounds=10"])  # fmt: skip
+    _, objective, burn_in = _built(
+        [
+            "objective.augment=ada",
+            "schedule.augment_start=0",
+            "schedule.augment_end=0.5",
+            "schedule.rounds=10",
+        ]
+    )
     burn_in.bind(objective, None, 64, torch.device("cpu"))
     burn_in.apply(5)
     assert float(objective.augment.p) == pytest.approx(0.25)
@@ -89,8 +106,15 @@ def _state(run):
 
 @pytest.mark.slow
 def test_a_resumed_scheduled_run_is_bit_identical(mnist_root, tmp_path):
-    args = ["model=r3gan", "schedule=r3gan", "schedule.rounds=8", *CRITIC,
-            "trainer.deterministic=true", "trainer.sample_at=[4,8]", "eval.at=[]"]  # fmt: skip
+    args = [
+        "model=r3gan",
+        "schedule=r3gan",
+        "schedule.rounds=8",
+        *CRITIC,
+        "trainer.deterministic=true",
+        "trainer.sample_at=[4,8]",
+        "eval.at=[]",
+    ]
     whole, half = tmp_path / "whole", tmp_path / "half"
     tiny_train([*args, "trainer.rounds=8"], whole, mnist_root)
     tiny_train([*args, "trainer.rounds=4"], half, mnist_root)

@@ -26,7 +26,11 @@ MILESTONES = [100, 1000, 2000, 5000, 10000, 20000, 50000]
 def test_default_rounds_are_a_round_number_grid_from_1000():
     assert EvalSettings(at=None).rounds(MILESTONES, 2000) == [1000, 1200, 1400, 1600, 1800, 2000]
     assert EvalSettings(at=None).rounds(MILESTONES, 50000) == [
-        1000, 2000, 5000, *range(10000, 50001, 5000)]  # fmt: skip
+        1000,
+        2000,
+        5000,
+        *range(10000, 50001, 5000),
+    ]
     assert EvalSettings(at=None).rounds(MILESTONES, 2500)[-2:] == [2400, 2500]  # the last round
     assert EvalSettings(at=None).rounds(MILESTONES, 999) == []  # before 1000 samples are noise
     assert EvalSettings(at=[]).rounds([100, 1000], 5000) == []
@@ -43,10 +47,19 @@ def test_default_rounds_give_tensorboard_a_line(rounds):
 
 
 def test_the_plan_line_is_words():
-    info = {"extractor": {"name": "classifier", "feature_dim": 128, "test_accuracy": 0.986,
-                          "file": "/data/.gantrain/classifier-mnist-28px-1ch-4681f0.pt",
-                          "recipe": {"steps": 1000}, "trained": False},
-            "reference_images": 10000, "dataset": "mnist", "split": "test"}  # fmt: skip
+    info = {
+        "extractor": {
+            "name": "classifier",
+            "feature_dim": 128,
+            "test_accuracy": 0.986,
+            "file": "/data/.gantrain/classifier-mnist-28px-1ch-4681f0.pt",
+            "recipe": {"steps": 1000},
+            "trained": False,
+        },
+        "reference_images": 10000,
+        "dataset": "mnist",
+        "split": "test",
+    }
     line = plan_line([1000, 1500, 2000], 1000, info)
     assert line == (
         "evaluating at rounds 1000, 1500 and 2000: FID/KID of 1,000 samples against 10,000 "

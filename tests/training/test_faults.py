@@ -60,8 +60,9 @@ checkpoint.open = fake_open
 @pytest.mark.slow
 def test_a_full_disk_at_a_checkpoint_keeps_the_one_before(mnist_root, tmp_path):
     run = tmp_path / "run"
-    out = patched_gantrain(FULL_DISK_AT_SECOND_CHECKPOINT,
-                            cli_args(mnist_root, run, ["trainer.rounds=6"]), tmp_path)  # fmt: skip
+    out = patched_gantrain(
+        FULL_DISK_AT_SECOND_CHECKPOINT, cli_args(mnist_root, run, ["trainer.rounds=6"]), tmp_path
+    )
     assert out.returncode == 2
     line = one_error_line(out.stderr)
     assert (
@@ -83,9 +84,15 @@ def test_a_real_size_limit_before_any_checkpoint(mnist_root, tmp_path):
     def limit():
         resource.setrlimit(resource.RLIMIT_FSIZE, (64_000, 64_000))
 
-    out = subprocess.run([str(exe), *cli_args(mnist_root, run, ["trainer.rounds=4"])],
-                         cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"},
-                         capture_output=True, text=True, timeout=300, preexec_fn=limit)  # fmt: skip
+    out = subprocess.run(
+        [str(exe), *cli_args(mnist_root, run, ["trainer.rounds=4"])],
+        cwd=tmp_path,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=limit,
+    )
     assert out.returncode == 2
     line = one_error_line(out.stderr)
     assert "could not write the checkpoint" in line and "file too large" in line
@@ -106,9 +113,16 @@ def small_disk(tmp_path):
 def test_a_run_on_a_filesystem_too_small_for_it(mnist_root, small_disk, tmp_path):
     run = small_disk / "run"
     every_10 = "[" + ",".join(str(r) for r in range(10, 201, 10)) + "]"
-    args = [f"dataset.root={mnist_root}", *TINY, *CRITIC, "trainer.rounds=200",
-            f"trainer.sample_at={every_10}", "trainer.checkpoint_every=10",
-            "trainer.keep_checkpoints=100", f"hydra.run.dir={run}"]  # fmt: skip
+    args = [
+        f"dataset.root={mnist_root}",
+        *TINY,
+        *CRITIC,
+        "trainer.rounds=200",
+        f"trainer.sample_at={every_10}",
+        "trainer.checkpoint_every=10",
+        "trainer.keep_checkpoints=100",
+        f"hydra.run.dir={run}",
+    ]
     out = run_cli(args, tmp_path)
     assert out.returncode == 2
     line = one_error_line(out.stderr + out.stdout)

@@ -75,8 +75,11 @@ def test_rollback_reloads_the_finite_state_and_says_so(mnist_root, tmp_path):
     out = run_cli(_args(mnist_root, run, ["trainer.nan_policy=rollback"]), tmp_path)
     assert out.returncode == 2
     log = (run / "train.log").read_text()
-    reloads = re.findall(r"rollback (\d) of 3: reloaded (\S+) \(round (\d+)\), the learning "
-                         r"rates now ([\d.]+) of", log)  # fmt: skip
+    reloads = re.findall(
+        r"rollback (\d) of 3: reloaded (\S+) \(round (\d+)\), the learning "
+        r"rates now ([\d.]+) of",
+        log,
+    )
     kept = f"{run}/checkpoints/last.pt"
     assert reloads == [("1", kept, "1", "0.5"), ("2", kept, "1", "0.25"), ("3", kept, "1", "0.125")]
     assert _all_finite(run / "checkpoints") == {"last.pt": 1}
@@ -191,11 +194,16 @@ def test_exploded_losses_need_the_windows_in_a_row():
 
 def test_a_run_whose_losses_exploded_ends_diverged(mnist_root, tmp_path, caplog):
     # Adam at lr=1e5: loss_g is ~1e17 from round 1 on and stays finite
-    adam = ["objective.loss=wasserstein", "objective.critic.norm=none",
-            "objective.optimizer.lr=1e5", "objective.critic_optimizer.lr=1e5"]  # fmt: skip
+    adam = [
+        "objective.loss=wasserstein",
+        "objective.critic.norm=none",
+        "objective.optimizer.lr=1e5",
+        "objective.critic_optimizer.lr=1e5",
+    ]
     with caplog.at_level(logging.INFO, logger="gantrain"):
-        summary = tiny_train([*CRITIC, *adam, "trainer.rounds=4", "trainer.sample_at=[4]"],
-                             tmp_path, mnist_root)  # fmt: skip
+        summary = tiny_train(
+            [*CRITIC, *adam, "trainer.rounds=4", "trainer.sample_at=[4]"], tmp_path, mnist_root
+        )
     assert summary["status"] == "diverged" and summary["diverged"] is True
     assert summary["diverged_round"] == 1 and summary["diverged_term"] == "loss_g"
     assert abs(summary["diverged_value"]) > EXPLODED

@@ -87,8 +87,14 @@ def _kill_and_resume(args, run: Path, cwd: Path, kill_at: int, setup: str = "") 
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert torch.load(run / "checkpoints" / "last.pt", weights_only=True)["round"] < 24
-    out = subprocess.run(gantrain_argv([f"resume={run}"], setup), cwd=cwd, capture_output=True,
-                         text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)  # fmt: skip
+    out = subprocess.run(
+        gantrain_argv([f"resume={run}"], setup),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
 
 
@@ -124,8 +130,14 @@ def test_sigkill_resume_identity_for_a_vae_gan(mnist_root, tmp_path):
 @pytest.mark.slow
 def test_sigkill_resume_identity_for_wgan_gp_with_lazy_r1(mnist_root, tmp_path):
     # the interpolation draws, the penalties' step count and the lazy schedule come back exactly
-    extra = ["objective.loss=wasserstein", "objective.gradient_penalty=10", "objective.critic_steps=2",
-             "objective.critic.norm=layer", "objective.r1=1", "objective.r1_every=3"]  # fmt: skip
+    extra = [
+        "objective.loss=wasserstein",
+        "objective.gradient_penalty=10",
+        "objective.critic_steps=2",
+        "objective.critic.norm=layer",
+        "objective.r1=1",
+        "objective.r1_every=3",
+    ]
     out = run_cli(_args(mnist_root, tmp_path / "a", extra=extra), tmp_path)
     assert out.returncode == 0, out.stderr
     _kill_and_resume(_args(mnist_root, tmp_path / "b", extra=extra), tmp_path / "b", tmp_path, 8)
@@ -153,8 +165,14 @@ def test_sigkill_resume_identity_for_streamed_conditional_data(tmp_path):
         (tmp_path / "pics" / name).mkdir(parents=True)
         for i in range(12):
             coloured_picture(20 + i, 20, 20 * c + i).save(tmp_path / "pics" / name / f"{i}.png")
-    extra = ["conditional=true", "dataset=image_folder", "dataset.image_size=16", "dataset.in_memory_max=0", "dataset.workers=0",
-             "eval.at=[]"]  # fmt: skip
+    extra = [
+        "conditional=true",
+        "dataset=image_folder",
+        "dataset.image_size=16",
+        "dataset.in_memory_max=0",
+        "dataset.workers=0",
+        "eval.at=[]",
+    ]
 
     out = run_cli(_args(tmp_path / "pics", tmp_path / "a", extra=extra), tmp_path)
     assert out.returncode == 0, out.stderr
@@ -174,8 +192,12 @@ def test_sigkill_resume_identity_with_ada_restores_p(mnist_root, tmp_path):
     _assert_same_run(tmp_path / "a", tmp_path / "b")
     ps = [json.loads(line).get("ada_p") for line in (tmp_path / "b" / "metrics.jsonl").open()]
     assert all(p is not None for p in ps) and max(ps) > 0
-    a, b = (torch.load(tmp_path / r / "checkpoints" / "last.pt", weights_only=True)["objective"]
-            ["augment"] for r in "ab")  # fmt: skip
+    a, b = (
+        torch.load(tmp_path / r / "checkpoints" / "last.pt", weights_only=True)["objective"][
+            "augment"
+        ]
+        for r in "ab"
+    )
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -264,8 +286,14 @@ def test_existing_run_dir_is_not_overwritten(uninterrupted, tmp_path):
 def test_sigkill_resume_identity_for_the_residual_r3gan(mnist_root, tmp_path):
     # the residual nets with spectral norm's power-iteration vectors, the relativistic loss's
     # paired scores, and R1 and R2 on their lazy schedules come back exactly
-    extra = ["model=resnet", "objective.loss=relativistic", "objective.r1=1",
-             "objective.r1_every=2", "objective.r2=1", "objective.r2_every=3"]  # fmt: skip
+    extra = [
+        "model=resnet",
+        "objective.loss=relativistic",
+        "objective.r1=1",
+        "objective.r1_every=2",
+        "objective.r2=1",
+        "objective.r2_every=3",
+    ]
     out = run_cli(_args(mnist_root, tmp_path / "a", extra=extra), tmp_path)
     assert out.returncode == 0, out.stderr
     _kill_and_resume(_args(mnist_root, tmp_path / "b", extra=extra), tmp_path / "b", tmp_path, 8)

@@ -30,8 +30,18 @@ def finished(mnist_root, tmp_path):
 @pytest.mark.slow
 def test_resume_force_applies_a_changed_learning_rate(finished, mnist_root, caplog):
     with caplog.at_level(logging.INFO, logger="gantrain"):
-        tiny_train([*CRITIC, "trainer.rounds=3", "trainer.sample_at=[2]", f"resume={finished}",
-                    "resume_force=true", "objective.optimizer.lr=0.001"], finished, mnist_root)  # fmt: skip
+        tiny_train(
+            [
+                *CRITIC,
+                "trainer.rounds=3",
+                "trainer.sample_at=[2]",
+                f"resume={finished}",
+                "resume_force=true",
+                "objective.optimizer.lr=0.001",
+            ],
+            finished,
+            mnist_root,
+        )
     assert _lrs(finished) == (0.001, 6e-4)  # the generator's changed, the critic's as it was
     recorded = yaml.safe_load((finished / ".hydra" / "config.yaml").read_text())
     assert recorded["objective"]["optimizer"]["lr"] == 0.001
@@ -58,13 +68,19 @@ def test_a_resume_with_nothing_to_train_rewrites_no_config(finished, mnist_root)
     for name in ("config.yaml", "overrides.yaml"):
         (folder / name).write_text(f"# {name} as the run's start recorded it\n")
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.iterdir()}
-    summary = tiny_train([*CRITIC, "trainer.rounds=1", "trainer.sample_at=[2]",
-                          f"resume={finished}"], finished, mnist_root)  # fmt: skip
+    summary = tiny_train(
+        [*CRITIC, "trainer.rounds=1", "trainer.sample_at=[2]", f"resume={finished}"],
+        finished,
+        mnist_root,
+    )
     assert summary["rounds"] == 2
     assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in folder.iterdir()} == before
     # one that trains on records its config: the check above could fail
-    tiny_train([*CRITIC, "trainer.rounds=3", "trainer.sample_at=[2]", f"resume={finished}"],
-               finished, mnist_root)  # fmt: skip
+    tiny_train(
+        [*CRITIC, "trainer.rounds=3", "trainer.sample_at=[2]", f"resume={finished}"],
+        finished,
+        mnist_root,
+    )
     assert (folder / "config.yaml").read_bytes() != before["config.yaml"][0]
 
 
@@ -78,8 +94,11 @@ def test_a_rolled_back_run_resumes_at_its_scale_of_the_configured_rates(finished
     for key in ("optimizer", "critic_optimizer"):
         payload["objective"][key]["param_groups"][0]["lr"] = 1.0
     checkpoint.save(payload, last)
-    tiny_train([*CRITIC, "trainer.rounds=3", "trainer.sample_at=[2]", f"resume={finished}"],
-               finished, mnist_root)  # fmt: skip
+    tiny_train(
+        [*CRITIC, "trainer.rounds=3", "trainer.sample_at=[2]", f"resume={finished}"],
+        finished,
+        mnist_root,
+    )
     assert _lrs(finished) == (3e-4, 3e-4)
     assert checkpoint.load(last)["lr_scale"] == 0.5
 
@@ -87,8 +106,13 @@ def test_a_rolled_back_run_resumes_at_its_scale_of_the_configured_rates(finished
 def test_the_start_up_line_says_what_is_applied_and_what_is_not():
     from gantrain.training.resume import _applied
 
-    said = _applied(["objective.optimizer.lr: 0.0006 -> 0.001", "seed: 0 -> 3",
-                     "objective.critic_steps: 1 -> 2"])  # fmt: skip
+    said = _applied(
+        [
+            "objective.optimizer.lr: 0.0006 -> 0.001",
+            "seed: 0 -> 3",
+            "objective.critic_steps: 1 -> 2",
+        ]
+    )
     assert said == (
         "applying objective.optimizer.lr: 0.0006 -> 0.001; objective.critic_steps: 1 -> 2; "
         "not applying seed: 0 -> 3 (the checkpoint's random states continue)"

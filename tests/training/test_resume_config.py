@@ -5,8 +5,11 @@ from gantrain.training.resume import config_changes
 
 def test_keys_a_run_predates_at_their_defaults_are_no_change():
     saved = {"model": {"width": 8}, "trainer": {"rounds": 10}}
-    now = {"model": {"width": 8, "encode_label": True}, "trainer": {"rounds": 10},
-           "conditional": False}  # fmt: skip
+    now = {
+        "model": {"width": 8, "encode_label": True},
+        "trainer": {"rounds": 10},
+        "conditional": False,
+    }
     defaults = {"model.encode_label": True, "conditional": False}
     assert config_changes(saved, now, defaults) == []
     # a new key set to something else, or a key changed, still is

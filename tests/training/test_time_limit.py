@@ -23,9 +23,19 @@ from gantrain.training.resume import config_changes
 
 @pytest.mark.parametrize(
     ("given", "seconds"),
-    [("90s", 90), ("20m", 1200), ("2h", 7200), ("1h30m", 5400), (45, 45), ("1.5m", 90),
-     ("0.5h", 1800), ("1h30m15s", 5415), (2.5, 2.5), ("45", 45)],
-)  # fmt: skip
+    [
+        ("90s", 90),
+        ("20m", 1200),
+        ("2h", 7200),
+        ("1h30m", 5400),
+        (45, 45),
+        ("1.5m", 90),
+        ("0.5h", 1800),
+        ("1h30m15s", 5415),
+        (2.5, 2.5),
+        ("45", 45),
+    ],
+)
 def test_durations(given, seconds):
     assert duration_seconds(given) == seconds
 
@@ -72,9 +82,16 @@ def test_a_sweep_whose_jobs_stopped_at_their_limit_has_not_failed(tmp_path, monk
 
 # ---- runs: the clock reads 0 when training starts and moves one second per round ----
 
-ARGS = [*CRITIC, "trainer.rounds=12", "trainer.sample_at=[4,12]", "trainer.checkpoint_every=4",
-        "trainer.log_every=4", "trainer.deterministic=true", "trainer.ema_decay=0.9",
-        "eval.at=[8]"]  # fmt: skip
+ARGS = [
+    *CRITIC,
+    "trainer.rounds=12",
+    "trainer.sample_at=[4,12]",
+    "trainer.checkpoint_every=4",
+    "trainer.log_every=4",
+    "trainer.deterministic=true",
+    "trainer.ema_decay=0.9",
+    "eval.at=[8]",
+]
 
 
 @pytest.fixture()
@@ -191,13 +208,29 @@ def test_data_parallel_ranks_stop_after_the_same_round(mnist_root, tmp_path):
     from pathlib import Path
 
     (tmp_path / "start.py").write_text(RANK_1_CLOCK)
-    args = [f"dataset.root={mnist_root}", "device=cpu", "device.threads=1", "trainer.rounds=8",
-            "trainer.sample_at=[8]", "trainer.batch_size=16", "model.width=8",
-            "model.max_width=16", *CRITIC, "trainer.time_limit=1h", "hydra.run.dir=run"]  # fmt: skip
+    args = [
+        f"dataset.root={mnist_root}",
+        "device=cpu",
+        "device.threads=1",
+        "trainer.rounds=8",
+        "trainer.sample_at=[8]",
+        "trainer.batch_size=16",
+        "model.width=8",
+        "model.max_width=16",
+        *CRITIC,
+        "trainer.time_limit=1h",
+        "hydra.run.dir=run",
+    ]
     torchrun = Path(sys.executable).with_name("torchrun")
-    out = subprocess.run([str(torchrun), "--nproc_per_node=2", "start.py", *args], cwd=tmp_path,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True,
-                         text=True, timeout=300, stdin=subprocess.DEVNULL)  # fmt: skip
+    out = subprocess.run(
+        [str(torchrun), "--nproc_per_node=2", "start.py", *args],
+        cwd=tmp_path,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     run = tmp_path / "run"
     summary = json.loads((run / "summary.json").read_text())

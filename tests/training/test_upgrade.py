@@ -26,9 +26,14 @@ def _keys(node, prefix=""):
 
 
 def test_the_fixtures_are_format_1_and_cover_the_families():
-    assert {"dcgan_adversarial", "vae_mle", "ae_mmd", "cdcgan_conditional", "r3gan", "resnet"} <= set(
-        RUNS
-    )
+    assert {
+        "dcgan_adversarial",
+        "vae_mle",
+        "ae_mmd",
+        "cdcgan_conditional",
+        "r3gan",
+        "resnet",
+    } <= set(RUNS)
     for name in RUNS:
         raw = torch.load(FIXTURES / name / "checkpoints" / "last.pt", weights_only=True)
         assert raw["format"] == 1
@@ -73,10 +78,16 @@ def test_old_key_names_on_the_command_line_are_aliases(caplog):
     args = ["objective.d_steps=3", "+objective.critic.pack=2", "objective.d_steps=4", "seed=1"]
     with caplog.at_level("WARNING", logger="gantrain"):
         new = upgrade_overrides(args)
-    assert new == ["objective.critic_steps=3", "+objective.critic.packing=2",
-                   "objective.critic_steps=4", "seed=1"]  # fmt: skip
+    assert new == [
+        "objective.critic_steps=3",
+        "+objective.critic.packing=2",
+        "objective.critic_steps=4",
+        "seed=1",
+    ]
     said = [r.getMessage() for r in caplog.records]
-    assert said.count("objective.d_steps is now objective.critic_steps; the old name still works") == 1
+    assert (
+        said.count("objective.d_steps is now objective.critic_steps; the old name still works") == 1
+    )
     cfg = compose_cfg(upgrade_overrides(["objective.d_steps=3", "objective.critic.pack=2"]))
     assert cfg.objective.critic_steps == 3 and cfg.objective.critic.packing == 2
 
@@ -106,7 +117,9 @@ def test_a_format_1_run_resumes(name, mnist_root, tmp_path):
     payload = checkpoint.load(run / "checkpoints" / "last.pt")
     assert payload["round"] == 6 and payload["format"] == FORMAT
     overrides = yaml.safe_load((run / ".hydra" / "overrides.yaml").read_text())
-    assert not any(o.split("=")[0] in ("objective.d_steps", "objective.critic.pack") for o in overrides)
+    assert not any(
+        o.split("=")[0] in ("objective.d_steps", "objective.critic.pack") for o in overrides
+    )
 
 
 def test_an_old_preset_name_composes_its_renamed_preset():

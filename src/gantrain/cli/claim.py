@@ -18,8 +18,18 @@ from gantrain.hardware import distributed
 from gantrain.record import lock
 
 # flags with which Hydra runs no job (prints help, a config, a completion script)
-NO_JOB = {"--help", "-h", "--hydra-help", "--version", "--cfg", "-c", "--info", "-i",
-          "--shell-completion", "-sc"}  # fmt: skip
+NO_JOB = {
+    "--help",
+    "-h",
+    "--hydra-help",
+    "--version",
+    "--cfg",
+    "-c",
+    "--info",
+    "-i",
+    "--shell-completion",
+    "-sc",
+}
 # flags that bring the user's own configs, which may name another hydra.run.dir
 OWN_CONFIG = {"--config-name", "-cn", "--config-path", "-cp", "--config-dir", "-cd"}
 NEW_RUN = "wait for it to finish or choose another hydra.run.dir"

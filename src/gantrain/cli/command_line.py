@@ -14,8 +14,16 @@ from gantrain.config import conf_dir, options, split_args
 from gantrain.errors import UserError
 from gantrain.schema import Schema, all_keys, not_a_key
 
-USER_GROUPS = ("model", "objective", "dataset", "device", "trainer", "experiment", "hparams_search",
-               "logger")  # fmt: skip
+USER_GROUPS = (
+    "model",
+    "objective",
+    "dataset",
+    "device",
+    "trainer",
+    "experiment",
+    "hparams_search",
+    "logger",
+)
 MODES = ("--run", "-m", "--multirun", "--cfg", "-c", "--info", "-i", "--shell-completion", "-sc")
 MAX_CHECKED_JOBS = 64  # a bigger sweep's later jobs are checked as each starts
 

@@ -14,8 +14,17 @@ from gantrain.config import conf_dir, split_args
 from gantrain.errors import UserError
 
 # Hydra modes that print or inspect and create no output directory
-_NO_OUTPUT = ("--cfg", "-c", "--info", "-i", "--shell-completion", "-sc", "--help", "-h",
-              "--hydra-help")  # fmt: skip
+_NO_OUTPUT = (
+    "--cfg",
+    "-c",
+    "--info",
+    "-i",
+    "--shell-completion",
+    "-sc",
+    "--help",
+    "-h",
+    "--hydra-help",
+)
 
 
 def literal_part(value: str) -> Path:

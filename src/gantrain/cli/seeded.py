@@ -56,8 +56,9 @@ def seed_labels(run, wanted: int | str | None, seeds: list[int]) -> torch.Tensor
 
 
 @torch.no_grad()
-def seeded_batches(model, seeds: list[int], labels: torch.Tensor | None, truncation: float = 1.0,
-                   batch: int = 100) -> Iterator[torch.Tensor]:  # fmt: skip
+def seeded_batches(
+    model, seeds: list[int], labels: torch.Tensor | None, truncation: float = 1.0, batch: int = 100
+) -> Iterator[torch.Tensor]:
     """uint8 (<= batch, C, H, W) images of the seeds in order, batch by batch; model is
     latent.fixed_statistics' (norm statistics that do not depend on the batch)."""
     from gantrain.metrics.scores import to_uint8
@@ -69,15 +70,17 @@ def seeded_batches(model, seeds: list[int], labels: torch.Tensor | None, truncat
         yield to_uint8(model.sample_from_noise(z, y))
 
 
-def seeded_images(model, seeds: list[int], labels: torch.Tensor | None,
-                  truncation: float = 1.0) -> torch.Tensor:  # fmt: skip
+def seeded_images(
+    model, seeds: list[int], labels: torch.Tensor | None, truncation: float = 1.0
+) -> torch.Tensor:
     """uint8 (len(seeds), C, H, W): seeded_batches' images at once."""
     return torch.cat(list(seeded_batches(model, seeds, labels, truncation)))
 
 
 @torch.no_grad()
-def seeded_walk(model, a: int, b: int, steps: int, label: torch.Tensor | None,
-                truncation: float = 1.0) -> torch.Tensor:  # fmt: skip
+def seeded_walk(
+    model, a: int, b: int, steps: int, label: torch.Tensor | None, truncation: float = 1.0
+) -> torch.Tensor:
     """uint8 (steps, C, H, W): the spherical path from seed a's latent to seed b's, ends
     included (the ends are the seeds' own images); label (1,) holds the path's class."""
     from gantrain.metrics.scores import to_uint8

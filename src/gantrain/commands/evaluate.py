@@ -61,16 +61,25 @@ def evaluate_run(
     n, subsets = num_samples, kid_subsets
     device = resolve_device(device)
     run = load_run(run_dir, checkpoint, ema, dataset or {}, device)
-    scorer = make_scorer(run.data(), device, extractor, split, classifier or ClassifierRecipe(),
-                         inception_weights, subsets, labels=run.model.num_classes > 0,
-                         fetch_timeout=fetch_timeout)  # fmt: skip
+    scorer = make_scorer(
+        run.data(),
+        device,
+        extractor,
+        split,
+        classifier or ClassifierRecipe(),
+        inception_weights,
+        subsets,
+        labels=run.model.num_classes > 0,
+        fetch_timeout=fetch_timeout,
+    )
     scores = scorer.score_model(run.model, n, seed, modes_samples)
     info = {k: v for k, v in scorer.info["extractor"].items() if k != "trained"}
     if "modes" in scores:
         scores["modes_protocol"] = protocol(scores["modes_samples"], info)
     if "judges" in scorer.info:
-        scores["judges"] = [{k: v for k, v in j.items() if k != "trained"}
-                            for j in scorer.info["judges"]]  # fmt: skip
+        scores["judges"] = [
+            {k: v for k, v in j.items() if k != "trained"} for j in scorer.info["judges"]
+        ]
         scores["judges_margins"] = dict(MARGINS)
     return {
         **scores,

@@ -90,9 +90,16 @@ def _write_onnx(module: Generator, example: tuple, out: Path, meta: dict[str, st
     try:
         with warnings.catch_warnings():  # the TorchScript-based exporter: deprecated, not gone
             warnings.simplefilter("ignore", DeprecationWarning)
-            torch.onnx.export(module, example, str(tmp), input_names=names,
-                              output_names=["images"], dynamic_axes=axes, opset_version=OPSET,
-                              dynamo=False)  # fmt: skip
+            torch.onnx.export(
+                module,
+                example,
+                str(tmp),
+                input_names=names,
+                output_names=["images"],
+                dynamic_axes=axes,
+                opset_version=OPSET,
+                dynamo=False,
+            )
         proto = onnx.load(str(tmp))
         for key, value in meta.items():
             entry = proto.metadata_props.add()

@@ -63,14 +63,22 @@ def pack(
     check_writable(target, "out")
     hub_name = "/" in src.strip("/") and not src.startswith((".", "/", "~"))  # user/dataset
     if not Path(src).expanduser().exists() and not hub_name:
-        raise UserError(f"src={src} does not exist: give a folder, archive, Parquet file or "
-                        "saved dataset to pack")  # fmt: skip
+        raise UserError(
+            f"src={src} does not exist: give a folder, archive, Parquet file or "
+            "saved dataset to pack"
+        )
     # one writer per pack: a second gantrain-pack into this out= is refused before it reads
     lock.claim(target, "wait for it to finish or give another out= folder")
     try:
         source = open_source(src, split, image_column, label_column)
-        settings = Settings(image_size, channels, Recipe(fit, filter, tuple(background)), format,
-                            quality, float(shard_mb))  # fmt: skip
+        settings = Settings(
+            image_size,
+            channels,
+            Recipe(fit, filter, tuple(background)),
+            format,
+            quality,
+            float(shard_mb),
+        )
         log.info("packing %d images from %s into %s", len(source), source.what, target)
         return run_pack(source, target, settings, workers, progress)
     finally:

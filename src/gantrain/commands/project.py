@@ -37,8 +37,14 @@ WalkSteps = Annotated[
     int, Ge(1), Le(MAX_WALK_STEPS), Says(f"an integer from 1 to {MAX_WALK_STEPS}")
 ]
 SHOWN_PX = 128  # comparison.png and walk.gif are scaled up (nearest) to at least this height
-FILES = ("target.png", "reconstruction.png", "comparison.png", "latent.npz", "walk.gif",
-         "distances.json")  # fmt: skip
+FILES = (
+    "target.png",
+    "reconstruction.png",
+    "comparison.png",
+    "latent.npz",
+    "walk.gif",
+    "distances.json",
+)
 
 
 def check_image(image: str | None) -> Path:
@@ -184,8 +190,13 @@ def project_image(
     target = read_image(path, size, channels).to(dev).float().div(127.5).sub(1.0)
     classes = classes_to_search(run_, class_)
     features, feature_name = feature_map(run_, feature_weight, dev)
-    log.info("projecting %s: %d starts x %d steps%s", image, starts, steps,
-             f" x {len(classes)} classes" if classes and len(classes) > 1 else "")  # fmt: skip
+    log.info(
+        "projecting %s: %d starts x %d steps%s",
+        image,
+        starts,
+        steps,
+        f" x {len(classes)} classes" if classes and len(classes) > 1 else "",
+    )
     result = project(model, target, features, classes, starts, steps, lr, feature_weight, seed)
     g = torch.Generator().manual_seed(seed)
     other = model.latent_for(torch.randn(1, model.latent_dim, generator=g).to(dev))
@@ -193,13 +204,22 @@ def project_image(
     with torch.no_grad():
         walk_images = Renderer(model, seed + 1)(walk(result.code, other, walk_steps), labels)
     report = {
-        "image": str(image), "checkpoint": str(run_.checkpoint), "weights": run_.weights,
+        "image": str(image),
+        "checkpoint": str(run_.checkpoint),
+        "weights": run_.weights,
         "pixel_mse": result.pixel_mse,
-        "feature_distance": None if math.isnan(result.feature_distance) else result.feature_distance,
-        "features": feature_name, "class": result.label, "starts": starts, "steps": steps,
-        "lr": lr, "feature_weight": feature_weight, "seed": seed,
+        "feature_distance": None
+        if math.isnan(result.feature_distance)
+        else result.feature_distance,
+        "features": feature_name,
+        "class": result.label,
+        "starts": starts,
+        "steps": steps,
+        "lr": lr,
+        "feature_weight": feature_weight,
+        "seed": seed,
         "start_losses": result.start_losses,
-    }  # fmt: skip
+    }
     write_outputs(folder, target, result, walk_images, fps, report)
     lock.release(folder)
     said = f"pixel MSE {result.pixel_mse:.4g}"

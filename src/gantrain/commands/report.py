@@ -114,8 +114,9 @@ def _pictures(sweep: Path, rows: list[dict], swept: list[str]) -> list[Path]:
     from gantrain.record.report_pictures import curves_picture, grids_picture
 
     jobs = [(label, sweep / r["job"]) for label, r in zip(_labels(rows, swept), rows)]
-    grids = grids_picture([(*j, r.get("fid")) for j, r in zip(jobs, rows)],
-                          sweep / "report_grids.png")  # fmt: skip
+    grids = grids_picture(
+        [(*j, r.get("fid")) for j, r in zip(jobs, rows)], sweep / "report_grids.png"
+    )
     curves = curves_picture(jobs, sweep / "report_curves.png")
     return [p for p in (grids, curves) if p is not None]
 

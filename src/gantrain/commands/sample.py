@@ -45,9 +45,14 @@ def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def interpolations(model, pairs: int, steps: int, seed: int,
-                   labels: torch.Tensor | None = None,
-                   truncation: float = 1.0) -> torch.Tensor:  # fmt: skip
+def interpolations(
+    model,
+    pairs: int,
+    steps: int,
+    seed: int,
+    labels: torch.Tensor | None = None,
+    truncation: float = 1.0,
+) -> torch.Tensor:
     """uint8 (pairs * 2 * steps, C, H, W): per pair a straight row, then a spherical row; a
     conditional model keeps each pair's class (labels (pairs,)) along both of its rows."""
     from gantrain.metrics.scores import sample_uint8

@@ -48,13 +48,19 @@ def serve(
     app = build_app(Drawer(loaded))
     config = uvicorn.Config(app, host=host, port=port, log_level="warning")
     server = uvicorn.Server(config)
-    log.info("serving %s (%s weights) at http://%s:%d/ - Ctrl-C stops", loaded.checkpoint,
-             loaded.weights, host, port)  # fmt: skip
+    log.info(
+        "serving %s (%s weights) at http://%s:%d/ - Ctrl-C stops",
+        loaded.checkpoint,
+        loaded.weights,
+        host,
+        port,
+    )
     try:
         server.run()
     except OSError as err:
-        raise UserError(f"cannot listen on {host}:{port} ({err.strerror or err}): give another "
-                        "port=") from None  # fmt: skip
+        raise UserError(
+            f"cannot listen on {host}:{port} ({err.strerror or err}): give another port="
+        ) from None
     if not server.started:
         raise UserError(
             f"could not serve on {host}:{port} (is the port taken?): give another port="

@@ -98,10 +98,21 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
     batches, evaluate, eval_at = _data(cfg, source, share, device, trainer, objective, writes, job)
     finished = False
     try:
-        summary = trainer.fit(model, objective, batches, run_dir,
-                              OmegaConf.to_container(nets, resolve=True), cfg.seed, device, state,
-                              hparams=job["hparams"] if job else None, writes=writes,
-                              evaluate=evaluate, eval_at=eval_at, burn_in=burn_in)  # fmt: skip
+        summary = trainer.fit(
+            model,
+            objective,
+            batches,
+            run_dir,
+            OmegaConf.to_container(nets, resolve=True),
+            cfg.seed,
+            device,
+            state,
+            hparams=job["hparams"] if job else None,
+            writes=writes,
+            evaluate=evaluate,
+            eval_at=eval_at,
+            burn_in=burn_in,
+        )
         finished = True
     except RuntimeError as err:
         if not distributed.collective_failed(err):
@@ -132,8 +143,9 @@ def _prior(cfg: DictConfig, run_dir: Path, job: dict | None, trainer) -> tuple:
     defaults = defaults_of(schema(), cfg)  # what a key means to a run that predates it
     if not cfg.get("conditional") and "encode_label" in cfg.model:
         defaults["model.encode_label"] = cfg.model.encode_label  # shapes conditional nets only
-    state = prior_state(state_dir, config, bool(cfg.resume), bool(cfg.resume_force),
-                        job is not None, defaults)  # fmt: skip
+    state = prior_state(
+        state_dir, config, bool(cfg.resume), bool(cfg.resume_force), job is not None, defaults
+    )
     if isinstance(state, dict):
         same_classes(state, source)
     return device, source, nets, state
@@ -161,19 +173,31 @@ def _nets(cfg: DictConfig, nets: DictConfig, names: dict, device, trainer, run_d
     accel.prepare(model)
     model.draw_share = (distributed.env_rank(), accel.world)
     objective.bind(model, accel)
-    log.info("model=%s objective=%s dataset=%s device=%s (%s) run_dir=%s", names.get("model"),
-             names.get("objective"), names.get("dataset"), device, accel.describe(),
-             run_dir)  # fmt: skip
+    log.info(
+        "model=%s objective=%s dataset=%s device=%s (%s) run_dir=%s",
+        names.get("model"),
+        names.get("objective"),
+        names.get("dataset"),
+        device,
+        accel.describe(),
+        run_dir,
+    )
     log.info("%s", cost_line(model, objective, trainer.batch_size))
     if accel.world > 1 or accel.accumulate > 1:
         micro = f"{accel.accumulate} micro-batches of {share}" if accel.accumulate > 1 else share
-        log.info("batch: %d images a step = %d process%s x %s", trainer.batch_size,
-                 accel.world, "es" if accel.world > 1 else "", micro)  # fmt: skip
+        log.info(
+            "batch: %d images a step = %d process%s x %s",
+            trainer.batch_size,
+            accel.world,
+            "es" if accel.world > 1 else "",
+            micro,
+        )
     return model, objective, share
 
 
-def _data(cfg: DictConfig, source, share: int, device, trainer, objective, writes: bool,
-          job: dict | None) -> tuple:  # fmt: skip
+def _data(
+    cfg: DictConfig, source, share: int, device, trainer, objective, writes: bool, job: dict | None
+) -> tuple:
     """The batches (every process draws the same global batches and takes its share of each),
     the evaluation during training (None on other ranks) and its rounds."""
     from gantrain.data import make_batches
@@ -181,13 +205,22 @@ def _data(cfg: DictConfig, source, share: int, device, trainer, objective, write
     from gantrain.training.evaluation import EvalSettings, make_evaluator, too_short_line
 
     accel = objective.accel
-    batches = make_batches(source, share, device, cfg.seed, workers=cfg.dataset.get("workers", 2),
-                           rank=distributed.env_rank(), world=accel.world)  # fmt: skip
+    batches = make_batches(
+        source,
+        share,
+        device,
+        cfg.seed,
+        workers=cfg.dataset.get("workers", 2),
+        rank=distributed.env_rank(),
+        world=accel.world,
+    )
     log.info("dataset: %d images", len(batches))
     if accel.note and writes and not (accel.note_is_hint and job and job["num"]):
         log.info("%s", accel.note)  # past the refusals; a hint once a sweep (job 0)
     settings = OmegaConf.to_container(cfg.eval, resolve=True)
-    settings = EvalSettings(**{**settings, "classifier": ClassifierRecipe(**settings["classifier"])})
+    settings = EvalSettings(
+        **{**settings, "classifier": ClassifierRecipe(**settings["classifier"])}
+    )
     eval_at = settings.rounds(trainer.sample_at, trainer.rounds)
     evaluate = None
     if writes:

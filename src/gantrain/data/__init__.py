@@ -12,8 +12,15 @@ from gantrain.data.stacked import Stacked
 from gantrain.data.stream import StreamBatches
 
 
-def make_batches(source, batch_size: int, device: torch.device, seed: int, workers: int = 2,
-                 rank: int = 0, world: int = 1):  # fmt: skip
+def make_batches(
+    source,
+    batch_size: int,
+    device: torch.device,
+    seed: int,
+    workers: int = 2,
+    rank: int = 0,
+    world: int = 1,
+):
     """A callable giving the next training batch (B, C, H, W) in [-1, 1] on the device.
 
     batch_size: this process's share; rank of world processes, which all pass the run's seed.
@@ -28,10 +35,24 @@ def make_batches(source, batch_size: int, device: torch.device, seed: int, worke
     share = {"rank": rank, "world": world}
     if isinstance(source, Labelled):
         if isinstance(source.images, torch.Tensor | Stacked):
-            return TensorBatches(source.images, batch_size, device, seed=seed,
-                                 labels=source.labels, classes=source.classes, **share)  # fmt: skip
-        return StreamBatches(source.images, batch_size, device, seed=seed, workers=workers,
-                             classes=source.classes, **share)  # fmt: skip
+            return TensorBatches(
+                source.images,
+                batch_size,
+                device,
+                seed=seed,
+                labels=source.labels,
+                classes=source.classes,
+                **share,
+            )
+        return StreamBatches(
+            source.images,
+            batch_size,
+            device,
+            seed=seed,
+            workers=workers,
+            classes=source.classes,
+            **share,
+        )
     if isinstance(source, torch.Tensor | Stacked):
         return TensorBatches(source, batch_size, device, seed=seed, **share)
     if isinstance(source, Dataset):

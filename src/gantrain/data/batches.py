@@ -15,9 +15,17 @@ from gantrain.errors import UserError
 
 
 class TensorBatches:
-    def __init__(self, images: torch.Tensor, batch_size: int, device: torch.device, seed: int = 0,
-                 labels: torch.Tensor | None = None, classes: list[str] | None = None,
-                 rank: int = 0, world: int = 1):  # fmt: skip
+    def __init__(
+        self,
+        images: torch.Tensor,
+        batch_size: int,
+        device: torch.device,
+        seed: int = 0,
+        labels: torch.Tensor | None = None,
+        classes: list[str] | None = None,
+        rank: int = 0,
+        world: int = 1,
+    ):
         if images.dtype != torch.uint8 or images.dim() != 4:
             raise TypeError("images must be uint8 (N, C, H, W)")
         if batch_size * world > images.shape[0]:

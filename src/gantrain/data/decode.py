@@ -41,8 +41,14 @@ SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 EXIF_ORIENTATION = 0x0112
 R = Image.Resampling
 # name -> (Pillow's filter, its support: how many source pixels per output pixel it reaches)
-FILTERS = {"nearest": (R.NEAREST, 0.5), "box": (R.BOX, 0.5), "bilinear": (R.BILINEAR, 1.0),
-           "hamming": (R.HAMMING, 1.0), "bicubic": (R.BICUBIC, 2.0), "lanczos": (R.LANCZOS, 3.0)}  # fmt: skip
+FILTERS = {
+    "nearest": (R.NEAREST, 0.5),
+    "box": (R.BOX, 0.5),
+    "bilinear": (R.BILINEAR, 1.0),
+    "hamming": (R.HAMMING, 1.0),
+    "bicubic": (R.BICUBIC, 2.0),
+    "lanczos": (R.LANCZOS, 3.0),
+}
 Fit = Choice("crop", "pad", "stretch")
 Filter = Choice(*FILTERS)
 # the images refused here never reach PIL's decoder: its warning about them would only repeat
@@ -154,9 +160,12 @@ def _cropped(img: Image.Image, size: int, mode: str, recipe: Recipe) -> Image.Im
     # beyond the box differs from that of the whole image; with this margin the square matches
     # the whole image's resize to within one level (tests/data/test_decode.py)
     reach = size + math.ceil(2 * support * max(1.0, (box[2] - box[0]) / size)) + 2
-    cut = (max(0, math.floor(box[0]) - reach), max(0, math.floor(box[1]) - reach),
-           min(img.width, math.ceil(box[2]) + reach),
-           min(img.height, math.ceil(box[3]) + reach))  # fmt: skip
+    cut = (
+        max(0, math.floor(box[0]) - reach),
+        max(0, math.floor(box[1]) - reach),
+        min(img.width, math.ceil(box[2]) + reach),
+        min(img.height, math.ceil(box[3]) + reach),
+    )
     img = _plain(img.crop(cut), mode, recipe)  # (cut's width, height): all that is resampled
     inner = (box[0] - cut[0], box[1] - cut[1], box[2] - cut[0], box[3] - cut[1])
     return img.resize((size, size), pil_filter, box=inner)

@@ -57,8 +57,10 @@ def open_all(root: str, key: str = "dataset.root"):
             return ds.load_dataset("parquet", data_files=_parquet_splits(base))
     except Exception as err:  # arrow, json and datasets' own errors: each means "cannot read it"
         why = " ".join(f"{type(err).__name__}: {err}".split())[:200]
-        raise UserError(f"{key}={root} cannot be read as a saved dataset or Parquet ({why}): "
-                        "write it again (save_to_disk or to_parquet)") from None  # fmt: skip
+        raise UserError(
+            f"{key}={root} cannot be read as a saved dataset or Parquet ({why}): "
+            "write it again (save_to_disk or to_parquet)"
+        ) from None
     if base.exists() or "/" not in root.strip("/") or root.startswith((".", "/", "~")):
         raise UserError(
             f"{key}={root} is neither a saved Hugging Face dataset (a folder with "
@@ -184,9 +186,19 @@ def labels_of(table, label_column: str) -> tuple[list[int], list[str]]:
 class HFImages(ImageFiles):
     """Rows of a table as uint8 (channels, S, S) images, decoded when asked for."""
 
-    def __init__(self, table, image_column: str, rows: list[int], what: str, image_size: int,
-                 channels: int, labels=None, classes=None, recipe: Recipe = PLAIN,
-                 base: Path = Path("/nonexistent")):  # fmt: skip
+    def __init__(
+        self,
+        table,
+        image_column: str,
+        rows: list[int],
+        what: str,
+        image_size: int,
+        channels: int,
+        labels=None,
+        classes=None,
+        recipe: Recipe = PLAIN,
+        base: Path = Path("/nonexistent"),
+    ):
         super().__init__([], image_size, channels, labels, classes, recipe)
         self.table, self.image_column, self.rows, self.what = table, image_column, rows, what
         self.base = base  # where the files the table names must lie
@@ -196,9 +208,18 @@ class HFImages(ImageFiles):
 
     def subset(self, keep: list[int]) -> HFImages:
         labels = None if self.labels is None else [self.labels[i] for i in keep]
-        return HFImages(self.table, self.image_column, [self.rows[i] for i in keep], self.what,
-                        self.image_size, self.channels, labels, self.classes, self.recipe,
-                        self.base)  # fmt: skip
+        return HFImages(
+            self.table,
+            self.image_column,
+            [self.rows[i] for i in keep],
+            self.what,
+            self.image_size,
+            self.channels,
+            labels,
+            self.classes,
+            self.recipe,
+            self.base,
+        )
 
     def source(self, i: int):
         return image_source(self.table[self.rows[i]][self.image_column], self.base, self.what)
@@ -252,6 +273,16 @@ def load(
     keep = limit_list(range(len(table)), limit, limit_seed, what)
     indices = None if indices is None else [indices[i] for i in keep]
     recipe = Recipe(fit, filter, tuple(background))
-    files = HFImages(table.select_columns([image_column]), image_column, keep, what, image_size,
-                     channels, indices, classes, recipe, base)  # fmt: skip
+    files = HFImages(
+        table.select_columns([image_column]),
+        image_column,
+        keep,
+        what,
+        image_size,
+        channels,
+        indices,
+        classes,
+        recipe,
+        base,
+    )
     return hold_or_stream(files, in_memory_max, workers, what)

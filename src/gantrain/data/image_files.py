@@ -35,9 +35,15 @@ class ImageFiles(Dataset):
     labels (one class index per path), (image, label) pairs. Other readers (hf.py) subclass it
     with their own source(i), name(i) and subset()."""
 
-    def __init__(self, paths: list[Path], image_size: int, channels: int,
-                 labels: list[int] | None = None, classes: list[str] | None = None,
-                 recipe: Recipe = PLAIN):  # fmt: skip
+    def __init__(
+        self,
+        paths: list[Path],
+        image_size: int,
+        channels: int,
+        labels: list[int] | None = None,
+        classes: list[str] | None = None,
+        recipe: Recipe = PLAIN,
+    ):
         self.paths = list(paths)
         self.image_size = image_size
         self.channels = channels
@@ -50,8 +56,14 @@ class ImageFiles(Dataset):
 
     def subset(self, keep: list[int]) -> ImageFiles:
         labels = None if self.labels is None else [self.labels[i] for i in keep]
-        return ImageFiles([self.paths[i] for i in keep], self.image_size, self.channels,
-                          labels, self.classes, self.recipe)  # fmt: skip
+        return ImageFiles(
+            [self.paths[i] for i in keep],
+            self.image_size,
+            self.channels,
+            labels,
+            self.classes,
+            self.recipe,
+        )
 
     def source(self, i: int):
         """What the decoder reads for the i-th image: a path (here), bytes or an open file."""
@@ -159,11 +171,21 @@ def _check_headers(files: ImageFiles) -> tuple[ImageFiles, dict]:
 
 def _warn_skipped(bad: dict, total: int, what: str) -> None:
     if bad["too large"]:
-        log.warning("skipped %d images over %s pixels in %s (first: %s)", len(bad["too large"]),
-                    f"{MAX_PIXELS:,}", what, bad["too large"][0])  # fmt: skip
+        log.warning(
+            "skipped %d images over %s pixels in %s (first: %s)",
+            len(bad["too large"]),
+            f"{MAX_PIXELS:,}",
+            what,
+            bad["too large"][0],
+        )
     if bad["unreadable"]:
-        log.warning("skipped %d unreadable of %d images in %s (e.g. %s)", len(bad["unreadable"]),
-                    total, what, bad["unreadable"][0])  # fmt: skip
+        log.warning(
+            "skipped %d unreadable of %d images in %s (e.g. %s)",
+            len(bad["unreadable"]),
+            total,
+            what,
+            bad["unreadable"][0],
+        )
 
 
 def hold_or_stream(files: ImageFiles, in_memory_max: int, workers: int, what: str):
@@ -205,6 +227,11 @@ def find_images(root: Path) -> list[Path]:
         for path in (Path(folder) / n for n in sorted(names) if n.lower().endswith(EXTENSIONS)):
             (found if is_regular(path) else odd).append(path)
     if odd:
-        log.warning("skipped %d entries under %s that are not regular files (a FIFO, a device, "
-                    "a broken link; first: %s)", len(odd), root, odd[0])  # fmt: skip
+        log.warning(
+            "skipped %d entries under %s that are not regular files (a FIFO, a device, "
+            "a broken link; first: %s)",
+            len(odd),
+            root,
+            odd[0],
+        )
     return found

@@ -38,8 +38,11 @@ def _labelled_files(base: Path, root, paths: list[Path]) -> tuple[list[Path], li
         )
     checked(torch.tensor(labels), classes, f"dataset.root={root}")
     if len(kept) < len(paths):
-        log.warning("%d images lie directly in %s, outside any class folder: left out",
-                    len(paths) - len(kept), base)  # fmt: skip
+        log.warning(
+            "%d images lie directly in %s, outside any class folder: left out",
+            len(paths) - len(kept),
+            base,
+        )
     log.info(
         "%d classes: %s",
         len(classes),

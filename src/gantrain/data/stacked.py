@@ -46,8 +46,10 @@ class Stacked:
         return self.triples.shape[0]
 
     def to(self, device, non_blocking: bool = False) -> Stacked:
-        return Stacked(self.digits.to(device, non_blocking=non_blocking),
-                       self.triples.to(device, non_blocking=non_blocking))  # fmt: skip
+        return Stacked(
+            self.digits.to(device, non_blocking=non_blocking),
+            self.triples.to(device, non_blocking=non_blocking),
+        )
 
     def index_select(self, dim: int, idx: torch.Tensor) -> torch.Tensor:
         """The images at idx as uint8 (B, 3, H, W)."""

@@ -48,11 +48,15 @@ def _idx_origin(cls: type) -> str:
 
 
 SOURCES = {
-    "mnist": TorchvisionFiles(datasets.MNIST, "MNIST/raw", _idx_files(), _idx_origin(datasets.MNIST)),
+    "mnist": TorchvisionFiles(
+        datasets.MNIST, "MNIST/raw", _idx_files(), _idx_origin(datasets.MNIST)
+    ),
     "fashion_mnist": TorchvisionFiles(
         datasets.FashionMNIST, "FashionMNIST/raw", _idx_files(), _idx_origin(datasets.FashionMNIST)
     ),
-    "kmnist": TorchvisionFiles(datasets.KMNIST, "KMNIST/raw", _idx_files(), _idx_origin(datasets.KMNIST)),
+    "kmnist": TorchvisionFiles(
+        datasets.KMNIST, "KMNIST/raw", _idx_files(), _idx_origin(datasets.KMNIST)
+    ),
     "cifar10": TorchvisionFiles(
         datasets.CIFAR10,
         "cifar-10-batches-py",

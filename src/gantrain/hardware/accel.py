@@ -50,8 +50,15 @@ def cpu_precision_note(amp: bool | str, native: bool) -> str | None:
 
 
 # the device.* config keys that reach the Accelerator
-SETTINGS = ("amp", "tf32", "channels_last", "cudnn_benchmark", "compile", "graphs",
-            "sync_batchnorm")  # fmt: skip
+SETTINGS = (
+    "amp",
+    "tf32",
+    "channels_last",
+    "cudnn_benchmark",
+    "compile",
+    "graphs",
+    "sync_batchnorm",
+)
 
 
 class Accelerator:
@@ -92,8 +99,11 @@ class Accelerator:
     @classmethod
     def from_config(cls, device: torch.device, device_cfg, deterministic: bool = False):
         """From the composed device group; keys it lacks keep their defaults."""
-        return cls(device, deterministic=deterministic,
-                   **{k: device_cfg[k] for k in SETTINGS if k in device_cfg})  # fmt: skip
+        return cls(
+            device,
+            deterministic=deterministic,
+            **{k: device_cfg[k] for k in SETTINGS if k in device_cfg},
+        )
 
     def describe(self) -> str:
         return (

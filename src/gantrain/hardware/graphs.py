@@ -63,8 +63,9 @@ class GraphedStep:
         self.graph: torch.cuda.CUDAGraph | None = None
         self.eager = False
         self.calls = 0
-        self.idx = torch.zeros(critic_steps * batches.batch_size, dtype=torch.long,
-                               device=batches.device)  # fmt: skip
+        self.idx = torch.zeros(
+            critic_steps * batches.batch_size, dtype=torch.long, device=batches.device
+        )
         self.stream = torch.cuda.Stream(device=batches.device)
 
     def reset(self) -> None:

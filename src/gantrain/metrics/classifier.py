@@ -59,11 +59,16 @@ class DigitClassifier(nn.Module):
 
         w = width
         self.body = nn.Sequential(
-            *block(channels, w), nn.MaxPool2d(2),  # (B, w, H/2, W/2)
-            *block(w, 2 * w), nn.MaxPool2d(2),  # (B, 2w, H/4, W/4)
-            *block(2 * w, 4 * w), nn.AdaptiveAvgPool2d(3), nn.Flatten(),  # (B, 36w)
-            nn.Linear(36 * w, FEATURES), nn.ReLU(),
-        )  # fmt: skip
+            *block(channels, w),
+            nn.MaxPool2d(2),  # (B, w, H/2, W/2)
+            *block(w, 2 * w),
+            nn.MaxPool2d(2),  # (B, 2w, H/4, W/4)
+            *block(2 * w, 4 * w),
+            nn.AdaptiveAvgPool2d(3),
+            nn.Flatten(),  # (B, 36w)
+            nn.Linear(36 * w, FEATURES),
+            nn.ReLU(),
+        )
         self.dropout = nn.Dropout(0.3)
         self.head = nn.Linear(FEATURES, num_classes)
 
@@ -162,8 +167,14 @@ class Progress:
             return
         elapsed = self.clock() - self.t0
         left = elapsed / step * (self.steps - step)
-        log.info("classifier: step %d/%d, loss %.3f, %.0f s elapsed, ~%.0f s left",
-                 step, self.steps, float(self.total) / self.count, elapsed, left)  # fmt: skip
+        log.info(
+            "classifier: step %d/%d, loss %.3f, %.0f s elapsed, ~%.0f s left",
+            step,
+            self.steps,
+            float(self.total) / self.count,
+            elapsed,
+            left,
+        )
         self.total, self.count = None, 0
 
 
@@ -221,8 +232,9 @@ def _cached(folder: Path, name: str, device: torch.device):
             payload = torch.load(path, map_location="cpu", weights_only=True)
             if weights_hash(payload["state"]) == path.stem.rsplit("-w", 1)[1]:
                 return _from_payload(payload, device), payload, path
-            log.warning("classifier cache %s holds other weights than its name says; retraining",
-                        path)  # fmt: skip
+            log.warning(
+                "classifier cache %s holds other weights than its name says; retraining", path
+            )
         except Exception as err:  # a damaged cache is rebuilt, not fatal; torch's text
             # advises loading with weights_only off, so only the kind of failure is shown
             log.warning("classifier cache %s unreadable (%s); retraining", path, type(err).__name__)
@@ -273,8 +285,12 @@ def load_or_train(
     for stale in folder.glob(f"{stem}-*.pt"):  # same dataset and shape, older data or recipe
         if stale != path:
             stale.unlink(missing_ok=True)
-    log.info("classifier: %.2f%% held-out accuracy, %.1f s; cached in %s",
-             100 * accuracy, payload["train_s"], path)  # fmt: skip
+    log.info(
+        "classifier: %.2f%% held-out accuracy, %.1f s; cached in %s",
+        100 * accuracy,
+        payload["train_s"],
+        path,
+    )
     return net, _info(payload, path, trained=True)
 
 

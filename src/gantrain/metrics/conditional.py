@@ -26,8 +26,12 @@ def per_class_stats(features: torch.Tensor, labels: torch.Tensor) -> dict[int, t
     }
 
 
-def label_scores(features: torch.Tensor, probs: torch.Tensor | None, labels: torch.Tensor,
-                 reference: dict[int, tuple]) -> dict:  # fmt: skip
+def label_scores(
+    features: torch.Tensor,
+    probs: torch.Tensor | None,
+    labels: torch.Tensor,
+    reference: dict[int, tuple],
+) -> dict:
     """label_accuracy where the extractor classifies; intra_fid over the classes that have two
     samples or more and reference statistics."""
     out: dict = {}

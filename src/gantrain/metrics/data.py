@@ -76,9 +76,16 @@ def reference_images(dataset_cfg, split: str = "test", max_images: int = 10000) 
     if cfg.get("_target_") == SHARDS:  # a stated part of the shards, read without streaming
         from gantrain.data.shards import split_images
 
-        return split_images(cfg["root"], cfg["image_size"], cfg["channels"], cfg.get("held_out", 0),
-                            cfg.get("reference"), split, max_images,
-                            **({"timeout": cfg["timeout"]} if "timeout" in cfg else {}))  # fmt: skip
+        return split_images(
+            cfg["root"],
+            cfg["image_size"],
+            cfg["channels"],
+            cfg.get("held_out", 0),
+            cfg.get("reference"),
+            split,
+            max_images,
+            **({"timeout": cfg["timeout"]} if "timeout" in cfg else {}),
+        )
     node = OmegaConf.create(cfg)
     if split == "train":
         return _as_tensor(build(node), max_images)
@@ -112,8 +119,9 @@ def _labels(cfg: dict, train: bool) -> torch.Tensor | None:
     return torch.as_tensor(ds.targets).long().reshape(-1)
 
 
-def reference_labels(dataset_cfg, split: str = "test", max_images: int = 10000
-                     ) -> torch.Tensor | None:  # fmt: skip
+def reference_labels(
+    dataset_cfg, split: str = "test", max_images: int = 10000
+) -> torch.Tensor | None:
     """int64 (N,): the classes of reference_images' images, in the same order; None where the
     dataset has no labels gantrain reads."""
     cfg = as_dict(dataset_cfg)

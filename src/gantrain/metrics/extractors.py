@@ -58,8 +58,12 @@ class StackedFeatures:
 
     def __init__(self, net: torch.nn.Module, info: dict):
         self.net = net
-        self.info = {"name": self.name, "feature_dim": 3 * classifier.FEATURES,
-                     "per_channel": True, **info}  # fmt: skip
+        self.info = {
+            "name": self.name,
+            "feature_dim": 3 * classifier.FEATURES,
+            "per_channel": True,
+            **info,
+        }
 
     def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.read(images)[:2]
@@ -133,7 +137,9 @@ def inception_weights(given: str | None, fetch_timeout: float = READ_TIMEOUT_S) 
 
 
 def make_judges(
-    dataset_cfg, device: torch.device | str = "cpu", recipe: classifier.ClassifierRecipe | None = None
+    dataset_cfg,
+    device: torch.device | str = "cpu",
+    recipe: classifier.ClassifierRecipe | None = None,
 ) -> tuple:
     """The dataset's two classifier judges: the one `recipe` trains, and judges.second_recipe's."""
     from gantrain.metrics.judges import second_recipe

@@ -25,8 +25,13 @@ class FetchFailed(Exception):
     """Why a fetch did not leave the file in place, in a few words."""
 
 
-def fetch(url: str, dest: Path, sha256_prefix: str, read_timeout_s: float = READ_TIMEOUT_S,
-          total_timeout_s: float = TOTAL_TIMEOUT_S) -> Path:  # fmt: skip
+def fetch(
+    url: str,
+    dest: Path,
+    sha256_prefix: str,
+    read_timeout_s: float = READ_TIMEOUT_S,
+    total_timeout_s: float = TOTAL_TIMEOUT_S,
+) -> Path:
     """Download url to dest unless it is there; raises FetchFailed with the reason."""
     if dest.is_file():
         return dest

@@ -69,8 +69,9 @@ def judges_line(r: dict) -> str:
             words.append(f"FID {r[f'fid{suffix}']:.3f}")
         if f"modes{suffix}" in r:
             words.append(f"modes {r[f'modes{suffix}']}  KL {r[f'modes_kl{suffix}']:.4f}")
-        words.append(f"confidence {r[f'confidence{suffix}']:.3f} "
-                     f"(real {r[f'real_confidence{suffix}']:.3f})")  # fmt: skip
+        words.append(
+            f"confidence {r[f'confidence{suffix}']:.3f} (real {r[f'real_confidence{suffix}']:.3f})"
+        )
         parts.append(" ".join(words))
     line = "\n  " + "\n  ".join(parts)
     line += f"\n  the judges read the same digit in {100 * r['judges_agreement']:.1f}% of channels"

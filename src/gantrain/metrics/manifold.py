@@ -31,8 +31,9 @@ def knn_radii(x: torch.Tensor, k: int) -> torch.Tensor:
     return out
 
 
-def manifold_scores(real: torch.Tensor, fake: torch.Tensor, real_radii: dict | None = None
-                    ) -> dict[str, float]:  # fmt: skip
+def manifold_scores(
+    real: torch.Tensor, fake: torch.Tensor, real_radii: dict | None = None
+) -> dict[str, float]:
     """real (N, D), fake (M, D) features, N, M >= 2 -> precision, recall, density, coverage.
 
     real_radii: {k: knn_radii(real, k)} for K_PR and K_DC when already computed."""

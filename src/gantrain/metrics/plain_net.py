@@ -17,12 +17,17 @@ class PlainClassifier(nn.Module):
         super().__init__()
         w = width
         self.body = nn.Sequential(
-            nn.Conv2d(channels, w, 5, stride=2, padding=2), nn.GELU(),  # (B, w, H/2, W/2)
-            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1), nn.GELU(),  # (B, 2w, H/4, W/4)
-            nn.Conv2d(2 * w, 2 * w, 3, padding=1), nn.GELU(),
-            nn.AdaptiveAvgPool2d(4), nn.Flatten(),  # (B, 32w)
-            nn.Linear(32 * w, FEATURES), nn.GELU(),
-        )  # fmt: skip
+            nn.Conv2d(channels, w, 5, stride=2, padding=2),
+            nn.GELU(),  # (B, w, H/2, W/2)
+            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1),
+            nn.GELU(),  # (B, 2w, H/4, W/4)
+            nn.Conv2d(2 * w, 2 * w, 3, padding=1),
+            nn.GELU(),
+            nn.AdaptiveAvgPool2d(4),
+            nn.Flatten(),  # (B, 32w)
+            nn.Linear(32 * w, FEATURES),
+            nn.GELU(),
+        )
         self.head = nn.Linear(FEATURES, num_classes)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -63,8 +63,13 @@ def _freeze(model) -> list[torch.nn.Parameter]:
     return params
 
 
-def starting_codes(model, target: torch.Tensor, labels: torch.Tensor | None, starts: int,
-                   generator: torch.Generator) -> torch.Tensor:  # fmt: skip
+def starting_codes(
+    model,
+    target: torch.Tensor,
+    labels: torch.Tensor | None,
+    starts: int,
+    generator: torch.Generator,
+) -> torch.Tensor:
     """(len(labels) or 1) * starts codes: prior draws; an encoder's code as each class's first."""
     device = target.device
     groups = 1 if labels is None else labels.shape[0] // starts
@@ -79,9 +84,17 @@ def starting_codes(model, target: torch.Tensor, labels: torch.Tensor | None, sta
     return codes
 
 
-def project(model, target: torch.Tensor, features=None, classes: list[int] | None = None,
-            starts: int = 4, steps: int = 200, lr: float = 0.05, feature_weight: float = 0.1,
-            seed: int = 0) -> Projection:  # fmt: skip
+def project(
+    model,
+    target: torch.Tensor,
+    features=None,
+    classes: list[int] | None = None,
+    starts: int = 4,
+    steps: int = 200,
+    lr: float = 0.05,
+    feature_weight: float = 0.1,
+    seed: int = 0,
+) -> Projection:
     """target: (1, C, H, W) in [-1, 1] on the model's device. features: images in [-1, 1] ->
     (B, F), differentiable, or None. classes: the classes to search (a conditional model)."""
     device = target.device
@@ -111,8 +124,9 @@ def project(model, target: torch.Tensor, features=None, classes: list[int] | Non
     finally:
         for p in frozen:
             p.requires_grad_(True)
-    return Projection(code, None if label is None else int(label), image, pixel, feat,
-                      [float(v) for v in losses])  # fmt: skip
+    return Projection(
+        code, None if label is None else int(label), image, pixel, feat, [float(v) for v in losses]
+    )
 
 
 def _losses(images, target, features, goal, feature_weight: float) -> torch.Tensor:

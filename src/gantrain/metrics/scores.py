@@ -75,9 +75,14 @@ def noise_batches(n: int, latent_dim: int, seed: int, batch: int) -> Iterator[to
 
 
 @torch.no_grad()
-def sample_batches(model, n: int, seed: int = 0, batch: int = 100,
-                   labels: torch.Tensor | None = None,
-                   noise: torch.Tensor | None = None) -> Iterator[torch.Tensor]:  # fmt: skip
+def sample_batches(
+    model,
+    n: int,
+    seed: int = 0,
+    batch: int = 100,
+    labels: torch.Tensor | None = None,
+    noise: torch.Tensor | None = None,
+) -> Iterator[torch.Tensor]:
     """sample_uint8's images, uint8 (<= batch, C, H, W) a batch at a time: drawing many costs
     the memory of one batch."""
     device = next(model.parameters()).device
@@ -94,9 +99,14 @@ def sample_batches(model, n: int, seed: int = 0, batch: int = 100,
         yield to_uint8(model.sample_from_noise(z.to(device), y))
 
 
-def sample_uint8(model, n: int, seed: int = 0, batch: int = 100,
-                 labels: torch.Tensor | None = None,
-                 noise: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+def sample_uint8(
+    model,
+    n: int,
+    seed: int = 0,
+    batch: int = 100,
+    labels: torch.Tensor | None = None,
+    noise: torch.Tensor | None = None,
+) -> torch.Tensor:
     """n samples as uint8 (n, C, H, W) from fixed noise (a CPU generator, so the same on every
     device and untouched by training's RNG; or the noise (n, latent) given), in inference mode.
     A conditional model draws sample i from class labels[i]; without labels, from the classes
@@ -146,9 +156,16 @@ class Scorer:
     """FID/KID of image sets (or of a model's samples) against fixed reference images; with a
     second judge (judge2, an independent classifier), its FID, modes and confidence beside."""
 
-    def __init__(self, extractor, real: torch.Tensor, kid_subsets: int = 100,
-                 kid_subset_size: int = 1000, seed: int = 0,
-                 real_labels: torch.Tensor | None = None, judge2=None):  # fmt: skip
+    def __init__(
+        self,
+        extractor,
+        real: torch.Tensor,
+        kid_subsets: int = 100,
+        kid_subset_size: int = 1000,
+        seed: int = 0,
+        real_labels: torch.Tensor | None = None,
+        judge2=None,
+    ):
         if real.dtype != torch.uint8 or real.dim() != 4 or real.shape[0] < 2:
             raise UserError("the reference set must hold at least 2 images (uint8 N, C, H, W)")
         self.extractor = extractor
@@ -161,9 +178,12 @@ class Scorer:
         self.fid = _fid_against(features)
         with warnings.catch_warnings():  # KID warns that it keeps all features: intended
             warnings.simplefilter("ignore")
-            self.kid = KernelInceptionDistance(feature=_Given(features.shape[1]),
-                                               subsets=kid_subsets, subset_size=kid_subset_size,
-                                               reset_real_features=False)  # fmt: skip
+            self.kid = KernelInceptionDistance(
+                feature=_Given(features.shape[1]),
+                subsets=kid_subsets,
+                subset_size=kid_subset_size,
+                reset_real_features=False,
+            )
         self.kid.update(features, real=True)
         # per-class reference statistics (mean, covariance) for intra-FID
         self.by_class = {} if real_labels is None else per_class_stats(features, real_labels)
@@ -181,10 +201,13 @@ class Scorer:
     def _second(self, fake: torch.Tensor, digits: torch.Tensor, first: int | None) -> dict:
         """Judge 2's reading of the samples, both judges' confidence, and how often they agree."""
         features, probs, digits2 = self.judge2.read(fake)
-        out = {"confidence": confidence(digits), "real_confidence": self.real_confidence[0],
-               "confidence_judge2": confidence(digits2),
-               "real_confidence_judge2": self.real_confidence[1],
-               "judges_agreement": agreement(digits, digits2)}  # fmt: skip
+        out = {
+            "confidence": confidence(digits),
+            "real_confidence": self.real_confidence[0],
+            "confidence_judge2": confidence(digits2),
+            "real_confidence_judge2": self.real_confidence[1],
+            "judges_agreement": agreement(digits, digits2),
+        }
         if getattr(self.judge2, "modes", False):
             scores = mode_scores(probs)
             out.update(modes_judge2=scores["modes"], modes_kl_judge2=scores["modes_kl"])
@@ -205,8 +228,9 @@ class Scorer:
             mean, std = self.kid.compute()
         return float(mean), float(std)
 
-    def score_images(self, fake: torch.Tensor, labels: torch.Tensor | None = None,
-                     first: int | None = None) -> dict:  # fmt: skip
+    def score_images(
+        self, fake: torch.Tensor, labels: torch.Tensor | None = None, first: int | None = None
+    ) -> dict:
         """fake: uint8 (N, C, H, W), N >= 2. Returns fid, kid, kid_std, precision, recall, density,
         coverage, num_samples and, for the classifier extractor, classes_present,
         class_histogram, mean_confidence (on Stacked MNIST: modes, modes_kl, modes_samples, from
@@ -214,8 +238,10 @@ class Scorer:
         (classifier extractor) and intra_fid (a labelled reference set). first: FID and the
         scores after it from the first `first` samples only (the modes count reads them all)."""
         if fake.dtype != torch.uint8 or tuple(fake.shape[1:]) != self.real_shape:
-            raise UserError(f"samples must be uint8 (N, {', '.join(map(str, self.real_shape))}); "
-                            f"got {fake.dtype} {tuple(fake.shape)}")  # fmt: skip
+            raise UserError(
+                f"samples must be uint8 (N, {', '.join(map(str, self.real_shape))}); "
+                f"got {fake.dtype} {tuple(fake.shape)}"
+            )
         if fake.shape[0] < 2:
             raise UserError("FID and KID need at least 2 samples; raise num_samples")
         features, probs, digits = _read(self.extractor, fake)
@@ -231,8 +257,13 @@ class Scorer:
         self.fid.reset()  # keeps the reference statistics (reset_real_features=False)
         self.fid.update(features, real=False)
         kid, kid_std = self._kid(features)
-        out = {"fid": float(self.fid.compute()), "kid": kid, "kid_std": kid_std,
-               **self.manifold.scores(features), "num_samples": int(fake.shape[0])}  # fmt: skip
+        out = {
+            "fid": float(self.fid.compute()),
+            "kid": kid,
+            "kid_std": kid_std,
+            **self.manifold.scores(features),
+            "num_samples": int(fake.shape[0]),
+        }
         if probs is not None:
             out.update(class_stats(probs))
         if labels is not None:
@@ -244,8 +275,9 @@ class Scorer:
             out.update(judges_disagree=int(bool(flags)), judges_disagree_on=flags)
         return out
 
-    def score_model(self, model, n_samples: int = 1000, seed: int = 0,
-                    modes_samples: int | None = None) -> dict:  # fmt: skip
+    def score_model(
+        self, model, n_samples: int = 1000, seed: int = 0, modes_samples: int | None = None
+    ) -> dict:
         """Scores n_samples drawn from fixed noise (seed), a conditional model's balanced over
         its classes; adds eval_s, the seconds it took. modes_samples: on Stacked MNIST, draw
         this many when more, count modes on all and score FID on the first n_samples."""
@@ -259,11 +291,18 @@ class Scorer:
         return out
 
 
-def make_scorer(dataset_cfg, device: torch.device | str = "cpu", extractor: str = "auto",
-                split: str = "test", recipe: clf.ClassifierRecipe | None = None,
-                inception_path: str | None = None, kid_subsets: int = 100,
-                labels: bool = False, judges: bool = True,
-                fetch_timeout: float = READ_TIMEOUT_S) -> Scorer:  # fmt: skip
+def make_scorer(
+    dataset_cfg,
+    device: torch.device | str = "cpu",
+    extractor: str = "auto",
+    split: str = "test",
+    recipe: clf.ClassifierRecipe | None = None,
+    inception_path: str | None = None,
+    kid_subsets: int = 100,
+    labels: bool = False,
+    judges: bool = True,
+    fetch_timeout: float = READ_TIMEOUT_S,
+) -> Scorer:
     """A Scorer against the dataset's split, with the named extractor ("auto": classifier for the
     MNIST family, else inception). Build it once and call score_model at each evaluation.
     labels: also read the reference images' classes, for a conditional model's intra-FID.
@@ -276,8 +315,13 @@ def make_scorer(dataset_cfg, device: torch.device | str = "cpu", extractor: str 
     else:
         ext = make_extractor(name, dataset_cfg, device, recipe, inception_path, fetch_timeout)
     real_labels = reference_labels(dataset_cfg, split) if labels else None
-    scorer = Scorer(ext, reference_images(dataset_cfg, split), kid_subsets=kid_subsets,
-                    real_labels=real_labels, judge2=judge2)  # fmt: skip
+    scorer = Scorer(
+        ext,
+        reference_images(dataset_cfg, split),
+        kid_subsets=kid_subsets,
+        real_labels=real_labels,
+        judge2=judge2,
+    )
     scorer.info.update({"dataset": describe(dataset_cfg), "split": split})
     return scorer
 

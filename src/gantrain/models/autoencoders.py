@@ -53,8 +53,13 @@ class AutoEncoder(GenerativeModel):
         self.sample_from = sample_from
         self.num_classes = num_classes
         self.encode_label = bool(num_classes and encode_label)
-        self.encoder = down(channels + self.encode_label, image_size, width, max_width,
-                                 latent_dim * self.code_factor)  # fmt: skip
+        self.encoder = down(
+            channels + self.encode_label,
+            image_size,
+            width,
+            max_width,
+            latent_dim * self.code_factor,
+        )
         inputs = latent_dim + (label_dim(num_classes) if num_classes else 0)
         self.decoder = up(inputs, channels, image_size, width, max_width)
         if num_classes:

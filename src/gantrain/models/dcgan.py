@@ -70,7 +70,9 @@ class DCGANCritic(DownStack):
         mbstd: Flag = False,
         mbstd_group: Count | None = 4,
     ):
-        super().__init__(channels * packing, image_size, width, max_width, out_features=1, norm=norm)
+        super().__init__(
+            channels * packing, image_size, width, max_width, out_features=1, norm=norm
+        )
         self.num_classes, self.packing = num_classes, packing
         self.mbstd, self.mbstd_group = mbstd, mbstd_group
         if mbstd:  # the last conv reads one more map: the std over the group

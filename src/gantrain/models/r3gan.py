@@ -49,8 +49,9 @@ def he_init(layer: nn.Conv2d | nn.Linear, gain: float = 1.0) -> None:
     nn.init.normal_(layer.weight, 0.0, gain / math.sqrt(fan_in))
 
 
-def conv(c_in: int, c_out: int, k: int = 1, groups: int = 1, gain: float = 1.0,
-         same: bool = True) -> nn.Conv2d:  # fmt: skip
+def conv(
+    c_in: int, c_out: int, k: int = 1, groups: int = 1, gain: float = 1.0, same: bool = True
+) -> nn.Conv2d:
     """A bias-free conv, He-initialised; same: padded to keep the side, else unpadded."""
     layer = nn.Conv2d(c_in, c_out, k, 1, (k - 1) // 2 if same else 0, groups=groups, bias=False)
     he_init(layer, gain)
@@ -134,8 +135,9 @@ def stages(w: list[int], blocks: int, expansion: int, group_size: int) -> nn.Mod
 class R3Up(nn.Module):
     """z (B, inputs) -> pre-activation image (B, channels, S, S)."""
 
-    def __init__(self, inputs, channels, image_size, width, max_width, blocks, expansion,
-                 group_size):  # fmt: skip
+    def __init__(
+        self, inputs, channels, image_size, width, max_width, blocks, expansion, group_size
+    ):
         super().__init__()
         self.base, w = stage_widths(image_size, width, max_width)
         check_groups(w, expansion, group_size, "model")
@@ -159,8 +161,17 @@ class R3Up(nn.Module):
 class R3Down(nn.Module):
     """image (B, channels, S, S) -> features (B, w at the base side)."""
 
-    def __init__(self, channels, image_size, width, max_width, blocks, expansion, group_size,
-                 key="objective.critic"):  # fmt: skip
+    def __init__(
+        self,
+        channels,
+        image_size,
+        width,
+        max_width,
+        blocks,
+        expansion,
+        group_size,
+        key="objective.critic",
+    ):
         super().__init__()
         base, w = stage_widths(image_size, width, max_width)
         w = w[::-1]  # image side first
@@ -200,8 +211,9 @@ class R3GAN(GenerativeModel):
         super().__init__()
         self.latent_dim, self.num_classes = latent_dim, num_classes
         inputs = latent_dim + (label_dim(num_classes) if num_classes else 0)
-        self.generator = R3Up(inputs, channels, image_size, width, max_width, blocks, expansion,
-                              group_size)  # fmt: skip
+        self.generator = R3Up(
+            inputs, channels, image_size, width, max_width, blocks, expansion, group_size
+        )
         if num_classes:
             self.label = LabelVector(num_classes)
 
@@ -229,8 +241,9 @@ class R3Critic(nn.Module):
     ):
         super().__init__()
         self.num_classes, self.packing = num_classes, packing
-        self.body = R3Down(channels * packing, image_size, width, max_width, blocks, expansion,
-                           group_size)  # fmt: skip
+        self.body = R3Down(
+            channels * packing, image_size, width, max_width, blocks, expansion, group_size
+        )
         self.linear = nn.Linear(self.body.features, 1, bias=False)
         he_init(self.linear)
         if num_classes:  # scores of the order of the unconditional logit's

@@ -54,8 +54,9 @@ def _attention_at(side: int, width_at: dict[int, int], key: str) -> None:
 class ResUp(nn.Module):
     """z (B, latent) [, labels (B,)] -> pre-activation image (B, channels, S, S)."""
 
-    def __init__(self, latent_dim, channels, image_size, width, max_width, num_classes=0,
-                 attention=0):  # fmt: skip
+    def __init__(
+        self, latent_dim, channels, image_size, width, max_width, num_classes=0, attention=0
+    ):
         super().__init__()
         base, n = plan(image_size)
         w = widths(n + 1, width, max_width)[::-1]  # small end first: n + 1 widths for n blocks
@@ -93,8 +94,17 @@ class ResDown(nn.Module):
     """image (B, channels, S, S) -> features (B, top width): the residual blocks, ReLU, sum over
     positions. Also the residual AE/VAE encoder (with a linear layer after it)."""
 
-    def __init__(self, channels, image_size, width, max_width, min_side=8, extra_blocks=2,
-                 attention=0, key="objective.critic"):  # fmt: skip
+    def __init__(
+        self,
+        channels,
+        image_size,
+        width,
+        max_width,
+        min_side=8,
+        extra_blocks=2,
+        attention=0,
+        key="objective.critic",
+    ):
         super().__init__()
         sides = down_sides(image_size, min_side)
         w = widths(len(sides), width, max_width)
@@ -118,8 +128,9 @@ class ResEncoder(nn.Module):
 
     def __init__(self, channels, image_size, width, max_width, out_features):
         super().__init__()
-        self.body = ResDown(channels, image_size, width, max_width, min_side=4, extra_blocks=1,
-                            key="model")  # fmt: skip
+        self.body = ResDown(
+            channels, image_size, width, max_width, min_side=4, extra_blocks=1, key="model"
+        )
         self.linear = nn.Linear(self.body.features, out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -142,8 +153,9 @@ class ResNetGAN(GenerativeModel):
     ):
         super().__init__()
         self.latent_dim, self.sample_norm, self.num_classes = latent_dim, sample_norm, num_classes
-        self.generator = ResUp(latent_dim, channels, image_size, width, max_width, num_classes,
-                               attention)  # fmt: skip
+        self.generator = ResUp(
+            latent_dim, channels, image_size, width, max_width, num_classes, attention
+        )
         init_residual(self)
 
     def decode_raw(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -169,8 +181,9 @@ class ResNetCritic(nn.Module):
     ):
         super().__init__()
         self.num_classes, self.packing = num_classes, packing
-        self.body = ResDown(channels * packing, image_size, width, max_width, min_side,
-                            extra_blocks, attention)  # fmt: skip
+        self.body = ResDown(
+            channels * packing, image_size, width, max_width, min_side, extra_blocks, attention
+        )
         self.linear = nn.Linear(self.body.features, 1)
         if num_classes:
             self.projection = nn.Embedding(num_classes, self.body.features)

@@ -108,8 +108,11 @@ class Adversarial(Objective):
         self.real_label = float(real_label)
         self.loss = loss
         if loss not in LABELLED and self.real_label != 1.0:
-            log.info("objective.loss=%s scores without labels: objective.real_label=%s is "
-                     "not used", loss, real_label)  # fmt: skip
+            log.info(
+                "objective.loss=%s scores without labels: objective.real_label=%s is not used",
+                loss,
+                real_label,
+            )
         if gradient_penalty > 0 and any(
             isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules()
         ):

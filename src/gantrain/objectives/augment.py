@@ -83,8 +83,9 @@ class Augment(nn.Module):
 
     def _settle(self, channels: int) -> dict[str, float]:
         base = GREY_POLICY if channels == 1 else COLOUR_POLICY
-        policy = {k: (self.given[k] if self.given.get(k) is not None else v)
-                  for k, v in base.items()}  # fmt: skip
+        policy = {
+            k: (self.given[k] if self.given.get(k) is not None else v) for k, v in base.items()
+        }
         log.info(
             "objective.augment=diffaug: %s", ", ".join(f"{k} {v:g}" for k, v in policy.items())
         )

@@ -31,8 +31,14 @@ class CriticPenalties(nn.Module):
     autocast off: the double backward of a penalty loses its small differences in half
     precision."""
 
-    def __init__(self, gradient_penalty: float = 0.0, r1: float = 0.0, r1_every: int = 1,
-                 r2: float = 0.0, r2_every: int = 1):  # fmt: skip
+    def __init__(
+        self,
+        gradient_penalty: float = 0.0,
+        r1: float = 0.0,
+        r1_every: int = 1,
+        r2: float = 0.0,
+        r2_every: int = 1,
+    ):
         super().__init__()
         self.gp_weight, self.r1_weight, self.r1_every = gradient_penalty, r1, r1_every
         self.r2_weight, self.r2_every = r2, r2_every
@@ -57,8 +63,13 @@ class CriticPenalties(nn.Module):
             self.r2_weight > 0 and self.r2_every > 1
         )
 
-    def forward(self, critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
-                fake: torch.Tensor, pack: int = 1):  # fmt: skip
+    def forward(
+        self,
+        critic: Callable[[torch.Tensor], torch.Tensor],
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        pack: int = 1,
+    ):
         """(penalty to add to the critic's loss, logs) for one critic step; critic: images
         (B, ...) -> logits (B/pack,), the conditional critic with its labels bound."""
         logs: dict[str, torch.Tensor] = {}

@@ -36,8 +36,14 @@ def write_animation(frames: list, out: Path, fps: int) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic(out, "the animation") as tmp:
         if out.suffix == ".gif":
-            frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
-                           duration=round(1000 / fps), loop=0)  # fmt: skip
+            frames[0].save(
+                tmp,
+                format="GIF",
+                save_all=True,
+                append_images=frames[1:],
+                duration=round(1000 / fps),
+                loop=0,
+            )
         else:
             _write_mp4(frames, tmp, fps)
 

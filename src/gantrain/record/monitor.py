@@ -64,9 +64,15 @@ def _fmt(logs: dict) -> str:
 
 
 class Monitor:
-    def __init__(self, run_dir: Path, rounds: int, start_round: int = 0,
-                 progress: bool | None = None, config: dict | None = None,
-                 clock=time.perf_counter):  # fmt: skip
+    def __init__(
+        self,
+        run_dir: Path,
+        rounds: int,
+        start_round: int = 0,
+        progress: bool | None = None,
+        config: dict | None = None,
+        clock=time.perf_counter,
+    ):
         self.run_dir = run_dir
         self.rounds = rounds
         threading.excepthook = _quiet_tensorboard_thread
@@ -116,9 +122,14 @@ class Monitor:
         else:
             rate = self.rate.update(rnd, self.eval_s)
             eta = self.rate.eta_s(self.rounds - rnd)
-            log.info("round %d/%d | %s rounds/s | ETA %s | %s", rnd, self.rounds,
-                     f"{rate:.2f}" if rate else "?",
-                     timedelta(seconds=round(eta)) if eta is not None else "?", _fmt(shown))  # fmt: skip
+            log.info(
+                "round %d/%d | %s rounds/s | ETA %s | %s",
+                rnd,
+                self.rounds,
+                f"{rate:.2f}" if rate else "?",
+                timedelta(seconds=round(eta)) if eta is not None else "?",
+                _fmt(shown),
+            )
 
     def _evaluation(self, rnd: int, scores: dict) -> None:
         """eval/* curves; the constants once, as text; the predicted-class shares as a bar chart."""
@@ -138,8 +149,11 @@ class Monitor:
             from gantrain.record.charts import class_bars
 
             for tracker in self.trackers:
-                tracker.figure("eval/class_histogram", class_bars(scores["class_histogram"],
-                               f"round {rnd:,}"), rnd)  # fmt: skip
+                tracker.figure(
+                    "eval/class_histogram",
+                    class_bars(scores["class_histogram"], f"round {rnd:,}"),
+                    rnd,
+                )
 
     def advance(self, n: int = 1) -> None:
         if self.bar is not None:

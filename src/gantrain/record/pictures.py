@@ -33,10 +33,12 @@ def class_rows(model: GenerativeModel, noise: torch.Tensor):
 def encode_all(model: GenerativeModel, images_and_labels, chunk: int = 256) -> torch.Tensor:
     """Codes (N, latent) of images in [-1, 1] (with their labels where the run has them)."""
     x, labels = split(images_and_labels)
-    return torch.cat([
-        model.encode(x[i : i + chunk], None if labels is None else labels[i : i + chunk])[0]
-        for i in range(0, x.shape[0], chunk)
-    ])  # fmt: skip
+    return torch.cat(
+        [
+            model.encode(x[i : i + chunk], None if labels is None else labels[i : i + chunk])[0]
+            for i in range(0, x.shape[0], chunk)
+        ]
+    )
 
 
 def as_float(images_and_labels):

@@ -13,8 +13,12 @@ HALF_LIFE_S = 30.0  # an interval's weight halves every HALF_LIFE_S seconds of l
 
 
 class RecentRate:
-    def __init__(self, start_round: int, clock: Callable[[], float] = time.perf_counter,
-                 half_life_s: float = HALF_LIFE_S):  # fmt: skip
+    def __init__(
+        self,
+        start_round: int,
+        clock: Callable[[], float] = time.perf_counter,
+        half_life_s: float = HALF_LIFE_S,
+    ):
         self.clock = clock
         self.half_life_s = half_life_s
         self.round, self.t = start_round, clock()

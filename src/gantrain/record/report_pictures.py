@@ -59,8 +59,9 @@ def grids_picture(jobs: list[tuple[str, Path, float | None]], out: Path) -> Path
     plt = _pyplot()
     cols = min(PER_ROW, len(shown))
     rows = math.ceil(len(shown) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3.4 * rows), dpi=100, squeeze=False,
-                             layout="constrained")  # fmt: skip
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3 * cols, 3.4 * rows), dpi=100, squeeze=False, layout="constrained"
+    )
     for ax in axes.flat:
         ax.axis("off")
     for ax, (label, grid, fid) in zip(axes.flat, shown):
@@ -87,23 +88,34 @@ def panel_names(names_by_job: list[set[str]], order: tuple[str, ...]) -> list[st
     return sorted(chosen, key=lambda k: (order.index(k) if k in order else len(order), k))
 
 
-def curves(jobs: list[tuple[str, Path]], order: tuple[str, ...] = HEADLINE
-           ) -> dict[str, list[tuple[str, list[tuple[int, float]]]]]:  # fmt: skip
+def curves(
+    jobs: list[tuple[str, Path]], order: tuple[str, ...] = HEADLINE
+) -> dict[str, list[tuple[str, list[tuple[int, float]]]]]:
     """What report_curves.png draws: metric -> [(job label, [(round, value), ...])] for every
     job that logged the metric; the metrics as panel_names chooses them in order."""
     histories = [(label, history(job)) for label, job in jobs]
-    logged = [{k for r in rows for k, v in r.items()
-               if k not in NOT_CURVES and isinstance(v, int | float)} for _, rows in histories]  # fmt: skip
+    logged = [
+        {
+            k
+            for r in rows
+            for k, v in r.items()
+            if k not in NOT_CURVES and isinstance(v, int | float)
+        }
+        for _, rows in histories
+    ]
     out = {}
     for metric in panel_names(logged, order):
-        series = [(label, [(r["round"], r[metric]) for r in rows if metric in r and "round" in r])
-                  for label, rows in histories]  # fmt: skip
+        series = [
+            (label, [(r["round"], r[metric]) for r in rows if metric in r and "round" in r])
+            for label, rows in histories
+        ]
         out[metric] = [(label, pts) for label, pts in series if pts]
     return out
 
 
-def curves_picture(jobs: list[tuple[str, Path]], out: Path,
-                   order: tuple[str, ...] = HEADLINE) -> Path | None:  # fmt: skip
+def curves_picture(
+    jobs: list[tuple[str, Path]], out: Path, order: tuple[str, ...] = HEADLINE
+) -> Path | None:
     """One panel per metric of curves(jobs, order), one line per job in it."""
     panels = curves(jobs, order)
     if not panels:
@@ -115,8 +127,13 @@ def curves_picture(jobs: list[tuple[str, Path]], out: Path,
         values = []
         for label, pts in series:
             sparse = metric == "fid" or len(pts) < 20  # a line through one point draws nothing
-            ax.plot(*zip(*pts), marker="o" if sparse else None, markersize=3, label=label,
-                    color=colour[label])  # fmt: skip
+            ax.plot(
+                *zip(*pts),
+                marker="o" if sparse else None,
+                markersize=3,
+                label=label,
+                color=colour[label],
+            )
             values += [v for _, v in pts]
         ax.set_xlabel("round")
         ax.set_ylabel(metric)
@@ -129,21 +146,24 @@ def curves_picture(jobs: list[tuple[str, Path]], out: Path,
     return out
 
 
-def finals(rows: list[dict], key: str, order: tuple[str, ...] = HEADLINE
-           ) -> dict[str, list[tuple[str, float]]]:  # fmt: skip
+def finals(
+    rows: list[dict], key: str, order: tuple[str, ...] = HEADLINE
+) -> dict[str, list[tuple[str, float]]]:
     """What report_<key>.png draws: metric -> [(the job's value of key, its final metric)] for
     the finished jobs that have it (a job stopped by trainer.time_limit finished what it was
     given: equal-time comparisons need it); the metrics as panel_names chooses them."""
     done = [r for r in rows if r.get("status") in ("done", "time_limit")]
     names = [{m for m in order if m in r} for r in done]
-    panels = {m: [(str(r.get(key)), r[m]) for r in done if m in r]
-              for m in panel_names(names, order)}  # fmt: skip
+    panels = {
+        m: [(str(r.get(key)), r[m]) for r in done if m in r] for m in panel_names(names, order)
+    }
     # a metric only one value of key has compares nothing along key (objective: loss_d vs loss)
     return {m: pts for m, pts in panels.items() if len({x for x, _ in pts}) > 1}
 
 
-def swept_picture(rows: list[dict], key: str, out: Path,
-                  order: tuple[str, ...] = HEADLINE) -> Path | None:  # fmt: skip
+def swept_picture(
+    rows: list[dict], key: str, out: Path, order: tuple[str, ...] = HEADLINE
+) -> Path | None:
     """One panel per metric of finals(), the jobs' values of key along x (all of them on every
     panel, so a job missing from one panel shows as a gap there)."""
     panels = finals(rows, key, order)

@@ -108,8 +108,11 @@ def prune_metrics(path: Path, last_round: int) -> None:
 def _log_files(run_dir: Path) -> list[logging.FileHandler]:
     """The logging handlers (Hydra's train.log) that write into run_dir."""
     inside = str(run_dir.resolve()) + os.sep
-    handlers = {h for lg in [logging.root, *logging.root.manager.loggerDict.values()]
-                for h in getattr(lg, "handlers", [])}  # fmt: skip
+    handlers = {
+        h
+        for lg in [logging.root, *logging.root.manager.loggerDict.values()]
+        for h in getattr(lg, "handlers", [])
+    }
     return [
         h
         for h in handlers

@@ -59,13 +59,20 @@ def progress(chunks: Iterable[torch.Tensor], total: int, what: str) -> Iterator[
 
 
 def _npy_header(f, shape: tuple[int, ...], dtype: np.dtype) -> None:
-    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
-              "shape": tuple(shape)}  # fmt: skip
+    header = {
+        "descr": np.lib.format.dtype_to_descr(dtype),
+        "fortran_order": False,
+        "shape": tuple(shape),
+    }
     np.lib.format.write_array_header_2_0(f, header)
 
 
-def write_npz(out: Path, chunks: Iterable[torch.Tensor], shape: tuple[int, ...],
-              extra: dict[str, torch.Tensor] | None = None) -> None:  # fmt: skip
+def write_npz(
+    out: Path,
+    chunks: Iterable[torch.Tensor],
+    shape: tuple[int, ...],
+    extra: dict[str, torch.Tensor] | None = None,
+) -> None:
     """out.npz holding images (shape, uint8, filled from chunks in order) and the extra arrays:
     the .npy format np.savez_compressed writes, its header written first with the final shape
     and then the raw bytes of each chunk; renamed into place only when complete."""
@@ -123,8 +130,13 @@ def write_grid(out: Path, chunks: Iterable[torch.Tensor], per_row: int) -> None:
     save_image_atomic(grid_picture(images, per_row), out)
 
 
-def write_stream(out: Path, chunks: Iterable[torch.Tensor], shape: tuple[int, ...],
-                 per_row: int, extra: dict[str, torch.Tensor] | None = None) -> None:  # fmt: skip
+def write_stream(
+    out: Path,
+    chunks: Iterable[torch.Tensor],
+    shape: tuple[int, ...],
+    per_row: int,
+    extra: dict[str, torch.Tensor] | None = None,
+) -> None:
     """uint8 chunks (B, C, H, W), shape[0] images in all, to out.npz (key images, plus extra
     arrays), out.png (one grid) or the folder out."""
     out.parent.mkdir(parents=True, exist_ok=True)

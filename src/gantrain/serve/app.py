@@ -112,14 +112,19 @@ def _routes(app, drawer) -> None:
         return {**drawer.info(), "max_grid": MAX_GRID, "max_steps": MAX_STEPS}
 
     @app.get("/sample.png")
-    def sample(seed: int = Query(0, ge=0, le=2**32 - 1),
-               class_: str | None = Query(None, alias="class"),
-               truncation: float = 1.0):  # fmt: skip
+    def sample(
+        seed: int = Query(0, ge=0, le=2**32 - 1),
+        class_: str | None = Query(None, alias="class"),
+        truncation: float = 1.0,
+    ):
         return png(drawer.seeds([seed], _class(class_), _truncation(truncation)), 1)
 
     @app.get("/grid.png")
-    def grid(seeds: str = "0-15", class_: str | None = Query(None, alias="class"),
-             truncation: float = 1.0):  # fmt: skip
+    def grid(
+        seeds: str = "0-15",
+        class_: str | None = Query(None, alias="class"),
+        truncation: float = 1.0,
+    ):
         try:
             chosen = parse_seeds(seeds)
         except ValueError as err:
@@ -130,8 +135,11 @@ def _routes(app, drawer) -> None:
         return png(images, max(1, round(len(chosen) ** 0.5)))  # gantrain-sample's rows
 
     @app.get("/interpolate.png")
-    def interpolate(a: int = Query(ge=0, le=2**32 - 1), b: int = Query(ge=0, le=2**32 - 1),
-                    steps: int = Query(8, ge=2, le=MAX_STEPS),
-                    class_: str | None = Query(None, alias="class"),
-                    truncation: float = 1.0):  # fmt: skip
+    def interpolate(
+        a: int = Query(ge=0, le=2**32 - 1),
+        b: int = Query(ge=0, le=2**32 - 1),
+        steps: int = Query(8, ge=2, le=MAX_STEPS),
+        class_: str | None = Query(None, alias="class"),
+        truncation: float = 1.0,
+    ):
         return png(drawer.walk(a, b, steps, _class(class_), _truncation(truncation)), steps)

@@ -57,8 +57,10 @@ class BurnIn:
             start, end = given[f"{name}_start"], given[f"{name}_end"]
             if (start is None) != (end is None):
                 missing = f"{name}_end" if end is None else f"{name}_start"
-                raise UserError(f"schedule.{missing} is null while its pair is set: give both "
-                                f"schedule.{name}_start and schedule.{name}_end, or neither")  # fmt: skip
+                raise UserError(
+                    f"schedule.{missing} is null while its pair is set: give both "
+                    f"schedule.{name}_start and schedule.{name}_end, or neither"
+                )
             if start is not None:
                 self.ends[name] = (float(start), float(end))
 
@@ -71,8 +73,7 @@ class BurnIn:
         start, end = self.ends[name]
         return cosine(start, end, rnd, self.rounds)
 
-    def bind(self, objective, ema: EMA | None, images_per_round: int,
-             device: torch.device) -> None:  # fmt: skip
+    def bind(self, objective, ema: EMA | None, images_per_round: int, device: torch.device) -> None:
         """Check that the objective has what the schedule sets (one line where not)."""
         self.ema, self.images, self.device = ema, images_per_round, device
         self.optimizers = objective.optimizers()
@@ -80,20 +81,26 @@ class BurnIn:
         if "gamma" in self.ends and not (
             penalties and (penalties.r1_weight or penalties.r2_weight)
         ):
-            raise UserError("schedule.gamma_start sets the R1 and R2 weights that are on, and "
-                            "objective.r1 and objective.r2 are both 0: set objective.r1 (and "
-                            "objective.r2) > 0, or schedule.gamma_start=null "
-                            "schedule.gamma_end=null")  # fmt: skip
+            raise UserError(
+                "schedule.gamma_start sets the R1 and R2 weights that are on, and "
+                "objective.r1 and objective.r2 are both 0: set objective.r1 (and "
+                "objective.r2) > 0, or schedule.gamma_start=null "
+                "schedule.gamma_end=null"
+            )
         if "beta2" in self.ends and not all("betas" in o.defaults for o in self.optimizers):
-            raise UserError("schedule.beta2_start sets Adam's second beta, and this objective's "
-                            "optimizer has no betas: use torch.optim.Adam, or "
-                            "schedule.beta2_start=null schedule.beta2_end=null")  # fmt: skip
+            raise UserError(
+                "schedule.beta2_start sets Adam's second beta, and this objective's "
+                "optimizer has no betas: use torch.optim.Adam, or "
+                "schedule.beta2_start=null schedule.beta2_end=null"
+            )
         augment = getattr(objective, "augment", None)
         if "augment" in self.ends:
             if augment is None or augment.kind != "ada":
-                raise UserError("schedule.augment_start sets ADA's probability p: use "
-                                "objective.augment=ada, or schedule.augment_start=null "
-                                "schedule.augment_end=null")  # fmt: skip
+                raise UserError(
+                    "schedule.augment_start sets ADA's probability p: use "
+                    "objective.augment=ada, or schedule.augment_start=null "
+                    "schedule.augment_end=null"
+                )
             augment.kimg = math.inf  # ADA's own feedback moves p by nothing: the schedule holds it
         self.penalties, self.augment = penalties, augment
         # the configured R1/R2 weights say which of the two the schedule drives

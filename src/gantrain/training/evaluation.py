@@ -79,8 +79,13 @@ def _round_number(at_most: float) -> int:
     return best
 
 
-def make_evaluator(settings: EvalSettings, dataset_cfg, device: torch.device, rounds: list[int],
-                   labels: bool = False) -> Callable[[torch.nn.Module], dict] | None:  # fmt: skip
+def make_evaluator(
+    settings: EvalSettings,
+    dataset_cfg,
+    device: torch.device,
+    rounds: list[int],
+    labels: bool = False,
+) -> Callable[[torch.nn.Module], dict] | None:
     """A function model -> {fid, kid, ...} (numbers, and class_histogram where the extractor
     classifies), or None when nothing is evaluated. labels: the model is conditional (label
     accuracy and intra-FID join the scores).
@@ -94,9 +99,16 @@ def make_evaluator(settings: EvalSettings, dataset_cfg, device: torch.device, ro
     from gantrain.metrics import make_scorer
 
     try:
-        scorer = make_scorer(dataset_cfg, device, extractor=settings.extractor, split=settings.split,
-                             recipe=settings.classifier, kid_subsets=settings.kid_subsets,
-                             labels=labels, fetch_timeout=settings.fetch_timeout)  # fmt: skip
+        scorer = make_scorer(
+            dataset_cfg,
+            device,
+            extractor=settings.extractor,
+            split=settings.split,
+            recipe=settings.classifier,
+            kid_subsets=settings.kid_subsets,
+            labels=labels,
+            fetch_timeout=settings.fetch_timeout,
+        )
     except UserError as err:
         log.warning("evaluation during training is off: %s", err)
         return None
@@ -105,15 +117,20 @@ def make_evaluator(settings: EvalSettings, dataset_cfg, device: torch.device, ro
 
     def evaluate(model: torch.nn.Module) -> dict:
         release_freed_memory()
-        scores = scorer.score_model(model, settings.num_samples, settings.seed,
-                                    settings.modes_samples)  # fmt: skip
+        scores = scorer.score_model(
+            model, settings.num_samples, settings.seed, settings.modes_samples
+        )
         # numbers, the predicted-class shares for TensorBoard's bar chart, and the judges'
         # weight hashes for its protocol text
         if scores.get("judges_disagree"):
-            log.warning("evaluation: %s (%s past the margin)", DISAGREE,
-                        ", ".join(scores["judges_disagree_on"]))  # fmt: skip
-        kept = {k: v for k, v in scores.items()
-                if isinstance(v, int | float) or k == "class_histogram"}  # fmt: skip
+            log.warning(
+                "evaluation: %s (%s past the margin)",
+                DISAGREE,
+                ", ".join(scores["judges_disagree_on"]),
+            )
+        kept = {
+            k: v for k, v in scores.items() if isinstance(v, int | float) or k == "class_histogram"
+        }
         return {**kept, "judges": judges} if judges else kept
 
     return evaluate
@@ -123,8 +140,11 @@ def judge_names(info: dict) -> str:
     """The feature extractors' weight hashes, e.g. "classifier 3f2a9c01b7de, classifier_plain
     9e0d41c2aa57" (empty for extractors without one, such as InceptionV3)."""
     named = info.get("judges") or [info.get("extractor", {})]
-    return ", ".join(f"{Path(j['file']).name.split('-')[0]} {j['weights_sha256']}"
-                     for j in named if "weights_sha256" in j)  # fmt: skip
+    return ", ".join(
+        f"{Path(j['file']).name.split('-')[0]} {j['weights_sha256']}"
+        for j in named
+        if "weights_sha256" in j
+    )
 
 
 def plan_line(rounds: list[int], num_samples: int, info: dict) -> str:
@@ -139,9 +159,11 @@ def plan_line(rounds: list[int], num_samples: int, info: dict) -> str:
     else:
         listed = f"{len(at)} rounds ({', '.join(at[:3])}, ..., {', '.join(at[-2:])})"
     reference = " ".join(str(w) for w in (info.get("dataset"), info.get("split")) if w)
-    line = (f"evaluating at {listed}: FID/KID of "
-            f"{num_samples:,} samples against {info.get('reference_images', 0):,} "
-            f"{reference + ' ' if reference else ''}images")  # fmt: skip
+    line = (
+        f"evaluating at {listed}: FID/KID of "
+        f"{num_samples:,} samples against {info.get('reference_images', 0):,} "
+        f"{reference + ' ' if reference else ''}images"
+    )
     extractor = info.get("extractor", {})
     source = extractor.get("file") or extractor.get("weights")
     if source:
@@ -152,6 +174,8 @@ def plan_line(rounds: list[int], num_samples: int, info: dict) -> str:
         line += f", in {extractor['name']} features"
     judges = info.get("judges", [])
     if len(judges) > 1:
-        line += (f"; a second judge reads them too, {Path(judges[1]['file']).name} "
-                 f"({judges[1]['test_accuracy']:.1%} test accuracy)")  # fmt: skip
+        line += (
+            f"; a second judge reads them too, {Path(judges[1]['file']).name} "
+            f"({judges[1]['test_accuracy']:.1%} test accuracy)"
+        )
     return line

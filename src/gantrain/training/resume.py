@@ -144,8 +144,14 @@ def _last_logged_round(run_dir: Path) -> int:
     return max(rounds)
 
 
-def prior_state(run_dir: Path, config: dict, resume: bool, force: bool, sweep_job: bool,
-                defaults: dict | None = None):  # fmt: skip
+def prior_state(
+    run_dir: Path,
+    config: dict,
+    resume: bool,
+    force: bool,
+    sweep_job: bool,
+    defaults: dict | None = None,
+):
     """What an existing run directory means for this start: None (fresh), a checkpoint to
     continue, or "done" (a finished sweep job to skip). defaults: each key's value where a
     saved config predates it."""

@@ -18,8 +18,12 @@ from gantrain.training.ema import EMA
 
 log = logging.getLogger("gantrain")
 # the payload's parts whose floating-point tensors must all be finite before it is saved
-CHECKED = {"model": "weights", "ema": "EMA weights", "objective": "optimizer/critic state",
-           "log_sums": "logged sums"}  # fmt: skip
+CHECKED = {
+    "model": "weights",
+    "ema": "EMA weights",
+    "objective": "optimizer/critic state",
+    "log_sums": "logged sums",
+}
 
 
 def _floats(node, out: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -165,8 +169,13 @@ class TrainState:
             return True
         if self.diverged is None:
             self.diverged = {"round": rnd, "term": "state", "value": None}
-        log.warning("the training state at round %d is non-finite (NaN or inf in the %s) and "
-                    "is not saved: %s", rnd, ", ".join(bad), held)  # fmt: skip
+        log.warning(
+            "the training state at round %d is non-finite (NaN or inf in the %s) and "
+            "is not saved: %s",
+            rnd,
+            ", ".join(bad),
+            held,
+        )
         return False
 
     def restore(self, state: dict, lr_scale: float | None = None) -> int:

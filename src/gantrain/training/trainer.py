@@ -86,8 +86,20 @@ class Trainer:
         evaluate: model -> {fid, kid, ...}, called at the rounds in eval_at.
         burn_in: hyper-parameters set before each round from the round alone (schedule=...).
         """
-        start = self._prepare(model, objective, batches, run_dir, config, seed, device, state,
-                              writes, evaluate, eval_at, burn_in)  # fmt: skip
+        start = self._prepare(
+            model,
+            objective,
+            batches,
+            run_dir,
+            config,
+            seed,
+            device,
+            state,
+            writes,
+            evaluate,
+            eval_at,
+            burn_in,
+        )
         if start >= self.rounds:
             return self._nothing_to_train(start)
         if writes:  # held from the start: a full disk can still be recorded in it
@@ -112,14 +124,27 @@ class Trainer:
             write_json(run_dir / "summary.json", summary, reserve=True)
         return summary
 
-    def _prepare(self, model, objective, batches, run_dir: Path, config: dict, seed: int,
-                 device: torch.device, state: dict | None, writes: bool, evaluate,
-                 eval_at, burn_in: BurnIn | None) -> int:  # fmt: skip
+    def _prepare(
+        self,
+        model,
+        objective,
+        batches,
+        run_dir: Path,
+        config: dict,
+        seed: int,
+        device: torch.device,
+        state: dict | None,
+        writes: bool,
+        evaluate,
+        eval_at,
+        burn_in: BurnIn | None,
+    ) -> int:
         """This fit's state (restored from `state` when given); returns the round it starts after."""
         self.writes, self.run_dir, self.device = writes, run_dir, device
         self.evaluate = evaluate if writes else None
-        self.schedule = Schedule(self.rounds, self.sample_at, self.checkpoint_every,
-                                 self.log_every, frozenset(eval_at))  # fmt: skip
+        self.schedule = Schedule(
+            self.rounds, self.sample_at, self.checkpoint_every, self.log_every, frozenset(eval_at)
+        )
         # the noise bank and the fixed batch come from their own generator, not the global one
         g = torch.Generator().manual_seed(seed)
         bank = torch.randn(64, model.latent_dim, generator=g)  # drawn even on resume: g moves on
@@ -140,8 +165,10 @@ class Trainer:
         self.stopped_at: int | None = None  # the round the time limit stopped the run after
         start = self.state.restore(state) if state else 0
         if state:  # the file it came from (last.pt, or a milestone where last.pt was damaged)
-            self.state.kept = (Path(state.get("loaded_from", run_dir / "checkpoints" / "last.pt")),
-                               start)  # fmt: skip
+            self.state.kept = (
+                Path(state.get("loaded_from", run_dir / "checkpoints" / "last.pt")),
+                start,
+            )
         self._choose_step(objective, batches, burn_in)
         return start
 
@@ -153,12 +180,15 @@ class Trainer:
             if burn_in is None:
                 self.step = GraphedStep(objective, batches, getattr(objective, "critic_steps", 1))
             else:  # a graph would freeze the numbers the schedule changes
-                log.info("the schedule sets learning rates and penalty weights each round, which "
-                         "a CUDA graph would freeze: rounds run eagerly")  # fmt: skip
+                log.info(
+                    "the schedule sets learning rates and penalty weights each round, which "
+                    "a CUDA graph would freeze: rounds run eagerly"
+                )
 
     def _nothing_to_train(self, start: int) -> dict:
-        log.info("%s is already at round %d of %d; nothing to train", self.run_dir, start,
-                 self.rounds)  # fmt: skip
+        log.info(
+            "%s is already at round %d of %d; nothing to train", self.run_dir, start, self.rounds
+        )
         # an interrupted run's summary holds no round count: the checkpoint's is the truth
         before = read_json(self.run_dir / "summary.json") or {}
         if before.get("status") == "time_limit":  # stopped where the run now ends
@@ -190,13 +220,21 @@ class Trainer:
                 rnd = self._rollback()
                 continue
             if final:
-                log.info("time limit %s reached after round %d: stopping with that round's %s",
-                         deadline.words, rnd, "checkpoint, grid and evaluation" if self.eval_on
-                         else "checkpoint and grid")  # fmt: skip
+                log.info(
+                    "time limit %s reached after round %d: stopping with that round's %s",
+                    deadline.words,
+                    rnd,
+                    "checkpoint, grid and evaluation" if self.eval_on else "checkpoint and grid",
+                )
             self._outputs(rnd, final)
             if when.checkpoints(rnd) or stop.signum or final:
-                st.save(rnd, self.run_dir / "checkpoints", when.keeps(rnd), self.keep_checkpoints,
-                        write=self.writes)  # fmt: skip
+                st.save(
+                    rnd,
+                    self.run_dir / "checkpoints",
+                    when.keeps(rnd),
+                    self.keep_checkpoints,
+                    write=self.writes,
+                )
             if stop.signum:
                 raise StoppedBySignal(stop.signum, rnd)
             if final:
@@ -246,14 +284,23 @@ class Trainer:
         path, kept = st.kept
         payload = checkpoint.load(path)
         if nonfinite_parts(payload):  # only finite states are saved; an older gantrain's may not be
-            raise Diverged(f"{path} (round {kept}) holds a NaN or an infinity, so a rollback "
-                           "cannot start from it; lower the learning rate (objective.optimizer.lr) "
-                           "or change the seed")  # fmt: skip
+            raise Diverged(
+                f"{path} (round {kept}) holds a NaN or an infinity, so a rollback "
+                "cannot start from it; lower the learning rate (objective.optimizer.lr) "
+                "or change the seed"
+            )
         scale = min(st.lr_scale, float(payload.get("lr_scale", 1.0))) / 2
         start = st.restore(payload, lr_scale=scale)
-        log.warning("%s; rollback %d of %d: reloaded %s (round %d), the learning rates now %g "
-                    "of the configured ones", self.guard.reason, self.guard.rollbacks,
-                    MAX_ROLLBACKS, path, start, scale)  # fmt: skip
+        log.warning(
+            "%s; rollback %d of %d: reloaded %s (round %d), the learning rates now %g "
+            "of the configured ones",
+            self.guard.reason,
+            self.guard.rollbacks,
+            MAX_ROLLBACKS,
+            path,
+            start,
+            scale,
+        )
         if isinstance(self.step, GraphedStep):
             self.step.reset()
         st.sums, st.count = {}, 0
@@ -277,7 +324,7 @@ class Trainer:
                 }
                 if diverged
                 else {}
-            ),  # fmt: skip
+            ),
             **({"rollbacks": self.guard.rollbacks} if self.guard.rollbacks else {}),
             "rounds": reached,
             **({"target_rounds": self.rounds, "time_limit": self.time_limit} if stopped else {}),

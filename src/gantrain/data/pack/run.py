@@ -75,8 +75,10 @@ def finished(out: Path, key: dict, source) -> str | None:
             write_json(out / PROGRESS, progress_of(manifest, source, key))
             (out / MANIFEST).unlink()
             return None
-    return (f"{out} is already a complete pack of {manifest['count']} images in "
-            f"{_shards(len(manifest['shards']))}; nothing to do")  # fmt: skip
+    return (
+        f"{out} is already a complete pack of {manifest['count']} images in "
+        f"{_shards(len(manifest['shards']))}; nothing to do"
+    )
 
 
 def _resumed(out: Path, key: dict) -> dict:
@@ -132,16 +134,24 @@ def _manifest(out: Path, source, settings: Settings, state: dict) -> dict:
     counts = state["class_counts"]
     classes = source.classes
     return {
-        "format": "gantrain-shards", "version": 1,
+        "format": "gantrain-shards",
+        "version": 1,
         "count": sum(s["count"] for s in state["shards"]),
-        "image_size": settings.image_size, "channels": settings.channels,
-        "image_format": settings.image_format, "classes": classes,
-        "class_counts": None if classes is None else [counts.get(str(i), 0) for i in range(len(classes))],
+        "image_size": settings.image_size,
+        "channels": settings.channels,
+        "image_format": settings.image_format,
+        "classes": classes,
+        "class_counts": None
+        if classes is None
+        else [counts.get(str(i), 0) for i in range(len(classes))],
         "resize": settings.recipe.as_dict(),
-        "shards": [{k: s[k] for k in ("name", "count", "sha256", "bytes")} for s in state["shards"]],
+        "shards": [
+            {k: s[k] for k in ("name", "count", "sha256", "bytes")} for s in state["shards"]
+        ],
         "skipped": [{"path": s["path"], "why": s["why"]} for s in state["skipped"]],
-        "source": source.what, "settings": state["settings"],
-    }  # fmt: skip
+        "source": source.what,
+        "settings": state["settings"],
+    }
 
 
 def _write(out: Path, source, settings: Settings, workers: int, state: dict, progress) -> list:
@@ -189,11 +199,20 @@ def pack(source, out: Path, settings: Settings, workers: int, bar: bool | None =
     state = _resumed(out, key)
     out.mkdir(parents=True, exist_ok=True)
     if state["shards"]:
-        log.info("continuing after %d shards (%d images)", len(state["shards"]),
-                 sum(s["count"] for s in state["shards"]))  # fmt: skip
+        log.info(
+            "continuing after %d shards (%d images)",
+            len(state["shards"]),
+            sum(s["count"] for s in state["shards"]),
+        )
     start = state["shards"][-1]["next"] if state["shards"] else 0
-    progress = tqdm(total=len(source), initial=start, unit="img", desc="packing",
-                    disable=None if bar is None else not bar, dynamic_ncols=True)  # fmt: skip
+    progress = tqdm(
+        total=len(source),
+        initial=start,
+        unit="img",
+        desc="packing",
+        disable=None if bar is None else not bar,
+        dynamic_ncols=True,
+    )
     try:
         state["skipped"] += _write(out, source, settings, workers, state, progress)
         return _finish(out, source, settings, state)
@@ -216,13 +235,17 @@ def pack(source, out: Path, settings: Settings, workers: int, bar: bool | None =
 def _finish(out: Path, source, settings: Settings, state: dict) -> str:
     """The manifest, written last; the progress record and leftovers removed."""
     if not state["shards"]:
-        raise UserError(f"none of the {len(source)} images in {source.what} could be read "
-                        f"(e.g. {state['skipped'][0]['path']}: {state['skipped'][0]['why']})")  # fmt: skip
+        raise UserError(
+            f"none of the {len(source)} images in {source.what} could be read "
+            f"(e.g. {state['skipped'][0]['path']}: {state['skipped'][0]['why']})"
+        )
     manifest = _manifest(out, source, settings, state)
     write_json(out / MANIFEST, manifest)
     (out / PROGRESS).unlink(missing_ok=True)
     for leftover in out.glob(f"*{PARTIAL}"):
         leftover.unlink()
-    return (f"packed {manifest['count']} images into {_shards(len(manifest['shards']))} in {out}"
-            + (f" ({len(manifest['skipped'])} skipped, listed in {MANIFEST})"
-               if manifest["skipped"] else ""))  # fmt: skip
+    return f"packed {manifest['count']} images into {_shards(len(manifest['shards']))} in {out}" + (
+        f" ({len(manifest['skipped'])} skipped, listed in {MANIFEST})"
+        if manifest["skipped"]
+        else ""
+    )

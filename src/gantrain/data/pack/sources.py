@@ -16,8 +16,12 @@ from gantrain.errors import UserError
 from gantrain.files import plain_name
 
 log = logging.getLogger(__name__)
-TORCHVISION = {"MNIST": "mnist", "FashionMNIST": "fashion_mnist", "KMNIST": "kmnist",
-               "cifar-10-batches-py": "cifar10"}  # fmt: skip
+TORCHVISION = {
+    "MNIST": "mnist",
+    "FashionMNIST": "fashion_mnist",
+    "KMNIST": "kmnist",
+    "cifar-10-batches-py": "cifar10",
+}
 
 
 class Source:
@@ -40,8 +44,11 @@ def _classes(parts: list[tuple[str, ...]], what: str) -> tuple[list[int] | None,
     if not nested:
         return None, None
     if len(nested) < len(parts):
-        log.warning("%d images lie outside any class folder in %s: packed without classes",
-                    len(parts) - len(nested), what)  # fmt: skip
+        log.warning(
+            "%d images lie outside any class folder in %s: packed without classes",
+            len(parts) - len(nested),
+            what,
+        )
         return None, None
     classes = sorted({p[0] for p in parts})
     index = {c: i for i, c in enumerate(classes)}
@@ -53,8 +60,9 @@ class Folder(Source):
         self.what, self.base = str(base), base
         self.paths = find_images(base)
         self.names = [str(p) for p in self.paths]
-        self.labels, self.classes = _classes([p.relative_to(base).parts for p in self.paths],
-                                             self.what)  # fmt: skip
+        self.labels, self.classes = _classes(
+            [p.relative_to(base).parts for p in self.paths], self.what
+        )
 
     def item(self, i: int):
         return self.paths[i]
@@ -119,8 +127,9 @@ class Torchvision(Source):
         from gantrain.data.torchvision_sets import SOURCES, open_dataset
 
         name = TORCHVISION[folder]
-        ds = open_dataset(name, root, False,
-                          lambda _: SOURCES[name].cls(str(root), train=train, download=False))  # fmt: skip
+        ds = open_dataset(
+            name, root, False, lambda _: SOURCES[name].cls(str(root), train=train, download=False)
+        )
         self.what = f"{name} ({'train' if train else 'test'}) in {root}"
         self.data = ds.data if name == "cifar10" else ds.data.numpy()  # (N, H, W[, 3]) uint8
         self.labels = [int(t) for t in ds.targets]

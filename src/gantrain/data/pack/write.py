@@ -48,10 +48,17 @@ class Settings:
     def key(self, source) -> dict:
         """What a pack must have been made with for this one to continue or skip it."""
         names = hashlib.sha256("\n".join(source.names).encode()).hexdigest()
-        return {"source": source.what, "items": len(source), "items_sha256": names,
-                "image_size": self.image_size, "channels": self.channels,
-                "image_format": self.image_format, "quality": self.quality,
-                "resize": self.recipe.as_dict(), "shard_mb": self.shard_mb}  # fmt: skip
+        return {
+            "source": source.what,
+            "items": len(source),
+            "items_sha256": names,
+            "image_size": self.image_size,
+            "channels": self.channels,
+            "image_format": self.image_format,
+            "quality": self.quality,
+            "resize": self.recipe.as_dict(),
+            "shard_mb": self.shard_mb,
+        }
 
 
 def encode(image, fmt: str, quality: int) -> bytes:
@@ -149,8 +156,12 @@ class ShardWriter:
             os.fsync(f.fileno())
         os.replace(self.partial, self.path)
         size = self.path.stat().st_size
-        return {"name": self.path.name, "count": self.count, "sha256": sha256_of(self.path),
-                "bytes": size}  # fmt: skip
+        return {
+            "name": self.path.name,
+            "count": self.count,
+            "sha256": sha256_of(self.path),
+            "bytes": size,
+        }
 
     def discard(self) -> None:
         self.tar.close()

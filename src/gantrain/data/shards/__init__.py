@@ -117,21 +117,43 @@ def hold(shards: ShardSet, workers: int) -> tuple[torch.Tensor, torch.Tensor]:
     return images, torch.tensor([lab for p in parts for lab in p[1]], dtype=torch.long)
 
 
-def _shard_set(root: str, image_size: int, channels: int, labels: bool, manifest: dict,
-               shards: list[Entry], kept: list[np.ndarray], on_bad_shard: str,
-               buffer: int, timeout: float) -> ShardSet:  # fmt: skip
+def _shard_set(
+    root: str,
+    image_size: int,
+    channels: int,
+    labels: bool,
+    manifest: dict,
+    shards: list[Entry],
+    kept: list[np.ndarray],
+    on_bad_shard: str,
+    buffer: int,
+    timeout: float,
+) -> ShardSet:
     classes = manifest.get("classes")
     if labels:
         if not classes:
-            raise no_labels(f"the shard set in {root}",
-                            "pack it from a folder of class subfolders")  # fmt: skip
+            raise no_labels(f"the shard set in {root}", "pack it from a folder of class subfolders")
         checked(torch.zeros(0), list(classes), f"dataset.root={root}")
     if (manifest.get("image_size"), manifest.get("channels")) != (image_size, channels):
-        log.info("the shards hold %s px, %s-channel images; they are converted to %d px, %d "
-                 "channels as they are read", manifest.get("image_size"),
-                 manifest.get("channels"), image_size, channels)  # fmt: skip
-    return ShardSet(root, shards, kept, image_size, channels,
-                    list(classes) if labels else None, on_bad_shard, buffer, timeout)  # fmt: skip
+        log.info(
+            "the shards hold %s px, %s-channel images; they are converted to %d px, %d "
+            "channels as they are read",
+            manifest.get("image_size"),
+            manifest.get("channels"),
+            image_size,
+            channels,
+        )
+    return ShardSet(
+        root,
+        shards,
+        kept,
+        image_size,
+        channels,
+        list(classes) if labels else None,
+        on_bad_shard,
+        buffer,
+        timeout,
+    )
 
 
 def load(
@@ -162,8 +184,9 @@ def load(
     if on_bad_shard == "error":
         _check_local(root, train)
     kept = _kept(train, limit, limit_seed, root)
-    shards = _shard_set(root, image_size, channels, labels, manifest, train, kept,
-                        on_bad_shard, buffer, timeout)  # fmt: skip
+    shards = _shard_set(
+        root, image_size, channels, labels, manifest, train, kept, on_bad_shard, buffer, timeout
+    )
     n = len(shards)
     if n > in_memory_max:
         log.info("%d images in %d shards from %s; they stream", n, len(train), root)
@@ -176,9 +199,16 @@ def load(
     return Labelled(images, label_ids, shards.classes) if labels else images
 
 
-def split_images(root, image_size: int, channels: int, held_out: int, reference: str | None,
-                 split: str = "test", max_images: int = 10**9,
-                 timeout: float = TIMEOUT_S) -> torch.Tensor:  # fmt: skip
+def split_images(
+    root,
+    image_size: int,
+    channels: int,
+    held_out: int,
+    reference: str | None,
+    split: str = "test",
+    max_images: int = 10**9,
+    timeout: float = TIMEOUT_S,
+) -> torch.Tensor:
     """uint8 (N, C, S, S), what metrics compare against: for split=test, the first max_images
     images of the reference shard set (dataset.reference) or of the held-out last shards; for
     split=train, the first max_images training images. Remote shards are fetched once into
@@ -207,6 +237,16 @@ def split_images(root, image_size: int, channels: int, held_out: int, reference:
         local = [cached_copy(root, e, timeout) for e in picked]
     except BadShard as err:
         raise bad_shard_error(err, root) from None
-    sets = [ShardSet(d, [e], [np.arange(e.first, e.first + e.count)], image_size, channels, None,
-                     timeout=timeout) for d, e in zip(local, picked)]  # fmt: skip
+    sets = [
+        ShardSet(
+            d,
+            [e],
+            [np.arange(e.first, e.first + e.count)],
+            image_size,
+            channels,
+            None,
+            timeout=timeout,
+        )
+        for d, e in zip(local, picked)
+    ]
     return torch.cat([hold(s, 1)[0] for s in sets])[:max_images]

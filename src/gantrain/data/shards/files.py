@@ -109,8 +109,9 @@ def read_manifest(root: str, timeout: float = TIMEOUT_S) -> dict:
     except UserError:
         raise
     except Exception as err:  # network and filesystem errors of every library: cannot read it
-        raise UserError(f"dataset.root={root} cannot be read ({why(err, timeout)}): check the "
-                        "path or URL") from None  # fmt: skip
+        raise UserError(
+            f"dataset.root={root} cannot be read ({why(err, timeout)}): check the path or URL"
+        ) from None
     try:
         manifest = json.loads(data)
     except (ValueError, UnicodeDecodeError) as err:
@@ -151,16 +152,19 @@ def checked_manifest(manifest: dict, what: str) -> None:
     before any shard is read or written: UserError (or Escapes) naming the first that does not."""
     for key, (must, ok) in _KEYS.items():
         if not ok(manifest.get(key)):
-            raise UserError(f"{what}: {key}={json.dumps(manifest.get(key))[:80]} is not {must}: "
-                            "pack again")  # fmt: skip
+            raise UserError(
+                f"{what}: {key}={json.dumps(manifest.get(key))[:80]} is not {must}: pack again"
+            )
     for i, entry in enumerate(manifest["shards"]):
         if not isinstance(entry, dict):
             raise UserError(f"{what}: shards[{i}] is not an object with a name: pack again")
         plain_name(entry.get("name"), "its folder", f"{what} (shards[{i}])")
         for key, (must, ok) in _ENTRY.items():
             if not ok(entry.get(key)):
-                raise UserError(f"{what}: shards[{i}].{key}={json.dumps(entry.get(key))[:80]} "
-                                f"is not {must}: pack again")  # fmt: skip
+                raise UserError(
+                    f"{what}: shards[{i}].{key}={json.dumps(entry.get(key))[:80]} "
+                    f"is not {must}: pack again"
+                )
 
 
 @dataclass(frozen=True)
@@ -236,8 +240,9 @@ def decode_image(data: bytes, channels: int) -> torch.Tensor:
 
     open_checked(data).close()  # the header alone: a bomb is refused before it is decoded
     try:
-        image = tv_decode(torch.frombuffer(bytearray(data), dtype=torch.uint8),
-                          mode=ImageReadMode.UNCHANGED)  # fmt: skip
+        image = tv_decode(
+            torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.UNCHANGED
+        )
     except RuntimeError:
         image = None
     if image is not None and image.shape[0] in (1, 3):

@@ -50,8 +50,9 @@ def share_sizes(sizes: list[int], seed: int, epoch: int, streams: int) -> list[i
     return [sum(sizes[u] for u in share) for share in shares(sizes, seed, epoch, streams)]
 
 
-def emission(units: list[np.ndarray], share: list[int], buffer: int, seed: int, epoch: int,
-             stream: int) -> np.ndarray:  # fmt: skip
+def emission(
+    units: list[np.ndarray], share: list[int], buffer: int, seed: int, epoch: int, stream: int
+) -> np.ndarray:
     """The global indices a stream yields in one epoch, in order: its units' samples, unit by
     unit, through a shuffle buffer of `buffer` samples (1: no sample-level shuffling)."""
     incoming = np.concatenate([units[u] for u in share]) if share else np.empty(0, np.int64)
@@ -79,8 +80,9 @@ def _take(buf: list[int], u: float) -> int:
     return buf.pop()
 
 
-def position(taken: int, sizes: list[int], seed: int, stream: int, streams: int,
-             epoch: int = 0) -> tuple[int, int]:  # fmt: skip
+def position(
+    taken: int, sizes: list[int], seed: int, stream: int, streams: int, epoch: int = 0
+) -> tuple[int, int]:
     """(epoch, samples yielded in it) of a stream that has yielded `taken` samples since the
     start of `epoch`."""
     while True:

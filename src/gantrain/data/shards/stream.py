@@ -67,11 +67,14 @@ class ShardSet:
         try:
             image = decode_image(data, self.channels)
         except TooLarge as err:
-            raise BadShard(self.entry_of(idx).name, f"holds an image over {MAX_PIXELS:,} pixels "
-                           f"({idx:09d}: {err})") from None  # fmt: skip
+            raise BadShard(
+                self.entry_of(idx).name,
+                f"holds an image over {MAX_PIXELS:,} pixels ({idx:09d}: {err})",
+            ) from None
         except Exception:  # PIL raises many types for a bad file
-            raise BadShard(self.entry_of(idx).name, f"holds an unreadable image ({idx:09d})"
-                           ) from None  # fmt: skip
+            raise BadShard(
+                self.entry_of(idx).name, f"holds an unreadable image ({idx:09d})"
+            ) from None
         if image.shape[-1] != self.image_size or image.shape[-2] != self.image_size:
             image = resize(image[None], self.image_size)[0]
         return image
@@ -80,8 +83,17 @@ class ShardSet:
 class _Streams(IterableDataset):
     """What a worker runs: the batches of one stream, from the position `taken` implies."""
 
-    def __init__(self, shards: ShardSet, units: list[np.ndarray], batch_size: int, seed: int,
-                 rank: int, workers: int, world: int, taken: int):  # fmt: skip
+    def __init__(
+        self,
+        shards: ShardSet,
+        units: list[np.ndarray],
+        batch_size: int,
+        seed: int,
+        rank: int,
+        workers: int,
+        world: int,
+        taken: int,
+    ):
         self.shards, self.units, self.batch_size, self.seed = shards, units, batch_size, seed
         self.rank, self.workers, self.world, self.taken = rank, workers, world, taken
         self.sizes = [u.size for u in units]
@@ -105,8 +117,12 @@ class _Streams(IterableDataset):
                     images.append(image)
                     labels.append(label)
                     if len(images) == self.batch_size:
-                        yield {"images": torch.stack(images), "labels": torch.tensor(labels),
-                               "stream": local, "skipped": list(skipped)}  # fmt: skip
+                        yield {
+                            "images": torch.stack(images),
+                            "labels": torch.tensor(labels),
+                            "stream": local,
+                            "skipped": list(skipped),
+                        }
                         images, labels = [], []
                         skipped.clear()  # _read adds the next ones to this same list
                 epoch, start = epoch + 1, 0
@@ -143,19 +159,31 @@ class _Streams(IterableDataset):
 
 
 class ShardBatches:
-    def __init__(self, shards: ShardSet, batch_size: int, device: torch.device, seed: int = 0,
-                 workers: int = 2, rank: int = 0, world: int = 1):  # fmt: skip
+    def __init__(
+        self,
+        shards: ShardSet,
+        batch_size: int,
+        device: torch.device,
+        seed: int = 0,
+        workers: int = 2,
+        rank: int = 0,
+        world: int = 1,
+    ):
         n = len(shards)
         if batch_size * world > n:  # batch_size: this rank's share of one step's batch
-            raise UserError(f"trainer.batch_size={batch_size * world} exceeds the {n} images in "
-                            "the dataset; choose a smaller batch")  # fmt: skip
+            raise UserError(
+                f"trainer.batch_size={batch_size * world} exceeds the {n} images in "
+                "the dataset; choose a smaller batch"
+            )
         self.shards, self.batch_size, self.device = shards, batch_size, torch.device(device)
         self.seed, self.workers, self.rank, self.world = seed, workers, rank, world
         self.streams = max(1, workers)  # workers=0: one stream, read in this process
         self.units = order.units_of(shards.kept, self.streams * world)
         if len(self.units) < self.streams * world:
-            raise UserError(f"{n} images cannot feed {self.streams * world} readers (ranks x "
-                            "dataset.workers): use fewer dataset.workers")  # fmt: skip
+            raise UserError(
+                f"{n} images cannot feed {self.streams * world} readers (ranks x "
+                "dataset.workers): use fewer dataset.workers"
+            )
         self.classes = shards.classes
         self.taken = 0  # batches drawn by this process since the run began
         self.skipped = 0
@@ -167,18 +195,30 @@ class ShardBatches:
         return len(self.shards)
 
     def _start(self) -> None:
-        data = _Streams(self.shards, self.units, self.batch_size, self.seed, self.rank,
-                        self.streams, self.world, self.taken)  # fmt: skip
+        data = _Streams(
+            self.shards,
+            self.units,
+            self.batch_size,
+            self.seed,
+            self.rank,
+            self.streams,
+            self.world,
+            self.taken,
+        )
         if self.workers == 0:
             self._it = iter(data)
             return
         self._loader = DataLoader(
-            data, batch_size=None, num_workers=self.workers, timeout=WAIT_S,
-            pin_memory=self.device.type == "cuda", prefetch_factor=PREFETCH_PER_WORKER,
+            data,
+            batch_size=None,
+            num_workers=self.workers,
+            timeout=WAIT_S,
+            pin_memory=self.device.type == "cuda",
+            prefetch_factor=PREFETCH_PER_WORKER,
             # the workers' seeds come from here, not from the global generator the noise is
             # drawn from: a resumed run's new iterator leaves that generator where it was
             generator=torch.Generator().manual_seed(self.seed),
-        )  # fmt: skip
+        )
         self._it = iter(self._loader)
 
     def _next(self) -> dict:
@@ -189,8 +229,10 @@ class ShardBatches:
         except RuntimeError as err:
             if "timed out" in str(err):
                 self._it = None
-                raise UserError(f"no batch came from the shards in {self.shards.root} for "
-                                f"{WAIT_S} s: check that it can be reached") from None  # fmt: skip
+                raise UserError(
+                    f"no batch came from the shards in {self.shards.root} for "
+                    f"{WAIT_S} s: check that it can be reached"
+                ) from None
             if self.workers == 0 or not worker_died(err):
                 raise
             raise worker_death(err, self.workers) from None
@@ -208,9 +250,12 @@ class ShardBatches:
         self.taken += 1
         for line in item["skipped"]:
             self.skipped += 1
-            log.warning("skipped: %s (%d shards skipped; dataset.on_bad_shard=skip); a "
-                        "resumed run may see other batches than an uninterrupted one",
-                        line, self.skipped)  # fmt: skip
+            log.warning(
+                "skipped: %s (%d shards skipped; dataset.on_bad_shard=skip); a "
+                "resumed run may see other batches than an uninterrupted one",
+                line,
+                self.skipped,
+            )
         images = item["images"].to(self.device, non_blocking=True).float().div_(127.5).sub_(1.0)
         if self.classes is None:
             return images
@@ -240,18 +285,34 @@ class ShardBatches:
         return images
 
     def state_dict(self) -> dict:
-        return {"taken": self.taken, "n": len(self), "streams": self.streams,
-                "world": self.world, "buffer": self.shards.buffer}  # fmt: skip
+        return {
+            "taken": self.taken,
+            "n": len(self),
+            "streams": self.streams,
+            "world": self.world,
+            "buffer": self.shards.buffer,
+        }
 
     def load_state_dict(self, state: dict) -> None:
-        now = {"n": len(self), "streams": self.streams, "world": self.world,
-               "buffer": self.shards.buffer}  # fmt: skip
-        words = {"n": "the number of images", "streams": "dataset.workers",
-                 "world": "the number of processes", "buffer": "dataset.buffer"}  # fmt: skip
+        now = {
+            "n": len(self),
+            "streams": self.streams,
+            "world": self.world,
+            "buffer": self.shards.buffer,
+        }
+        words = {
+            "n": "the number of images",
+            "streams": "dataset.workers",
+            "world": "the number of processes",
+            "buffer": "dataset.buffer",
+        }
         changed = [words[k] for k, v in now.items() if state.get(k) != v]
         if "taken" not in state or changed:
-            log.warning("the data order does not carry over from the checkpoint (%s changed); "
-                        "a new one starts", ", ".join(changed) or "the data source")  # fmt: skip
+            log.warning(
+                "the data order does not carry over from the checkpoint (%s changed); "
+                "a new one starts",
+                ", ".join(changed) or "the data source",
+            )
             self.taken = 0
         else:
             self.taken = int(state["taken"])

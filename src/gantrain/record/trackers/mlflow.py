@@ -59,9 +59,15 @@ class MlflowTracker(Tracker):
     server; the experiment's name; the run's (null: RUN's last two parts, <date>/<time>); the
     seconds a server has to answer a request."""
 
-    def __init__(self, run_dir: Path, start_round: int, tracking_uri: Text | None = None,
-                 experiment: Text = "gantrain", run_name: Text | None = None,
-                 timeout_s: PositiveFloat = 10.0):  # fmt: skip
+    def __init__(
+        self,
+        run_dir: Path,
+        start_round: int,
+        tracking_uri: Text | None = None,
+        experiment: Text = "gantrain",
+        run_name: Text | None = None,
+        timeout_s: PositiveFloat = 10.0,
+    ):
         require("mlflow")
         from mlflow.exceptions import MlflowException
 
@@ -78,8 +84,15 @@ class MlflowTracker(Tracker):
                 "RUN/mlruns"
             ) from None
 
-    def _start(self, run_dir: Path, uri: str, local: bool, experiment: str,
-               run_name: str | None, start_round: int) -> None:  # fmt: skip
+    def _start(
+        self,
+        run_dir: Path,
+        uri: str,
+        local: bool,
+        experiment: str,
+        run_name: str | None,
+        start_round: int,
+    ) -> None:
         from mlflow.tracking import MlflowClient
 
         self.client = MlflowClient(uri)
@@ -101,8 +114,10 @@ class MlflowTracker(Tracker):
         checkpoint resumed from: MLflow cannot delete a metric's points, so the resumed run
         leaves out those rounds rather than log them twice."""
         keys = self.client.get_run(self.run_id).data.metrics
-        last = {k: max((m.step for m in self.client.get_metric_history(self.run_id, k)),
-                       default=0) for k in keys}  # fmt: skip
+        last = {
+            k: max((m.step for m in self.client.get_metric_history(self.run_id, k)), default=0)
+            for k in keys
+        }
         return {k: step for k, step in last.items() if step > start_round}
 
     def _experiment(self, name: str, run_dir: Path, local: bool) -> str:
@@ -143,8 +158,9 @@ class MlflowTracker(Tracker):
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        metrics = [Metric(k, float(v), now, rnd) for k, v in values.items()
-                   if rnd > self.logged.get(k, -1)]  # fmt: skip
+        metrics = [
+            Metric(k, float(v), now, rnd) for k, v in values.items() if rnd > self.logged.get(k, -1)
+        ]
         if metrics:
             self.client.log_batch(self.run_id, metrics=metrics)
 

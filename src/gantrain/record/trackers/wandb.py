@@ -42,9 +42,15 @@ class WandbTracker(Tracker):
     """Weights & Biases, files in RUN/wandb: the project, the entity (null: the user's), the
     mode, and the run's name (null: RUN's last two parts, <date>/<time>)."""
 
-    def __init__(self, run_dir: Path, start_round: int, project: Text = "gantrain",
-                 entity: Text | None = None, mode: WandbMode = "auto",
-                 run_name: Text | None = None):  # fmt: skip
+    def __init__(
+        self,
+        run_dir: Path,
+        start_round: int,
+        project: Text = "gantrain",
+        entity: Text | None = None,
+        mode: WandbMode = "auto",
+        run_name: Text | None = None,
+    ):
         self.wandb = require("wandb")
         before = kept(run_dir, "wandb").get("run_id")
         try:
