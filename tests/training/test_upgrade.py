@@ -42,7 +42,7 @@ def test_the_fixtures_are_format_1_and_cover_the_families():
 @pytest.mark.parametrize("name", RUNS)
 def test_a_format_1_checkpoint_loads_under_the_current_names(name):
     payload = checkpoint.load(FIXTURES / name / "checkpoints" / "last.pt")
-    assert payload["format"] == FORMAT == 2
+    assert payload["format"] == FORMAT == 3
     keys = set(_keys(payload["config"]))
     assert "objective.d_steps" not in keys and "objective.critic.pack" not in keys
     if payload["config"]["objective"]["_target_"].endswith("AdversarialObjective"):
@@ -56,6 +56,13 @@ def test_the_renamed_values_are_carried_over():
     assert config["objective"]["critic_steps"] == 2
     assert config["objective"]["critic"]["packing"] == 2
     assert config["objective"]["critic"]["_target_"] == "gantrain.models.dcgan.DCGANCritic"
+    assert config["objective"]["loss"] == {
+        "kind": "bce",
+        "generator": "non_saturating",
+        "real_label": 0.9,
+    }
+    r3gan = checkpoint.load(FIXTURES / "r3gan" / "checkpoints" / "last.pt")["config"]["objective"]
+    assert r3gan["loss"]["kind"] == "relativistic" and r3gan["penalties"]["r1"] == 0.05
 
 
 @pytest.mark.parametrize("name", RUNS)
@@ -70,7 +77,7 @@ def test_a_checkpoint_of_an_unknown_format_is_refused(tmp_path):
     assert upgrade_payload({"format": 0}) is None
     path = tmp_path / "x.pt"
     torch.save({"format": "2"}, path)
-    with pytest.raises(Exception, match="format 1 to 2 expected"):
+    with pytest.raises(Exception, match="format 1 to 3 expected"):
         checkpoint.load(path)
 
 
@@ -129,4 +136,4 @@ def test_an_old_preset_name_composes_its_renamed_preset():
     old = without_hydra(compose_cfg(["experiment=stacked_mnist"]))
     new = without_hydra(compose_cfg(["experiment=wgan_gp_stacked_mnist"]))
     assert OmegaConf.to_yaml(old) == OmegaConf.to_yaml(new)
-    assert new.objective.loss == "wasserstein" and new.objective.critic_steps == 2
+    assert new.objective.loss.kind == "wasserstein" and new.objective.critic_steps == 2
