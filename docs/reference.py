@@ -212,9 +212,8 @@ def main(argv: list[str]) -> int:
             print(f"{PAGE.relative_to(ROOT)} is stale: run python docs/reference.py")
         return 1 if (missing or stale) else 0
     PAGE.write_text(text, encoding="utf-8")
-    print(
-        f"wrote {PAGE.relative_to(ROOT)}: {text.split('## Old names')[0].count(chr(10) + '| `')} keys, {len(missing)} without a sentence"
-    )
+    keys = text.split("## Old names")[0].count("\n| `")
+    print(f"wrote {PAGE.relative_to(ROOT)}: {keys} keys, {len(missing)} without a sentence")
     return 0
 
 

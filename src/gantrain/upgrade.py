@@ -161,7 +161,8 @@ def _new_key(key: str, value: str) -> str | None:
 def upgrade_overrides(args: list[str]) -> list[str]:
     """Command-line (or saved) overrides with renamed keys at their new names; one log line per
     old name met."""
-    out, told = [], set()
+    out: list[str] = []
+    told: set[str] = set()
     for arg in args:
         prefix, key, rest = _split(arg)
         new = None if arg.startswith("-") else _new_key(key, rest)

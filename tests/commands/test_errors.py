@@ -103,8 +103,8 @@ BEFORE_ANYTHING_RUNS = {
     "unknown flag": (["--colour"], "unrecognized arguments: --colour"),
     "augment without a critic": (
         ["objective=mmd", "objective.augment.kind=ada"],
-        "objective.augment.kind=ada augments the images an image critic sees, and objective=mmd has "
-        "no critic",
+        "objective.augment.kind=ada augments the images an image critic sees, and objective=mmd "
+        "has no critic",
     ),
     "augment with a critic on codes": (
         ["-m", "model=dcgan,ae", "objective=adversarial", "objective.augment.kind=diffaug"],

@@ -2,13 +2,13 @@
 .reconstruction): every old name still works where a user types it, and every saved run of
 format 2 (tests/fixtures/runs_format2, written by that gantrain) loads, samples and resumes."""
 
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
-from helpers import compose_cfg, run_cli
+from helpers import compose_cfg
+from test_upgrade import resumed_overrides
 
 from gantrain.cli.command_line import check_command_line
 from gantrain.cli.runs import load_run
@@ -166,16 +166,6 @@ def test_a_format_2_checkpoint_loads_and_samples_under_the_grouped_names(name, m
 @pytest.mark.slow
 @pytest.mark.parametrize("name", RUNS)
 def test_a_format_2_run_resumes(name, mnist_root, tmp_path):
-    run = tmp_path / name
-    shutil.copytree(FIXTURES / name, run)
-    args = [f"resume={run}", f"dataset.root={mnist_root}", "trainer.rounds=6"]
-    refused = run_cli(args, tmp_path)  # the fixture's data folder is the one change named
-    assert refused.returncode == 2 and "changed config (dataset.root: " in refused.stderr
-    assert "objective" not in refused.stderr.split("changed config", 1)[1]
-    out = run_cli([*args, "resume_force=true"], tmp_path)
-    assert out.returncode == 0, out.stderr[-2000:]
-    payload = checkpoint.load(run / "checkpoints" / "last.pt")
-    assert payload["round"] == 6 and payload["format"] == FORMAT
-    overrides = yaml.safe_load((run / ".hydra" / "overrides.yaml").read_text())
+    overrides = resumed_overrides(FIXTURES / name, mnist_root, tmp_path)
     assert not any(o.split("=")[0] in RENAMED_3 for o in overrides)
     assert not any(o.startswith(("objective.augment=", "objective.loss=")) for o in overrides)

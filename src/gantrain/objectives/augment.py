@@ -55,8 +55,8 @@ CODE_CRITIC = (
 def no_image_critic(augment: str, why: str) -> UserError:
     return UserError(
         f"objective.augment.kind={augment} augments the images an image critic sees, and {why}: "
-        "use objective.augment.kind=none, or a pair with an image critic (objective=adversarial with "
-        "model=dcgan or model=vae)"
+        "use objective.augment.kind=none, or a pair with an image critic (objective=adversarial "
+        "with model=dcgan or model=vae)"
     )
 
 

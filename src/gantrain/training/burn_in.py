@@ -84,8 +84,8 @@ class BurnIn:
             raise UserError(
                 "schedule.gamma_start sets the R1 and R2 weights that are on, and "
                 "objective.penalties.r1 and objective.penalties.r2 are both 0: set "
-                "objective.penalties.r1 (and objective.penalties.r2) > 0, or schedule.gamma_start=null "
-                "schedule.gamma_end=null"
+                "objective.penalties.r1 (and objective.penalties.r2) > 0, or "
+                "schedule.gamma_start=null schedule.gamma_end=null"
             )
         if "beta2" in self.ends and not all("betas" in o.defaults for o in self.optimizers):
             raise UserError(
