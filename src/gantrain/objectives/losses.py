@@ -4,6 +4,7 @@ minimise, and the critic's target for real images where the loss scores with lab
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -15,8 +16,10 @@ from gantrain.objectives import functional as F
 
 log = logging.getLogger("gantrain")
 
-# bce and least_squares score with labels; hinge and wasserstein with raw scores
-LOSSES = {
+LossFn = Callable[..., torch.Tensor]
+# kind -> (the critic's loss, the generator's; None: objective.loss.generator chooses);
+# bce and least_squares score with labels, hinge and wasserstein with raw scores
+LOSSES: dict[str, tuple[LossFn, LossFn | None]] = {
     "bce": (F.d_loss, None),
     "least_squares": (F.d_loss_least_squares, F.g_loss_least_squares),
     "hinge": (F.d_loss_hinge, F.g_loss_hinge),
