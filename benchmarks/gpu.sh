@@ -45,12 +45,12 @@ done
 fp32="device.amp=false device.tf32=false"
 step recipes 240 python3 "$here/recipes.py" --root "$root" --device cuda --jobs 6 --seeds 0,1 \
     --out-dir "$out/recipes" \
-    "$fp32" "$fp32 objective.real_label=0.9" "$fp32 objective.loss=hinge" \
-    "$fp32 objective.loss=least_squares" "$fp32 objective.critic.norm=spectral" \
-    "$fp32 objective.critic.norm=spectral objective.loss=hinge" "$fp32 objective.d_steps=2" \
+    "$fp32" "$fp32 objective.loss.real_label=0.9" "$fp32 objective.loss.kind=hinge" \
+    "$fp32 objective.loss.kind=least_squares" "$fp32 objective.critic.norm=spectral" \
+    "$fp32 objective.critic.norm=spectral objective.loss.kind=hinge" "$fp32 objective.d_steps=2" \
     "$fp32 model.width=64" "$fp32 objective.critic.width=32" "$fp32 objective.critic.norm=none" \
     "$fp32 trainer.ema_decay=0.99" "$fp32 objective.optimizer.lr=4e-4" \
-    "$fp32 objective.optimizer.lr=4e-4 objective.critic_optimizer.lr=4e-4 objective.real_label=0.9"
+    "$fp32 objective.optimizer.lr=4e-4 objective.critic_optimizer.lr=4e-4 objective.loss.real_label=0.9"
 step quality 150 python3 "$here/quality.py" --root "$root" --device cuda \
     --work-dir "$out/quality" --out "$out/quality.md"
 step compile28 120 python3 "$here/speed.py" --root "$root" --device cuda --rounds 1000 \

@@ -5,7 +5,7 @@ own process; a table of FID per seed, their mean, KID and the classes present is
 written beside the runs.
 
     python benchmarks/recipes.py --root ROOT --device cuda --jobs 4 --seeds 0,1 \\
-        "" "objective.loss=hinge" "objective.critic.norm=spectral objective.loss=hinge"
+        "" "objective.loss.kind=hinge" "objective.critic.norm=spectral objective.loss.kind=hinge"
 
 The empty recipe "" is gantrain's defaults.
 """

@@ -31,7 +31,7 @@ for which in ${RUNS:-mnist_dcgan mnist_resnet stacked_dcgan stacked_resnet stack
     stacked_resnet) run "$which" experiment=resnet_stacked_mnist ;;
     stacked_r3gan) run "$which" experiment=r3gan_stacked_mnist ;;
     # photos: no FID here (Inception's weights are a download); the grids are the comparison
-    photos_dcgan) run "$which" model=dcgan objective.augment=ada dataset=image_folder \
+    photos_dcgan) run "$which" model=dcgan objective.augment.kind=ada dataset=image_folder \
                       "dataset.root=$PHOTOS" dataset.image_size=64 ;;
     photos_resnet) run "$which" experiment=resnet_photos "dataset.root=$PHOTOS" ;;
   esac

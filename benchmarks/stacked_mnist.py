@@ -28,20 +28,20 @@ from common import cpu_model, write_json
 # name -> gantrain overrides; every run adds dataset=stacked_mnist and the root
 CONFIGS = {
     "dcgan": [],
-    "hinge": ["objective.loss=hinge"],
+    "hinge": ["objective.loss.kind=hinge"],
     "wgan_gp": [
-        "objective.loss=wasserstein",
-        "objective.gradient_penalty=10",
+        "objective.loss.kind=wasserstein",
+        "objective.penalties.gradient=10",
         "objective.critic_steps=2",
-        "objective.real_label=1.0",
+        "objective.loss.real_label=1.0",
         "objective.critic.norm=layer",
         "objective.optimizer.betas=[0.0,0.9]",
         "objective.critic_optimizer.betas=[0.0,0.9]",
     ],
-    "r1": ["objective.r1=1.0", "objective.real_label=1.0"],
+    "r1": ["objective.penalties.r1=1.0", "objective.loss.real_label=1.0"],
     "pack2": ["objective.critic.packing=2"],
     "mbstd": ["objective.critic.mbstd=true"],
-    "ada": ["objective.augment=ada"],
+    "ada": ["objective.augment.kind=ada"],
     "wgan_gp_pack2": ["objective.critic.packing=2"],  # WGAN-GP's overrides are added below
     "preset": ["experiment=wgan_gp_stacked_mnist"],
     "vae": ["model=vae", "objective=mle"],

@@ -181,7 +181,25 @@ def render(rows: dict[str, Row], sentences: dict[str, str]) -> tuple[str, list[s
             "|---|---|---|---|---|",
         ]
         lines += [*sections[top], ""]
-    return "\n".join(lines), missing
+    return "\n".join(lines + old_names()), missing
+
+
+def old_names() -> list[str]:
+    """The section listing renamed keys, from the table that keeps them working."""
+    from gantrain.upgrade import BECAME_NODES, RENAMED
+
+    lines = [
+        "## Old names",
+        "",
+        "Keys renamed since they were introduced. Each old name still works on the command line,",
+        "in a sweep and in a saved run, with one log line naming the new one.",
+        "",
+        "| old | now |",
+        "|---|---|",
+    ]
+    lines += [f"| `{old}` | `{new}` |" for old, new in RENAMED.items()]
+    lines += [f"| `{key}=VALUE` | `{key}.{inner}=VALUE` |" for key, inner in BECAME_NODES.items()]
+    return [*lines, ""]
 
 
 def main(argv: list[str]) -> int:
@@ -194,9 +212,8 @@ def main(argv: list[str]) -> int:
             print(f"{PAGE.relative_to(ROOT)} is stale: run python docs/reference.py")
         return 1 if (missing or stale) else 0
     PAGE.write_text(text, encoding="utf-8")
-    print(
-        f"wrote {PAGE.relative_to(ROOT)}: {text.count(chr(10) + '| `')} keys, {len(missing)} without a sentence"
-    )
+    keys = text.split("## Old names")[0].count("\n| `")
+    print(f"wrote {PAGE.relative_to(ROOT)}: {keys} keys, {len(missing)} without a sentence")
     return 0
 
 

@@ -44,10 +44,10 @@ def test_defaults_are_the_spine():
     assert cfg.trainer.rounds == 50000 and cfg.trainer.batch_size == 64
     assert list(cfg.trainer.sample_at) == [100, 1000, 2000, 5000, 10000, 20000, 50000]
     assert list(cfg.objective.optimizer.betas) == [0.5, 0.999]
-    assert cfg.objective.generator_loss == "non_saturating" and cfg.objective.critic_steps == 1
+    assert cfg.objective.loss.generator == "non_saturating" and cfg.objective.critic_steps == 1
     # the DCGAN pair's measured recipe on top of the objective's classic 2e-4
     assert cfg.objective.optimizer.lr == cfg.objective.critic_optimizer.lr == 6e-4
-    assert cfg.objective.critic.width == 32 and cfg.objective.real_label == 0.9
+    assert cfg.objective.critic.width == 32 and cfg.objective.loss.real_label == 0.9
     assert cfg.trainer.ema_decay == 0.99 and cfg.model.sample_norm == "batch"
     vaegan = compose_cfg(["model=vae", "objective=adversarial"])
     assert vaegan.objective.critic_optimizer.lr == 2e-4 and vaegan.trainer.ema_decay is None

@@ -19,7 +19,7 @@ CASES = {
     "fractional milestone": (["trainer.sample_at=[1,2.5]"], "2.5"),
     "milestones not a list": (["trainer.sample_at=5"], "trainer.sample_at=5"),
     "batch larger than data": (["trainer.batch_size=100000"], "trainer.batch_size=100000"),
-    "bad generator loss": (["objective.generator_loss=wasserstein"], "objective.generator_loss"),
+    "bad generator loss": (["objective.loss.generator=wasserstein"], "objective.loss.generator"),
     "dcgan has no likelihood": (
         ["model=dcgan", "objective=mle"],
         "objective=adversarial or objective=mmd",
@@ -29,8 +29,8 @@ CASES = {
     "mps absent": (["device=mps"], "device=mps"),
     "resume without a checkpoint": (["resume=/nonexistent/run"], "resume=/nonexistent/run"),
     "gradient penalty with BatchNorm": (
-        ["objective.gradient_penalty=10"],
-        "objective.gradient_penalty=10",
+        ["objective.penalties.gradient=10"],
+        "objective.penalties.gradient=10",
     ),
     "unknown nan policy": (["trainer.nan_policy=ignore"], "trainer.nan_policy"),
     "ema decay out of range": (["trainer.ema_decay=1.5"], "trainer.ema_decay=1.5"),
@@ -84,8 +84,8 @@ BEFORE_ANYTHING_RUNS = {
         "objective.optimizer.betas=[2, 3] must be two numbers in [0, 1)",
     ),
     "negative KL weight": (
-        ["model=vae", "objective=mle", "objective.beta=-1"],
-        "objective.beta=-1 must be a number >= 0",
+        ["model=vae", "objective=mle", "objective.reconstruction.beta=-1"],
+        "objective.reconstruction.beta=-1 must be a number >= 0",
     ),
     "negative critic width": (
         ["objective.critic.width=-3"],
@@ -102,19 +102,19 @@ BEFORE_ANYTHING_RUNS = {
     ),
     "unknown flag": (["--colour"], "unrecognized arguments: --colour"),
     "augment without a critic": (
-        ["objective=mmd", "objective.augment=ada"],
-        "objective.augment=ada augments the images an image critic sees, and objective=mmd has "
-        "no critic",
+        ["objective=mmd", "objective.augment.kind=ada"],
+        "objective.augment.kind=ada augments the images an image critic sees, and objective=mmd "
+        "has no critic",
     ),
     "augment with a critic on codes": (
-        ["-m", "model=dcgan,ae", "objective=adversarial", "objective.augment=diffaug"],
-        "objective.augment=diffaug augments the images an image critic sees, and model=ae "
+        ["-m", "model=dcgan,ae", "objective=adversarial", "objective.augment.kind=diffaug"],
+        "objective.augment.kind=diffaug augments the images an image critic sees, and model=ae "
         "objective=adversarial has a critic on codes",
     ),
     "zero limit": (["dataset.limit=0"], "dataset.limit=0 must be a positive number of images"),
     "policy strength above 1": (
-        ["objective.augment_policy.cutout=2"],
-        "objective.augment_policy.cutout=2 must be a strength from 0 (off) to 1",
+        ["objective.augment.policy.cutout=2"],
+        "objective.augment.policy.cutout=2 must be a strength from 0 (off) to 1",
     ),
     "bad value in one sweep job": (["-m", "seed=0,x"], "seed='x' must be an integer"),
 }

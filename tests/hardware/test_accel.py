@@ -208,7 +208,7 @@ def test_cuda_graphs_only_where_they_can_run(tmp_path, caplog):
     objective.graph_safe = False
     with caplog.at_level(logging.WARNING, logger="gantrain"):
         assert not can_graph(objective, in_memory)
-    assert "objective.r1_every=1 keeps the graph" in caplog.text
+    assert "objective.penalties.r1_every=1 keeps the graph" in caplog.text
 
 
 def test_batches_gathered_by_index_match_the_stream():

@@ -56,7 +56,7 @@ def test_round_cost_follows_the_objective(mnist_root):
         mnist_root, ["model=resnet", "objective.critic.width=8", "objective.critic_steps=5"]
     )
     _, rel = _built(
-        mnist_root, ["model=resnet", "objective.critic.width=8", "objective.loss=relativistic"]
+        mnist_root, ["model=resnet", "objective.critic.width=8", "objective.loss.kind=relativistic"]
     )
     base = round_flops(model, plain, 1)
     assert round_flops(model, five, 1) > 2.5 * base  # four more critic steps

@@ -118,8 +118,8 @@ def test_ema_and_ada_p_are_alike_on_every_rank(mnist_root, tmp_path):
         "trainer.rounds=8",
         "trainer.sample_at=[8]",
         "trainer.ema_decay=0.9",
-        "objective.augment=ada",
-        "objective.ada_kimg=0.01",
+        "objective.augment.kind=ada",
+        "objective.augment.ada_kimg=0.01",
         "objective.critic.width=8",
         "objective.critic.max_width=16",
     ]

@@ -107,7 +107,7 @@ def test_penalties_take_each_packs_gradient_as_one():
     _, logs = CriticPenalties(r1=1.0)(critic, real, real, pack=2)
     assert logs["r1_penalty"].item() == pytest.approx(12.5)  # |w|^2 / 2 per pack
     assert logs["critic_grad_norm"].item() == pytest.approx(5.0)
-    _, logs = CriticPenalties(gradient_penalty=1.0)(critic, real, real, pack=2)
+    _, logs = CriticPenalties(gradient=1.0)(critic, real, real, pack=2)
     assert logs["gradient_penalty"].item() == pytest.approx(16.0)  # (|w| - 1)^2
 
 
@@ -119,7 +119,7 @@ def test_an_interpolated_pack_lies_between_a_real_pack_and_a_fake_one():
         return x.view(x.shape[0] // 2, -1).sum(1)
 
     real, fake = torch.ones(8, 1, 2, 2), torch.zeros(8, 1, 2, 2)
-    CriticPenalties(gradient_penalty=1.0)(critic, real, fake, pack=2)
+    CriticPenalties(gradient=1.0)(critic, real, fake, pack=2)
     eps = seen[0].view(4, 2, 4)  # x^ = eps real + (1 - eps) fake = eps, per pack
     assert torch.equal(eps, eps[:, :1, :1].expand(4, 2, 4))
     assert eps.flatten().unique().numel() == 4
@@ -137,7 +137,7 @@ def test_ada_counts_the_images_of_a_packing_critic_not_its_packs():
                 "model.width=8",
                 "model.max_width=16",
                 *CRITIC,
-                "objective.augment=ada",
+                "objective.augment.kind=ada",
                 *PACKED,
             ]
         )
@@ -209,16 +209,16 @@ RUNS = {
     "dcgan_mbstd": ["objective.critic.mbstd=true"],
     "vae_gan": ["model=vae", "objective=adversarial", *PACKED],
     "conditional": ["conditional=true", *PACKED],
-    "r1": ["objective.r1=1", *PACKED],
+    "r1": ["objective.penalties.r1=1", *PACKED],
     "wgan_gp": [
-        "objective.loss=wasserstein",
-        "objective.gradient_penalty=1",
+        "objective.loss.kind=wasserstein",
+        "objective.penalties.gradient=1",
         "objective.critic.norm=layer",
         *PACKED,
     ],
-    "spectral_hinge": ["objective.loss=hinge", "objective.critic.norm=spectral", *PACKED],
-    "diffaug": ["objective.augment=diffaug", *PACKED],
-    "ada": ["objective.augment=ada", "objective.ada_kimg=0.1", *PACKED],
+    "spectral_hinge": ["objective.loss.kind=hinge", "objective.critic.norm=spectral", *PACKED],
+    "diffaug": ["objective.augment.kind=diffaug", *PACKED],
+    "ada": ["objective.augment.kind=ada", "objective.augment.ada_kimg=0.1", *PACKED],
 }
 
 

@@ -78,7 +78,7 @@ def test_gradients_reach_the_images(augment):
 
 
 def test_ada_moves_p_every_interval_by_the_images_seen():
-    aug = Augment("ada", target=0.6, kimg=1.0, interval=4)  # 1,000 images from 0 to 1
+    aug = Augment("ada", ada_target=0.6, ada_kimg=1.0)  # 1,000 images from 0 to 1
     for rnd in range(1, 9):
         aug.observe(torch.ones(50))  # r_t = 1 > 0.6: the critic overfits, p goes up
         logs = aug.end_round()
@@ -106,7 +106,7 @@ def test_every_image_the_critic_sees_is_augmented(model, kind, mnist_root):
         [
             f"model={model}",
             "objective=adversarial",
-            f"objective.augment={kind}",
+            f"objective.augment.kind={kind}",
             f"dataset.root={mnist_root}",
             "model.width=8",
             "model.max_width=16",
@@ -128,7 +128,7 @@ def test_every_image_the_critic_sees_is_augmented(model, kind, mnist_root):
 
 
 def test_a_critic_on_codes_is_refused_in_one_line():
-    cfg = compose_cfg(["model=ae", "objective=adversarial", "objective.augment=ada"])
+    cfg = compose_cfg(["model=ae", "objective=adversarial", "objective.augment.kind=ada"])
     assert names_of(cfg)["model"] == "ae"
     with pytest.raises(UserError, match="critic on codes"):
         build(cfg.objective)

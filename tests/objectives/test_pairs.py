@@ -99,7 +99,7 @@ def test_generator_step_leaves_the_critic_gradient_to_the_critic_loss(mnist_root
         fake = model.decode(model.prior(8))
     from gantrain.objectives.functional import d_loss
 
-    d_loss(objective.critic(x), objective.critic(fake), objective.real_label).backward()
+    d_loss(objective.critic(x), objective.critic(fake), objective.loss.real_label).backward()
     for g, p in zip(got, objective.critic.parameters()):
         assert torch.allclose(g, p.grad, atol=1e-6)
 

@@ -47,9 +47,11 @@ def _objective(mnist_root, extra):
 @pytest.mark.slow
 def test_gradient_penalty_with_batch_norm_is_refused(mnist_root):
     with pytest.raises(UserError, match="BatchNorm.*objective.critic.norm=layer"):
-        _objective(mnist_root, ["objective.gradient_penalty=10"])
-    _objective(mnist_root, ["objective.gradient_penalty=10", "objective.critic.norm=layer"])
-    _objective(mnist_root, ["objective.r1=10"])  # R1 on real images alone: BatchNorm is fine
+        _objective(mnist_root, ["objective.penalties.gradient=10"])
+    _objective(mnist_root, ["objective.penalties.gradient=10", "objective.critic.norm=layer"])
+    _objective(
+        mnist_root, ["objective.penalties.r1=10"]
+    )  # R1 on real images alone: BatchNorm is fine
 
 
 @pytest.mark.slow
@@ -58,8 +60,8 @@ def test_wasserstein_logs_the_distance_estimate_not_a_probability(mnist_root):
     model, objective = _objective(
         mnist_root,
         [
-            "objective.loss=wasserstein",
-            "objective.gradient_penalty=10",
+            "objective.loss.kind=wasserstein",
+            "objective.penalties.gradient=10",
             "objective.critic.norm=layer",
             "model.width=8",
             "model.max_width=16",
@@ -80,7 +82,12 @@ def test_wasserstein_logs_the_distance_estimate_not_a_probability(mnist_root):
 @pytest.mark.parametrize(
     "pair",
     [
-        ["model=dcgan", "objective.critic.norm=layer", "objective.loss=wasserstein", *TINY_CRITIC],
+        [
+            "model=dcgan",
+            "objective.critic.norm=layer",
+            "objective.loss.kind=wasserstein",
+            *TINY_CRITIC,
+        ],
         ["model=vae", "objective=adversarial", "objective.critic.norm=layer", *TINY_CRITIC],
         ["model=ae", "objective=adversarial", "objective.critic.hidden=16"],  # the code critic
     ],
@@ -89,9 +96,9 @@ def test_both_penalties_train_every_pair_with_a_critic(pair, mnist_root, tmp_pat
     summary = tiny_train(
         [
             *pair,
-            "objective.gradient_penalty=10",
-            "objective.r1=1",
-            "objective.r1_every=2",
+            "objective.penalties.gradient=10",
+            "objective.penalties.r1=1",
+            "objective.penalties.r1_every=2",
             "trainer.rounds=3",
             "trainer.sample_at=[3]",
         ],

@@ -65,7 +65,7 @@ def test_r3gans_schedule_sets_the_round_s_values(rnd, lr, beta2, gamma, decay):
 def test_augmentation_probability_is_held_by_the_schedule():
     _, objective, burn_in = _built(
         [
-            "objective.augment=ada",
+            "objective.augment.kind=ada",
             "schedule.augment_start=0",
             "schedule.augment_end=0.5",
             "schedule.rounds=10",
@@ -83,8 +83,14 @@ def test_augmentation_probability_is_held_by_the_schedule():
 @pytest.mark.parametrize(
     ("overrides", "says"),
     [
-        (["objective.r1=0", "objective.r2=0"], "objective.r1 and objective.r2 are both 0"),
-        (["schedule.augment_start=0", "schedule.augment_end=0.5"], "use objective.augment=ada"),
+        (
+            ["objective.penalties.r1=0", "objective.penalties.r2=0"],
+            "objective.penalties.r1 and objective.penalties.r2 are both 0",
+        ),
+        (
+            ["schedule.augment_start=0", "schedule.augment_end=0.5"],
+            "use objective.augment.kind=ada",
+        ),
     ],
 )
 def test_a_schedule_the_objective_cannot_take_is_one_line(overrides, says):

@@ -23,7 +23,7 @@ from gantrain.training.state import TrainState, nonfinite_parts
 # finite; the loss shows NaN at round 3. (Adam at such rates overflows its second moment at the
 # first step, so no state of it is ever finite: that run has nothing to keep.)
 DIVERGING = [
-    "objective.loss=wasserstein",
+    "objective.loss.kind=wasserstein",
     "objective.critic.norm=none",
     "objective.optimizer._target_=torch.optim.SGD",
     "~objective.optimizer.betas",
@@ -195,7 +195,7 @@ def test_exploded_losses_need_the_windows_in_a_row():
 def test_a_run_whose_losses_exploded_ends_diverged(mnist_root, tmp_path, caplog):
     # Adam at lr=1e5: loss_g is ~1e17 from round 1 on and stays finite
     adam = [
-        "objective.loss=wasserstein",
+        "objective.loss.kind=wasserstein",
         "objective.critic.norm=none",
         "objective.optimizer.lr=1e5",
         "objective.critic_optimizer.lr=1e5",

@@ -131,12 +131,12 @@ def test_sigkill_resume_identity_for_a_vae_gan(mnist_root, tmp_path):
 def test_sigkill_resume_identity_for_wgan_gp_with_lazy_r1(mnist_root, tmp_path):
     # the interpolation draws, the penalties' step count and the lazy schedule come back exactly
     extra = [
-        "objective.loss=wasserstein",
-        "objective.gradient_penalty=10",
+        "objective.loss.kind=wasserstein",
+        "objective.penalties.gradient=10",
         "objective.critic_steps=2",
         "objective.critic.norm=layer",
-        "objective.r1=1",
-        "objective.r1_every=3",
+        "objective.penalties.r1=1",
+        "objective.penalties.r1_every=3",
     ]
     out = run_cli(_args(mnist_root, tmp_path / "a", extra=extra), tmp_path)
     assert out.returncode == 0, out.stderr
@@ -185,7 +185,7 @@ def test_sigkill_resume_identity_for_streamed_conditional_data(tmp_path):
 def test_sigkill_resume_identity_with_ada_restores_p(mnist_root, tmp_path):
     # p moves every 4 rounds by the real images seen over ada_kimg * 1000: a resumed run must
     # go on from the p it saved, with the sums of the interval under way
-    extra = ["objective.augment=ada", "objective.ada_kimg=0.5"]
+    extra = ["objective.augment.kind=ada", "objective.augment.ada_kimg=0.5"]
     out = run_cli(_args(mnist_root, tmp_path / "a", extra=extra), tmp_path)
     assert out.returncode == 0, out.stderr
     _kill_and_resume(_args(mnist_root, tmp_path / "b", extra=extra), tmp_path / "b", tmp_path, 10)
@@ -288,11 +288,11 @@ def test_sigkill_resume_identity_for_the_residual_r3gan(mnist_root, tmp_path):
     # paired scores, and R1 and R2 on their lazy schedules come back exactly
     extra = [
         "model=resnet",
-        "objective.loss=relativistic",
-        "objective.r1=1",
-        "objective.r1_every=2",
-        "objective.r2=1",
-        "objective.r2_every=3",
+        "objective.loss.kind=relativistic",
+        "objective.penalties.r1=1",
+        "objective.penalties.r1_every=2",
+        "objective.penalties.r2=1",
+        "objective.penalties.r2_every=3",
     ]
     out = run_cli(_args(mnist_root, tmp_path / "a", extra=extra), tmp_path)
     assert out.returncode == 0, out.stderr

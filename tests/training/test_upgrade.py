@@ -42,7 +42,7 @@ def test_the_fixtures_are_format_1_and_cover_the_families():
 @pytest.mark.parametrize("name", RUNS)
 def test_a_format_1_checkpoint_loads_under_the_current_names(name):
     payload = checkpoint.load(FIXTURES / name / "checkpoints" / "last.pt")
-    assert payload["format"] == FORMAT == 2
+    assert payload["format"] == FORMAT == 3
     keys = set(_keys(payload["config"]))
     assert "objective.d_steps" not in keys and "objective.critic.pack" not in keys
     if payload["config"]["objective"]["_target_"].endswith("AdversarialObjective"):
@@ -56,6 +56,13 @@ def test_the_renamed_values_are_carried_over():
     assert config["objective"]["critic_steps"] == 2
     assert config["objective"]["critic"]["packing"] == 2
     assert config["objective"]["critic"]["_target_"] == "gantrain.models.dcgan.DCGANCritic"
+    assert config["objective"]["loss"] == {
+        "kind": "bce",
+        "generator": "non_saturating",
+        "real_label": 0.9,
+    }
+    r3gan = checkpoint.load(FIXTURES / "r3gan" / "checkpoints" / "last.pt")["config"]["objective"]
+    assert r3gan["loss"]["kind"] == "relativistic" and r3gan["penalties"]["r1"] == 0.05
 
 
 @pytest.mark.parametrize("name", RUNS)
@@ -70,7 +77,7 @@ def test_a_checkpoint_of_an_unknown_format_is_refused(tmp_path):
     assert upgrade_payload({"format": 0}) is None
     path = tmp_path / "x.pt"
     torch.save({"format": "2"}, path)
-    with pytest.raises(Exception, match="format 1 to 2 expected"):
+    with pytest.raises(Exception, match="format 1 to 3 expected"):
         checkpoint.load(path)
 
 
@@ -104,22 +111,27 @@ def test_a_saved_config_with_the_old_names_is_upgraded():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", RUNS)
 def test_a_format_1_run_resumes(name, mnist_root, tmp_path):
-    run = tmp_path / name
-    shutil.copytree(FIXTURES / name, run)
+    overrides = resumed_overrides(FIXTURES / name, mnist_root, tmp_path)
+    assert not any(
+        o.split("=")[0] in ("objective.d_steps", "objective.critic.pack") for o in overrides
+    )
+
+
+def resumed_overrides(saved: Path, mnist_root: Path, tmp_path: Path) -> list[str]:
+    """Resume a copy of a saved run to round 6; the overrides it then holds."""
+    run = tmp_path / saved.name
+    shutil.copytree(saved, run)
     args = [f"resume={run}", f"dataset.root={mnist_root}", "trainer.rounds=6"]
     # the fixture's data folder is gone: the one change resume names is the new one, so the
     # upgraded checkpoint config matches the run's upgraded overrides key for key
     refused = run_cli(args, tmp_path)
     assert refused.returncode == 2 and "changed config (dataset.root: " in refused.stderr
-    assert "critic" not in refused.stderr.split("changed config", 1)[1]
+    assert "objective" not in refused.stderr.split("changed config", 1)[1]
     out = run_cli([*args, "resume_force=true"], tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     payload = checkpoint.load(run / "checkpoints" / "last.pt")
     assert payload["round"] == 6 and payload["format"] == FORMAT
-    overrides = yaml.safe_load((run / ".hydra" / "overrides.yaml").read_text())
-    assert not any(
-        o.split("=")[0] in ("objective.d_steps", "objective.critic.pack") for o in overrides
-    )
+    return yaml.safe_load((run / ".hydra" / "overrides.yaml").read_text())
 
 
 def test_an_old_preset_name_composes_its_renamed_preset():
@@ -129,4 +141,4 @@ def test_an_old_preset_name_composes_its_renamed_preset():
     old = without_hydra(compose_cfg(["experiment=stacked_mnist"]))
     new = without_hydra(compose_cfg(["experiment=wgan_gp_stacked_mnist"]))
     assert OmegaConf.to_yaml(old) == OmegaConf.to_yaml(new)
-    assert new.objective.loss == "wasserstein" and new.objective.critic_steps == 2
+    assert new.objective.loss.kind == "wasserstein" and new.objective.critic_steps == 2

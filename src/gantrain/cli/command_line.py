@@ -126,7 +126,7 @@ def _check_augment(overrides, shipped) -> None:
     from gantrain.objectives.augment import CODE_CRITIC, no_image_critic
 
     given = {o.key_or_group: o.get_value_element_as_str() for o in overrides}
-    augment = given.get("objective.augment")
+    augment = given.get("objective.augment.kind")
     if augment in (None, "none"):
         return
     objective = shipped.get("objective") or {}

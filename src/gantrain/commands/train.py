@@ -48,8 +48,11 @@ def schema():
     from gantrain.hardware.accel import Accelerator
     from gantrain.hardware.device import resolve_device, set_threads
     from gantrain.metrics.classifier import ClassifierRecipe
-    from gantrain.objectives.augment import policy_keys
+    from gantrain.objectives.augment import Augment, policy_keys
+    from gantrain.objectives.losses import AdversarialLoss
     from gantrain.objectives.optimizers import STAND_INS
+    from gantrain.objectives.penalties import CriticPenalties
+    from gantrain.objectives.reconstruction import Reconstruction
     from gantrain.record.trackers import sections as logger_sections
     from gantrain.schema import Schema
     from gantrain.training.evaluation import EvalSettings
@@ -59,7 +62,12 @@ def schema():
         "device": (resolve_device, set_threads, Accelerator, distributed.group_keys),
         "eval": (EvalSettings,),
         "eval.classifier": (ClassifierRecipe,),
-        "objective.augment_policy": (policy_keys,),
+        # objective's groups of keys: each is what its class takes
+        "objective.loss": (AdversarialLoss,),
+        "objective.penalties": (CriticPenalties,),
+        "objective.augment": (Augment,),
+        "objective.augment.policy": (policy_keys,),
+        "objective.reconstruction": (Reconstruction,),
         **logger_sections(),
     }
     return Schema(sections, stand_ins=STAND_INS)

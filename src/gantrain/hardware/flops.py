@@ -75,7 +75,7 @@ def round_flops(model, objective, batch_size: int) -> float:
     per_sample = objective.critic_steps * (g + 2 * d * fb) + g * fb + d * fb
     if getattr(objective, "reuse_fake", False):
         per_sample -= g
-    if getattr(objective, "loss", None) == "relativistic":
+    if getattr(getattr(objective, "loss", None), "kind", None) == "relativistic":
         per_sample += d
     return batch_size * per_sample
 

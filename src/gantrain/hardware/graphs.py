@@ -36,9 +36,9 @@ def can_graph(objective, batches) -> bool:
     )
     if usable and not getattr(objective, "graph_safe", True):
         log.warning(
-            "%s differs from round to round (lazy R1 or R2: objective.r1_every or r2_every > 1), "
-            "so rounds run eagerly, not as one CUDA graph; objective.r1_every=1 keeps the graph "
-            "(and objective.r2_every=1)",
+            "%s differs from round to round (lazy R1 or R2: objective.penalties.r1_every or "
+            "r2_every > 1), so rounds run eagerly, not as one CUDA graph; "
+            "objective.penalties.r1_every=1 keeps the graph (and objective.penalties.r2_every=1)",
             type(objective).__name__,
         )
         return False

@@ -15,123 +15,78 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Annotated
 
 import torch
-from annotated_types import Gt, Le
 from torch import nn
 
 from gantrain.data.labelled import split
 from gantrain.errors import UserError
 from gantrain.hardware.accel import Accelerator
-from gantrain.kinds import (
-    Choice,
-    Flag,
-    Node,
-    NonNegativeFloat,
-    OpenUnit,
-    PositiveFloat,
-    PositiveInt,
-    Says,
-)
+from gantrain.kinds import Choice, Flag, Node, NonNegativeFloat, PositiveInt
 from gantrain.models.base import GenerativeModel
-from gantrain.objectives import functional as F
-from gantrain.objectives.augment import (
-    CODE_CRITIC,
-    Augment,
-    AugmentKind,
-    no_image_critic,
-)
+from gantrain.objectives.augment import CODE_CRITIC, Augment, no_image_critic
 from gantrain.objectives.base import NextBatch, Objective
+from gantrain.objectives.losses import AdversarialLoss
 from gantrain.objectives.optimizers import OptimizerFactory
 from gantrain.objectives.penalties import CriticPenalties
-from gantrain.objectives.reconstruction import Likelihood, Reconstruction
+from gantrain.objectives.reconstruction import Reconstruction
 
 log = logging.getLogger("gantrain")
 
 Space = Choice("data", "code")
-# bce and least_squares score with labels; hinge and wasserstein with raw scores
-LOSSES = {
-    "bce": (F.d_loss, None),
-    "least_squares": (F.d_loss_least_squares, F.g_loss_least_squares),
-    "hinge": (F.d_loss_hinge, F.g_loss_hinge),
-    "wasserstein": (F.d_loss_wasserstein, F.g_loss_wasserstein),
-    # paired: each generated sample against the real one beside it; the generator's side also
-    # reads the critic's scores of the real batch
-    "relativistic": (F.d_loss_relativistic, F.g_loss_relativistic),
-}
-LABELLED = ("bce", "least_squares")
-# where a critic's raw score turns from "fake" to "real" (least squares regresses onto 0 and 1)
-BOUNDARY = {"least_squares": 0.5}
-Loss = Choice(*LOSSES)
-GeneratorLoss = Choice(*F.G_LOSSES)
-# the critic's target for real images: 1, or below it for one-sided label smoothing
-RealLabel = Annotated[float, Gt(0.5), Le(1.0), Says("a number above 0.5 and at most 1, e.g. 0.9")]
 
 
 class Adversarial(Objective):
+    """loss, penalties, augment and reconstruction: the objective.* nodes of those names, each
+    checked against the class it builds (AdversarialLoss, CriticPenalties, Augment,
+    Reconstruction)."""
+
     def __init__(
         self,
         critic: nn.Module,
         optimizer: OptimizerFactory,
         critic_optimizer: OptimizerFactory,
         critic_steps: PositiveInt = 1,
-        generator_loss: GeneratorLoss = "non_saturating",
         space: Space = "data",
         weight: NonNegativeFloat = 1.0,
         recon_weight: NonNegativeFloat = 0.0,
-        likelihood: Likelihood = "bernoulli",
-        beta: NonNegativeFloat = 1.0,
-        scale: PositiveFloat = 0.1,
-        learn_scale: Flag = False,
         reuse_fake: Flag = False,
-        real_label: RealLabel = 1.0,
-        loss: Loss = "bce",
-        gradient_penalty: NonNegativeFloat = 0.0,
-        r1: NonNegativeFloat = 0.0,
-        r1_every: PositiveInt = 1,
-        r2: NonNegativeFloat = 0.0,
-        r2_every: PositiveInt = 1,
-        augment: AugmentKind = "none",
-        augment_policy: Node | None = None,
-        ada_target: OpenUnit = 0.6,
-        ada_kimg: PositiveFloat = 100.0,
-    ):
+        loss: Node | None = None,
+        penalties: Node | None = None,
+        augment: Node | None = None,
+        reconstruction: Node | None = None,
+    ) -> None:
         self.critic = critic
         self.packing = getattr(critic, "packing", 1)  # PacGAN: a critic scoring B/packing packs
         self.make_optimizer, self.make_critic_optimizer = optimizer, critic_optimizer
         self.critic_steps = critic_steps
-        self.g_loss = F.G_LOSSES[generator_loss]
         self.space = space
         self.weight, self.recon_weight = weight, recon_weight
         self.reuse_fake = reuse_fake and space == "data"
-        self.real_label = float(real_label)
-        self.loss = loss
-        if loss not in LABELLED and self.real_label != 1.0:
-            log.info(
-                "objective.loss=%s scores without labels: objective.real_label=%s is not used",
-                loss,
-                real_label,
-            )
-        if gradient_penalty > 0 and any(
-            isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules()
-        ):
-            raise UserError(
-                f"objective.gradient_penalty={gradient_penalty} needs a critic that scores each "
-                "sample on its own, and BatchNorm (objective.critic.norm=batch) mixes the samples "
-                "of a batch, so the per-sample gradient is not what the penalty constrains: use "
-                "objective.critic.norm=layer"
-            )
-        if augment != "none" and space == "code":
-            raise no_image_critic(augment, CODE_CRITIC)
-        self.augment = Augment(augment, augment_policy, ada_target, ada_kimg)
-        self.penalties = CriticPenalties(gradient_penalty, r1, r1_every, r2, r2_every)
+        self.loss = AdversarialLoss(**(loss or {}))
+        self.penalties = CriticPenalties(**(penalties or {}))
+        self._refuse_batch_norm_gradient_penalty(critic)
+        self.augment = Augment(**(augment or {}))
+        if self.augment.kind != "none" and space == "code":
+            raise no_image_critic(self.augment.kind, CODE_CRITIC)
         self.graph_safe = not self.penalties.varies_by_round
-        self.recon = Reconstruction(likelihood, beta, scale, learn_scale)
+        self.recon = Reconstruction(**(reconstruction or {}))
         needs = {"generate"}
         if space == "code" or recon_weight > 0:
             needs.add("encode")
         self.requires = frozenset(needs)
+
+    def _refuse_batch_norm_gradient_penalty(self, critic: nn.Module) -> None:
+        lam = self.penalties.gp_weight
+        if lam > 0 and any(
+            isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules()
+        ):
+            raise UserError(
+                f"objective.penalties.gradient={lam:g} needs a critic that scores each "
+                "sample on its own, and BatchNorm (objective.critic.norm=batch) mixes the samples "
+                "of a batch, so the per-sample gradient is not what the penalty constrains: use "
+                "objective.critic.norm=layer"
+            )
 
     def check_batch(self, batch_size: int) -> None:
         check = getattr(self.critic, "check_batch", None)
@@ -180,13 +135,13 @@ class Adversarial(Objective):
                 real, fake_seen = self.augment(real), self.augment(fake.detach())
                 real_logits = self._score(real, labels)
                 fake_logits = self._score(fake_seen, labels)
-                loss_d = self._d_loss(real_logits.float(), fake_logits.float())
+                loss_d = self.loss.critic(real_logits.float(), fake_logits.float())
             # ADA's overfitting signal: which side of the decision boundary real images fall on
             # (a packing critic's score counts for each image of its pack)
             # (the relativistic critic's scale floats: what counts is real above its paired fake)
-            seen = real_logits - (fake_logits.detach() if self.loss == "relativistic" else 0.0)
+            seen = real_logits - (fake_logits.detach() if self.loss.kind == "relativistic" else 0.0)
             seen = seen.repeat_interleave(self.packing) if self.packing > 1 else seen
-            self.augment.observe(seen - BOUNDARY.get(self.loss, 0.0))
+            self.augment.observe(seen - self.loss.boundary)
             penalty_logs = {}
             if self.penalties.on:
                 score = functools.partial(self._score, labels=labels)
@@ -208,7 +163,9 @@ class Adversarial(Objective):
         logs.update(penalty_logs, loss_d=loss_d.detach(), loss_g=adv.detach())
         logs.update(self.augment.end_round())
         real_out, fake_out = real_logits.detach().float(), fake_logits.detach().float()
-        if self.loss == "wasserstein":  # the critic's estimate of the distance, not a probability
+        if (
+            self.loss.kind == "wasserstein"
+        ):  # the critic's estimate of the distance, not a probability
             logs["wasserstein"] = real_out.mean() - fake_out.mean()
         else:
             logs.update(
@@ -231,24 +188,13 @@ class Adversarial(Objective):
                 fake = codes if self.recon_weight > 0 else model.encode(x, labels)[0]
             seen = self.augment(fake) if self.space == "data" else fake
             real_out = None
-            if self.loss == "relativistic":  # the current critic's scores of the real side
+            if self.loss.kind == "relativistic":  # the current critic's scores of the real side
                 with torch.no_grad():
                     real = self.augment(x) if self.space == "data" else model.prior(x.shape[0])
                     real_out = self._score(real, labels).float()
-            adv = self._g_loss(self._score(seen, labels).float(), real_out)
+            adv = self.loss.generator_side(self._score(seen, labels).float(), real_out)
             loss_g = loss_g + self.weight * adv
         return loss_g, adv, logs
-
-    def _d_loss(self, real_out: torch.Tensor, fake_out: torch.Tensor) -> torch.Tensor:
-        d_loss = LOSSES[self.loss][0]
-        if self.loss in LABELLED:
-            return d_loss(real_out, fake_out, self.real_label)
-        return d_loss(real_out, fake_out)
-
-    def _g_loss(self, fake_out: torch.Tensor, real_out: torch.Tensor | None) -> torch.Tensor:
-        if self.loss == "relativistic":
-            return F.g_loss_relativistic(fake_out, real_out)
-        return (LOSSES[self.loss][1] or self.g_loss)(fake_out)
 
     def state_dict(self) -> dict:
         return {

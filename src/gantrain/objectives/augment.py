@@ -20,7 +20,7 @@ from annotated_types import Ge, Le
 from torch import nn
 
 from gantrain.errors import UserError
-from gantrain.kinds import Choice, Says
+from gantrain.kinds import Choice, Node, OpenUnit, PositiveFloat, Says
 from gantrain.objectives.ada import ada_augment
 from gantrain.objectives.diffaug import diff_augment
 
@@ -35,7 +35,7 @@ def policy_keys(
     translation: Strength | None = None,
     cutout: Strength | None = None,
 ) -> dict[str, float | None]:
-    """objective.augment_policy: DiffAugment's strengths; null takes the default for the
+    """objective.augment.policy: DiffAugment's strengths; null takes the default for the
     images' channels (GREY_POLICY, COLOUR_POLICY)."""
     return {"color": color, "translation": translation, "cutout": cutout}
 
@@ -54,24 +54,27 @@ CODE_CRITIC = (
 
 def no_image_critic(augment: str, why: str) -> UserError:
     return UserError(
-        f"objective.augment={augment} augments the images an image critic sees, and {why}: use "
-        "objective.augment=none, or a pair with an image critic (objective=adversarial with "
-        "model=dcgan or model=vae)"
+        f"objective.augment.kind={augment} augments the images an image critic sees, and {why}: "
+        "use objective.augment.kind=none, or a pair with an image critic (objective=adversarial "
+        "with model=dcgan or model=vae)"
     )
 
 
 class Augment(nn.Module):
+    """The objective.augment node: kind, diffaug's policy, ADA's target and speed."""
+
+    interval = ADA_INTERVAL
+
     def __init__(
         self,
-        kind: str = "none",
-        policy: dict | None = None,
-        target: float = 0.6,
-        kimg: float = 100.0,
-        interval: int = ADA_INTERVAL,
-    ):
+        kind: AugmentKind = "none",
+        policy: Node | None = None,
+        ada_target: OpenUnit = 0.6,
+        ada_kimg: PositiveFloat = 100.0,
+    ) -> None:
         super().__init__()
         self.kind, self.given = kind, dict(policy or {})
-        self.target, self.kimg, self.interval = target, kimg, interval
+        self.target, self.kimg = ada_target, ada_kimg
         self.policy: dict[str, float] | None = None  # settled by the first images' channels
         self.register_buffer("p", torch.zeros(()))
         # sums since p last moved, and rounds taken: device tensors, so no round reads the host
@@ -79,7 +82,7 @@ class Augment(nn.Module):
         self.register_buffer("seen", torch.zeros(()))
         self.register_buffer("rounds", torch.zeros((), dtype=torch.long))
         if kind != "diffaug" and any(v is not None for v in self.given.values()):
-            log.info("objective.augment=%s: objective.augment_policy is not used", kind)
+            log.info("objective.augment.kind=%s: objective.augment.policy is not used", kind)
 
     def _settle(self, channels: int) -> dict[str, float]:
         base = GREY_POLICY if channels == 1 else COLOUR_POLICY
@@ -87,7 +90,7 @@ class Augment(nn.Module):
             k: (self.given[k] if self.given.get(k) is not None else v) for k, v in base.items()
         }
         log.info(
-            "objective.augment=diffaug: %s", ", ".join(f"{k} {v:g}" for k, v in policy.items())
+            "objective.augment.kind=diffaug: %s", ", ".join(f"{k} {v:g}" for k, v in policy.items())
         )
         return policy
 

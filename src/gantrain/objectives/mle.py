@@ -5,11 +5,10 @@ from __future__ import annotations
 import torch
 
 from gantrain.data.labelled import split
-from gantrain.kinds import Flag, NonNegativeFloat, PositiveFloat
+from gantrain.kinds import Node
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives.base import NextBatch
 from gantrain.objectives.optimizers import OptimizerFactory
-from gantrain.objectives.reconstruction import Likelihood
 from gantrain.objectives.single import SingleOptimizerObjective
 
 
@@ -19,12 +18,9 @@ class MaximumLikelihood(SingleOptimizerObjective):
     def __init__(
         self,
         optimizer: OptimizerFactory,
-        likelihood: Likelihood = "bernoulli",
-        beta: NonNegativeFloat = 1.0,
-        scale: PositiveFloat = 0.1,
-        learn_scale: Flag = False,
-    ):
-        super().__init__(optimizer, likelihood, beta, scale, learn_scale)
+        reconstruction: Node | None = None,
+    ) -> None:
+        super().__init__(optimizer, reconstruction)
 
     def refusal(self, model_name: str, objective_name: str, missing: list[str]) -> str:
         residual = model_name == "resnet"  # its blocks do have an autoencoder that fits

@@ -15,12 +15,11 @@ from __future__ import annotations
 import torch
 
 from gantrain.data.labelled import split
-from gantrain.kinds import Choice, Flag, NonNegativeFloat, PositiveFloat, PositiveFloats
+from gantrain.kinds import Choice, Flag, Node, NonNegativeFloat, PositiveFloats
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives import functional as F
 from gantrain.objectives.base import NextBatch
 from gantrain.objectives.optimizers import OptimizerFactory
-from gantrain.objectives.reconstruction import Likelihood
 from gantrain.objectives.single import SingleOptimizerObjective
 
 Kernel = Choice("rbf", "imq")
@@ -38,12 +37,10 @@ class MMD(SingleOptimizerObjective):
         unbiased: Flag = True,
         weight: NonNegativeFloat = 1.0,
         recon_weight: NonNegativeFloat = 1.0,
-        likelihood: Likelihood = "bernoulli",
-        beta: NonNegativeFloat = 0.0,
-        scale: PositiveFloat = 0.1,
-        learn_scale: Flag = False,
-    ):
-        super().__init__(optimizer, likelihood, beta, scale, learn_scale)
+        reconstruction: Node | None = None,
+    ) -> None:
+        # MMD's own default beta is 0 (WAE: no KL term), set in conf/objective/mmd.yaml
+        super().__init__(optimizer, {"beta": 0.0, **(reconstruction or {})})
         self.space, self.kernel = space, kernel
         self.bandwidths = [float(b) for b in bandwidths]
         self.median_heuristic, self.unbiased = median_heuristic, unbiased

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from gantrain.kinds import NonNegativeFloat, PositiveInt
 from gantrain.objectives import functional as F
 
 
@@ -27,20 +28,20 @@ def per_pack(grads: torch.Tensor, pack: int) -> torch.Tensor:
 
 
 class CriticPenalties(nn.Module):
-    """gradient_penalty (lambda), r1 and r2 (gamma); 0 turns any off. Computed in float32 with
-    autocast off: the double backward of a penalty loses its small differences in half
-    precision."""
+    """The objective.penalties node: gradient (WGAN-GP's lambda), r1 and r2 (gamma); 0 turns
+    any off. Computed in float32 with autocast off: the double backward of a penalty loses its
+    small differences in half precision."""
 
     def __init__(
         self,
-        gradient_penalty: float = 0.0,
-        r1: float = 0.0,
-        r1_every: int = 1,
-        r2: float = 0.0,
-        r2_every: int = 1,
-    ):
+        gradient: NonNegativeFloat = 0.0,
+        r1: NonNegativeFloat = 0.0,
+        r1_every: PositiveInt = 1,
+        r2: NonNegativeFloat = 0.0,
+        r2_every: PositiveInt = 1,
+    ) -> None:
         super().__init__()
-        self.gp_weight, self.r1_weight, self.r1_every = gradient_penalty, r1, r1_every
+        self.gp_weight, self.r1_weight, self.r1_every = gradient, r1, r1_every
         self.r2_weight, self.r2_every = r2, r2_every
         # critic steps taken, for the lazy R1 schedule; in the checkpoint, so resume is exact
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))

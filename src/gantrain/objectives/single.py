@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gantrain.hardware.accel import Accelerator
+from gantrain.kinds import Node
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives.base import Objective
 from gantrain.objectives.optimizers import OptimizerFactory
@@ -10,9 +11,10 @@ from gantrain.objectives.reconstruction import Reconstruction
 
 
 class SingleOptimizerObjective(Objective):
-    def __init__(self, optimizer: OptimizerFactory, likelihood, beta, scale, learn_scale):
+    def __init__(self, optimizer: OptimizerFactory, reconstruction: Node | None = None) -> None:
+        # the objective.reconstruction node's keys are Reconstruction's parameters
         self.make_optimizer = optimizer
-        self.recon = Reconstruction(likelihood, beta, scale, learn_scale)
+        self.recon = Reconstruction(**(reconstruction or {}))
 
     def bind(self, model: GenerativeModel, accel: Accelerator | None = None) -> None:
         self._accel(model, accel).prepare(self.recon)

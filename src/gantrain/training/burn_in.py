@@ -5,10 +5,10 @@ Each value is a function of the round alone, set before the round's step, so a r
 the same values as an uninterrupted one with nothing saved. What each one sets:
   lr            every optimizer's learning rate (times a rollback's scale)
   beta2         every Adam optimizer's second beta
-  gamma         the R1 and R2 weights (objective.r1, objective.r2, those that are on)
+  gamma         the R1 and R2 weights (objective.penalties.r1, .r2, those that are on)
   ema_kimg      the generator average's half-life in thousands of images: the decay per round
                 is 0.5 ** (images per round / (1000 * ema_kimg)); 0 follows the model
-  augment       ADA's probability p (objective.augment=ada), held by the schedule instead of
+  augment       ADA's probability p (objective.augment.kind=ada), held by the schedule instead of
                 ADA's feedback
 A quantity whose start is null is left as the config sets it.
 """
@@ -83,9 +83,9 @@ class BurnIn:
         ):
             raise UserError(
                 "schedule.gamma_start sets the R1 and R2 weights that are on, and "
-                "objective.r1 and objective.r2 are both 0: set objective.r1 (and "
-                "objective.r2) > 0, or schedule.gamma_start=null "
-                "schedule.gamma_end=null"
+                "objective.penalties.r1 and objective.penalties.r2 are both 0: set "
+                "objective.penalties.r1 (and objective.penalties.r2) > 0, or "
+                "schedule.gamma_start=null schedule.gamma_end=null"
             )
         if "beta2" in self.ends and not all("betas" in o.defaults for o in self.optimizers):
             raise UserError(
@@ -98,7 +98,7 @@ class BurnIn:
             if augment is None or augment.kind != "ada":
                 raise UserError(
                     "schedule.augment_start sets ADA's probability p: use "
-                    "objective.augment=ada, or schedule.augment_start=null "
+                    "objective.augment.kind=ada, or schedule.augment_start=null "
                     "schedule.augment_end=null"
                 )
             augment.kimg = math.inf  # ADA's own feedback moves p by nothing: the schedule holds it
