@@ -58,6 +58,20 @@ def test_the_readme_is_short():
     assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 250
 
 
+def _pytest_lines(path: Path) -> list[list[str]]:
+    text = path.read_text(encoding="utf-8")
+    return [line.split("#")[0].split() for line in text.splitlines() if line.startswith("pytest")]
+
+
+def test_the_readme_runs_the_tests_as_ci_does():
+    # CI adds only the report of the slowest tests (--durations) to what the README says
+    ci = [
+        [w for w in run if not w.startswith("--durations")]
+        for run in _pytest_lines(ROOT / ".ci" / "run")
+    ]
+    assert _pytest_lines(ROOT / "README.md") == ci and len(ci) == 2
+
+
 COMMANDS = all_commands()
 
 

@@ -290,7 +290,8 @@ def test_unreadable_checkpoints_say_what_they_are(scene, cli, kind):
     else:
         last.write_bytes(last.read_bytes()[:2000])
     done = cli(
-        [f"run_dir={run}", "num_samples=4", "out=s.npz"],
+        # out under the run's folder: in-process the cwd is the test session's, not run.parent
+        [f"run_dir={run}", "num_samples=4", f"out={run.parent / 's.npz'}"],
         run.parent,
         "gantrain-sample",
         real=kind != "half a checkpoint",
