@@ -9,6 +9,7 @@ import json
 import os
 import warnings
 from pathlib import Path
+from typing import Annotated, Literal
 
 import torch
 from torch import nn
@@ -17,13 +18,13 @@ from gantrain.cli.arguments import run
 from gantrain.cli.runs import load_run
 from gantrain.commands.sample import claim_out
 from gantrain.errors import UserError
-from gantrain.kinds import Choice, Flag, PathText
+from gantrain.kinds import NOT_A_FLAG, Flag, PathText
 from gantrain.models.latent import SEED_RULE, fixed_statistics
 from gantrain.record import lock
 from gantrain.schema import Schema
 
-Format = Choice("onnx", "torchscript")
-Output = Choice("float", "uint8")
+Format = Annotated[Literal["onnx", "torchscript"], NOT_A_FLAG]
+Output = Annotated[Literal["float", "uint8"], NOT_A_FLAG]
 # ONNX opset 17 (2022): read by onnxruntime >= 1.11, TensorRT 8.5+, and the browsers' runtimes
 OPSET = 17
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}

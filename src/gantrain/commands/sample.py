@@ -7,6 +7,7 @@ import logging
 import math
 from itertools import chain
 from pathlib import Path
+from typing import Annotated, Literal
 
 import torch
 
@@ -15,7 +16,7 @@ from gantrain.cli.runs import load_run
 from gantrain.cli.seeded import class_labels, seed_labels, seeded_batches
 from gantrain.errors import UserError
 from gantrain.kinds import (
-    Choice,
+    NOT_A_FLAG,
     ClassName,
     DeviceKind,
     Flag,
@@ -30,7 +31,7 @@ from gantrain.schema import Schema
 
 log = logging.getLogger("gantrain")
 # samples: draws from the prior; interpolate: paths between latent pairs; reconstruct: AE/VAE
-Mode = Choice("samples", "interpolate", "reconstruct")
+Mode = Annotated[Literal["samples", "interpolate", "reconstruct"], NOT_A_FLAG]
 
 
 def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

@@ -16,6 +16,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +24,7 @@ from torch import nn
 
 from gantrain.errors import UserError
 from gantrain.files import temp_beside
-from gantrain.kinds import Choice, Integer, NonNegativeFloat, PositiveFloat, PositiveInt
+from gantrain.kinds import NOT_A_FLAG, Integer, NonNegativeFloat, PositiveFloat, PositiveInt
 from gantrain.metrics.data import as_dict, content_hash, describe, labelled_split
 from gantrain.metrics.plain_net import PlainClassifier
 
@@ -43,7 +44,7 @@ class ClassifierRecipe:
     width: PositiveInt = 16
     seed: Integer = 0
     # cnn: DigitClassifier (batch norm, max pooling); plain: metrics/plain_net.py's PlainClassifier
-    arch: Choice("cnn", "plain") = "cnn"
+    arch: Annotated[Literal["cnn", "plain"], NOT_A_FLAG] = "cnn"
     # random rotations of up to this many degrees, beside the shifts every recipe trains with
     rotate: NonNegativeFloat = 0.0
 

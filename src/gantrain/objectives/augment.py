@@ -12,7 +12,7 @@ ada_kimg thousand images. p lives in a buffer, saved with the checkpoint.
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Literal
 
 import torch
 import torch.distributed as dist
@@ -20,13 +20,13 @@ from annotated_types import Ge, Le
 from torch import nn
 
 from gantrain.errors import UserError
-from gantrain.kinds import Choice, Says
+from gantrain.kinds import NOT_A_FLAG, Says
 from gantrain.objectives.ada import ada_augment
 from gantrain.objectives.diffaug import diff_augment
 
 log = logging.getLogger("gantrain")
 
-AugmentKind = Choice("none", "diffaug", "ada")
+AugmentKind = Annotated[Literal["none", "diffaug", "ada"], NOT_A_FLAG]
 Strength = Annotated[float, Ge(0), Le(1), Says("a strength from 0 (off) to 1")]
 
 
