@@ -32,6 +32,10 @@ STACKS = {"dcgan": (DownStack, UpStack, init_dcgan), "resnet": (ResEncoder, ResU
 
 
 class AutoEncoder(GenerativeModel):
+    # buffers (register_buffer): tensors, not the Tensor | Module that nn.Module's getattr gives
+    code_mean: torch.Tensor
+    code_chol: torch.Tensor
+
     provides = frozenset({"generate", "encode"})
     code_factor = 1  # encoder outputs per latent dimension
     default_sample_from = "fitted"

@@ -61,6 +61,12 @@ def no_image_critic(augment: str, why: str) -> UserError:
 
 
 class Augment(nn.Module):
+    # buffers (register_buffer): tensors, not the Tensor | Module that nn.Module's getattr gives
+    p: torch.Tensor
+    sign_sum: torch.Tensor
+    seen: torch.Tensor
+    rounds: torch.Tensor
+
     def __init__(
         self,
         kind: str = "none",
