@@ -114,8 +114,7 @@ def hold(shards: ShardSet, workers: int) -> tuple[torch.Tensor, torch.Tensor]:
     images = [im for p in parts for im in p[0]]
     if not images:
         raise UserError(f"no shard in {shards.root} could be read: pack it again")
-    images = torch.stack(images)
-    return images, torch.tensor([lab for p in parts for lab in p[1]], dtype=torch.long)
+    return torch.stack(images), torch.tensor([lab for p in parts for lab in p[1]], dtype=torch.long)
 
 
 def _shard_set(
