@@ -31,7 +31,9 @@ def _refuse_bool(value):
 
 
 # a choice is written Annotated[Literal["bce", "hinge"], NOT_A_FLAG]: a type checkers read, and
-# the schema says "one of bce, hinge" from the Literal
+# the schema says "one of bce, hinge" from the Literal. typing caches Annotated aliases by
+# equality, and Literals of the same values in another order are equal: list the same choices
+# in one order everywhere, or one alias's words take the other's order
 NOT_A_FLAG = BeforeValidator(_refuse_bool)
 
 

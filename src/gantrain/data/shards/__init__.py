@@ -44,7 +44,7 @@ from gantrain.kinds import (
 )
 
 log = logging.getLogger(__name__)
-Split = Annotated[Literal["train", "test"], NOT_A_FLAG]
+Split = Annotated[Literal["test", "train"], NOT_A_FLAG]
 OnBadShard = Annotated[Literal["error", "skip"], NOT_A_FLAG]
 
 
