@@ -72,7 +72,9 @@ def main() -> None:
         "rounds": a.rounds,
         "overrides": a.overrides,
         "cpu": cpu_model(),
-        "cells": [{"limit": lim, "augment": aug, "runs": runs} for (lim, aug), runs in cells.items()],
+        "cells": [
+            {"limit": lim, "augment": aug, "runs": runs} for (lim, aug), runs in cells.items()
+        ],
     }
     (Path(a.out) / "small-data.json").write_text(json.dumps(record, indent=1))
     print("| limit | augment | FID judge 1 | FID judge 2 | classes | confidence 1 / 2 |")

@@ -30,8 +30,16 @@ def _refuse_bool(value):
     return value
 
 
+# a choice is written Annotated[Literal["bce", "hinge"], NOT_A_FLAG]: a type checkers read, and
+# the schema says "one of bce, hinge" from the Literal. typing caches Annotated aliases by
+# equality, and Literals of the same values in another order are equal: list the same choices
+# in one order everywhere, or one alias's words take the other's order
+NOT_A_FLAG = BeforeValidator(_refuse_bool)
+
+
 def Choice(*options) -> Any:  # noqa: N802 (reads as a type in annotations)
-    """One of the given values, e.g. Choice("bce", "hinge")."""
+    """One of values known only when the module runs (a table's names), e.g. Choice(*LOSSES);
+    a type checker cannot read it: give it the TYPE_CHECKING branch's plain type."""
     listed = ", ".join(str(o) for o in options)
     return Annotated[Literal[options], BeforeValidator(_refuse_bool), Says(f"one of {listed}")]
 
@@ -52,13 +60,13 @@ Rounds = Annotated[list[PositiveInt], Says("a list of positive integers, e.g. [1
 PositiveFloats = Annotated[
     list[PositiveFloat], Len(1), Says("a non-empty list of positive numbers, e.g. [1.0, 2.0]")
 ]
-Channels = Choice(1, 3)
+Channels = Annotated[Literal[1, 3], NOT_A_FLAG]
 Byte = Annotated[int, Ge(0), Lt(256), Says("an integer from 0 to 255")]
 # a colour: red, green, blue
 Rgb = Annotated[list[Byte], Len(3, 3), Says("three integers 0..255, e.g. [255, 255, 255]")]
 # a class of a conditional run: its index, or its name (an image folder's subfolder)
 ClassName = Annotated[int | str, Says("a class index (0, 1, ...) or a class name")]
-DeviceKind = Choice("auto", "cpu", "cuda", "mps")
+DeviceKind = Annotated[Literal["auto", "cpu", "cuda", "mps"], NOT_A_FLAG]
 # mixed precision: auto (where it is known to pay: CUDA), true (also a CPU's native bf16), false
 AmpMode = Annotated[bool | Literal["auto"], Says("auto, true or false")]
 # a config node with its own _target_ or section (model, objective.critic, eval.classifier, ...)

@@ -46,33 +46,35 @@ def load_run(
     from gantrain.config import build
     from gantrain.training import checkpoint
 
-    if ckpt in (None, *NAMED):
+    if ckpt is None or ckpt in NAMED:
         if run_dir is None:
             raise UserError("give run_dir=RUN (a gantrain run directory) or checkpoint=PATH")
         if not Path(run_dir).is_dir():
             raise UserError(f"run_dir={run_dir} is not a directory; give a gantrain run directory")
-        ckpt = Path(run_dir) / "checkpoints" / f"{ckpt or 'last'}.pt"
-        if ckpt.name == "best.pt" and not ckpt.is_file():
+        path = Path(run_dir) / "checkpoints" / f"{ckpt or 'last'}.pt"
+        if path.name == "best.pt" and not path.is_file():
             raise UserError(
                 f"{run_dir} has no checkpoints/best.pt: it is kept by the FID of evaluations "
                 "during training (eval.at); give checkpoint=last or checkpoint=PATH"
             )
+    else:
+        path = Path(ckpt)
     try:
-        payload = checkpoint.load(Path(ckpt))
+        payload = checkpoint.load(path)
     except UserError as err:
-        others = checkpoint.describe_intact(Path(ckpt).parent, skip=(Path(ckpt).name,))
+        others = checkpoint.describe_intact(path.parent, skip=(path.name,))
         if others == "none":
             raise
         raise UserError(
             f"{err}; intact checkpoints beside it: {others} - give one with "
-            f"checkpoint={Path(ckpt).parent}/NAME"
+            f"checkpoint={path.parent}/NAME"
         ) from None
     config = payload.get("config")
     if not isinstance(config, dict) or "model" not in config:
-        raise UserError(f"{ckpt} holds no config to rebuild its model from")
-    check_saved(config, ckpt)  # the whole config: the dataset is built from it later
+        raise UserError(f"{path} holds no config to rebuild its model from")
+    check_saved(config, path)  # the whole config: the dataset is built from it later
     use_ema = ema and bool(payload.get("ema"))
-    refuse_non_finite(Path(ckpt), payload, use_ema)
+    refuse_non_finite(path, payload, use_ema)
     model = build(OmegaConf.create(config["model"]))
     try:
         model.load_state_dict(payload["model"])
@@ -81,12 +83,12 @@ def load_run(
     except (RuntimeError, KeyError) as err:
         first = str(err).strip().splitlines()[0]
         raise UserError(
-            f"{ckpt}: the weights do not fit the model of its config ({first})"
+            f"{path}: the weights do not fit the model of its config ({first})"
         ) from None
-    dataset, refused = saved_data_config(dict(config.get("dataset") or {}), dataset_overrides, ckpt)
+    dataset, refused = saved_data_config(dict(config.get("dataset") or {}), dataset_overrides, path)
     Schema({}).check(OmegaConf.create(dataset), path="dataset")
     weights = "ema" if use_ema else "raw"
-    return Run(model.to(device).eval(), payload, Path(ckpt), dataset, weights, refused)
+    return Run(model.to(device).eval(), payload, path, dataset, weights, refused)
 
 
 def _non_finite(payload: dict, use_ema: bool) -> str | None:

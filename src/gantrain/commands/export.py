@@ -9,6 +9,7 @@ import json
 import os
 import warnings
 from pathlib import Path
+from typing import Annotated, Literal
 
 import torch
 from torch import nn
@@ -17,13 +18,13 @@ from gantrain.cli.arguments import run
 from gantrain.cli.runs import load_run
 from gantrain.commands.sample import claim_out
 from gantrain.errors import UserError
-from gantrain.kinds import Choice, Flag, PathText
+from gantrain.kinds import NOT_A_FLAG, Flag, PathText
 from gantrain.models.latent import SEED_RULE, fixed_statistics
 from gantrain.record import lock
 from gantrain.schema import Schema
 
-Format = Choice("onnx", "torchscript")
-Output = Choice("float", "uint8")
+Format = Annotated[Literal["onnx", "torchscript"], NOT_A_FLAG]
+Output = Annotated[Literal["float", "uint8"], NOT_A_FLAG]
 # ONNX opset 17 (2022): read by onnxruntime >= 1.11, TensorRT 8.5+, and the browsers' runtimes
 OPSET = 17
 SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
@@ -146,22 +147,24 @@ def export(
 
     if out is None:
         raise UserError(f"give out=PATH{SUFFIX[format]}, the file to write")
-    out = Path(out).expanduser()
-    if out.is_dir():
-        raise UserError(f"out={out} is a folder; give a file name such as {out}/generator.onnx")
-    check_writable(out.parent, "out", shown=str(out))
-    claim_out(out)  # one writer per file: two exports into it would interleave
+    target = Path(out).expanduser()
+    if target.is_dir():
+        raise UserError(
+            f"out={target} is a folder; give a file name such as {target}/generator.onnx"
+        )
+    check_writable(target.parent, "out", shown=str(target))
+    claim_out(target)  # one writer per file: two exports into it would interleave
     loaded = load_run(run_dir, checkpoint, ema, {}, torch.device("cpu"))
     _refuse(loaded)
     model = fixed_statistics(loaded.model).float().eval()
     module = Generator(model, output == "uint8").eval()
     example = _example(model)
     meta = metadata(loaded, format, output)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
     write = _write_onnx if format == "onnx" else _write_torchscript
     try:
         with torch.no_grad():
-            write(module, example, out, meta)
+            write(module, example, target, meta)
     except UserError:
         raise
     except Exception as err:  # the exporters' own refusals: an operator they cannot write
@@ -170,8 +173,8 @@ def export(
             f"the {type(loaded.model).__name__} of {loaded.checkpoint} cannot be exported to "
             f"{format} ({first}); try format={'torchscript' if format == 'onnx' else 'onnx'}"
         ) from None
-    lock.release(out)
-    return f"wrote {out}: the {loaded.weights} weights of round {meta['round']}"
+    lock.release(target)
+    return f"wrote {target}: the {loaded.weights} weights of round {meta['round']}"
 
 
 def schema() -> Schema:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from annotated_types import Ge, Le
 
@@ -13,8 +13,8 @@ from gantrain.cli.arguments import run
 from gantrain.data.decode import Filter, Fit, Recipe
 from gantrain.errors import UserError
 from gantrain.kinds import (
+    NOT_A_FLAG,
     Channels,
-    Choice,
     Count,
     Flag,
     ImageSize,
@@ -28,7 +28,7 @@ from gantrain.record import lock
 from gantrain.schema import Schema
 
 log = logging.getLogger("gantrain")
-Format = Choice("png", "jpg")
+Format = Annotated[Literal["png", "jpg"], NOT_A_FLAG]
 Quality = Annotated[int, Ge(1), Le(100), Says("an integer from 1 to 100")]
 
 

@@ -7,6 +7,7 @@ import logging
 import math
 from itertools import chain
 from pathlib import Path
+from typing import Annotated, Literal
 
 import torch
 
@@ -15,7 +16,7 @@ from gantrain.cli.runs import load_run
 from gantrain.cli.seeded import class_labels, seed_labels, seeded_batches
 from gantrain.errors import UserError
 from gantrain.kinds import (
-    Choice,
+    NOT_A_FLAG,
     ClassName,
     DeviceKind,
     Flag,
@@ -30,7 +31,7 @@ from gantrain.schema import Schema
 
 log = logging.getLogger("gantrain")
 # samples: draws from the prior; interpolate: paths between latent pairs; reconstruct: AE/VAE
-Mode = Choice("samples", "interpolate", "reconstruct")
+Mode = Annotated[Literal["samples", "interpolate", "reconstruct"], NOT_A_FLAG]
 
 
 def _slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -165,10 +166,10 @@ def sample(
 
     seeds = None if seeds is None else parse_seeds(seeds)
     n = num_samples if seeds is None else len(seeds)
-    out = _checked_out(out, mode, seeds, truncation)
-    check_out(out)
+    target = _checked_out(out, mode, seeds, truncation)
+    check_out(target)
     # interpolations: a straight and a spherical row per pair; reconstructions beside inputs
-    check_grid(out, {"samples": n, "interpolate": n * 2 * steps, "reconstruct": 2 * n}[mode])
+    check_grid(target, {"samples": n, "interpolate": n * 2 * steps, "reconstruct": 2 * n}[mode])
     run = load_run(run_dir, checkpoint, ema, dataset or {}, resolve_device(device))
     model = run.model
     if seeds is not None or truncation != 1:  # normalised as one fixed batch: see latent.py
@@ -176,22 +177,22 @@ def sample(
     labels = class_labels(run, class_, n) if seeds is None else seed_labels(run, class_, seeds)
     log.info("sampling %s with the %s weights", mode, run.weights)
     if mode == "samples":
-        _draw(out, model, n, seed, labels, seeds, truncation)
-    elif mode == "interpolate" and out.suffix in ANIMATIONS:
-        walk(out, interpolations(model, n, steps, seed, labels, truncation), steps, fps)
+        _draw(target, model, n, seed, labels, seeds, truncation)
+    elif mode == "interpolate" and target.suffix in ANIMATIONS:
+        walk(target, interpolations(model, n, steps, seed, labels, truncation), steps, fps)
     elif mode == "interpolate":
         paths = {} if labels is None else {"labels": labels.repeat_interleave(2 * steps)}
         images = interpolations(model, n, steps, seed, labels, truncation)
-        write_images(out, images, steps, extra=paths)
+        write_images(target, images, steps, extra=paths)
     else:
         if class_ is not None:
             raise UserError(
                 f"class={class_} does not apply to mode=reconstruct: each test image is "
                 "reconstructed with its own label; leave class out"
             )
-        _reconstruct(out, model, run.data(), n, seed)
-    lock.release(out)
-    return out
+        _reconstruct(target, model, run.data(), n, seed)
+    lock.release(target)
+    return target
 
 
 ANIMATIONS = (".gif", ".mp4")

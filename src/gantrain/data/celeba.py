@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
 
 from torchvision import datasets
 
@@ -11,9 +12,9 @@ from gantrain.data.labelled import no_labels
 from gantrain.data.subset import Limit, limit_list
 from gantrain.data.torchvision_sets import open_dataset
 from gantrain.files import plain_name
-from gantrain.kinds import Channels, Choice, Count, Flag, ImageSize, Integer, PathText
+from gantrain.kinds import NOT_A_FLAG, Channels, Count, Flag, ImageSize, Integer, PathText
 
-Split = Choice("train", "valid", "test", "all")
+Split = Annotated[Literal["train", "valid", "test", "all"], NOT_A_FLAG]
 
 
 def load(

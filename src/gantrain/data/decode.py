@@ -23,12 +23,13 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from gantrain.kinds import Choice
+from gantrain.kinds import NOT_A_FLAG, Choice
 
 # PIL's own default bound (about 9459 x 9459): decoding one costs ~270 MB as RGB; above it, PIL
 # warns of a decompression bomb, and at twice it refuses to open the file
@@ -49,8 +50,11 @@ FILTERS = {
     "bicubic": (R.BICUBIC, 2.0),
     "lanczos": (R.LANCZOS, 3.0),
 }
-Fit = Choice("crop", "pad", "stretch")
-Filter = Choice(*FILTERS)
+Fit = Annotated[Literal["crop", "pad", "stretch"], NOT_A_FLAG]
+if TYPE_CHECKING:
+    Filter = str  # the names of FILTERS, checked by the schema at run time
+else:
+    Filter = Choice(*FILTERS)
 # the images refused here never reach PIL's decoder: its warning about them would only repeat
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 

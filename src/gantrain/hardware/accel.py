@@ -94,7 +94,8 @@ class Accelerator:
         self.sync_batchnorm = sync_batchnorm and self.world > 1
         self.synced = 0  # BatchNorm layers given global statistics
         # gradient accumulation: optimizer steps take this many backward passes each
-        self.accumulate, self._passes = 1, {}
+        self.accumulate = 1
+        self._passes: dict[int, int] = {}  # optimizer id -> backward passes since its step
 
     @classmethod
     def from_config(cls, device: torch.device, device_cfg, deterministic: bool = False):

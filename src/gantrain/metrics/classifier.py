@@ -16,6 +16,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +24,7 @@ from torch import nn
 
 from gantrain.errors import UserError
 from gantrain.files import temp_beside
-from gantrain.kinds import Choice, Integer, NonNegativeFloat, PositiveFloat, PositiveInt
+from gantrain.kinds import NOT_A_FLAG, Integer, NonNegativeFloat, PositiveFloat, PositiveInt
 from gantrain.metrics.data import as_dict, content_hash, describe, labelled_split
 from gantrain.metrics.plain_net import PlainClassifier
 
@@ -43,7 +44,7 @@ class ClassifierRecipe:
     width: PositiveInt = 16
     seed: Integer = 0
     # cnn: DigitClassifier (batch norm, max pooling); plain: metrics/plain_net.py's PlainClassifier
-    arch: Choice("cnn", "plain") = "cnn"
+    arch: Annotated[Literal["cnn", "plain"], NOT_A_FLAG] = "cnn"
     # random rotations of up to this many degrees, beside the shifts every recipe trains with
     rotate: NonNegativeFloat = 0.0
 
@@ -122,7 +123,7 @@ def weights_hash(state: dict) -> str:
 
 def train_classifier(
     images: torch.Tensor, labels: torch.Tensor, recipe: ClassifierRecipe, device: torch.device
-) -> DigitClassifier:
+) -> nn.Module:
     """Adam with a one-cycle schedule for recipe.steps minibatches of shifted images."""
     num_classes = int(labels.max()) + 1
     forked = [device] if device.type == "cuda" else []
@@ -158,10 +159,12 @@ class Progress:
         self.steps, self.clock = steps, clock
         self.every = max(1, steps // 10)
         self.t0 = clock()
-        self.total, self.count = None, 0
+        self.total: torch.Tensor | None = None
+        self.count = 0
 
     def step(self, step: int, loss: torch.Tensor) -> None:
-        self.total = loss if self.total is None else self.total + loss
+        total = loss if self.total is None else self.total + loss
+        self.total = total
         self.count += 1
         if step % self.every and step != self.steps:
             return
@@ -171,7 +174,7 @@ class Progress:
             "classifier: step %d/%d, loss %.3f, %.0f s elapsed, ~%.0f s left",
             step,
             self.steps,
-            float(self.total) / self.count,
+            float(total) / self.count,
             elapsed,
             left,
         )
@@ -179,7 +182,7 @@ class Progress:
 
 
 @torch.no_grad()
-def predict(net: DigitClassifier, images: torch.Tensor, batch: int = 100):
+def predict(net: nn.Module, images: torch.Tensor, batch: int = 100):
     """(features (N, 128) float32, probabilities (N, classes)) on the net's device."""
     net.eval()
     device = next(net.parameters()).device
@@ -243,7 +246,7 @@ def _cached(folder: Path, name: str, device: torch.device):
 
 def load_or_train(
     dataset_cfg, recipe: ClassifierRecipe | None = None, device: torch.device | str = "cpu"
-) -> tuple[DigitClassifier, dict]:
+) -> tuple[nn.Module, dict]:
     """The dataset's classifier from the cache, trained first if the cache has none.
 
     Returns (net on device, info): info has file, test_accuracy, trained (True when this call

@@ -12,9 +12,11 @@ class, its style (the supervised adversarial autoencoder of Makhzani et al. 2015
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import torch
 
-from gantrain.kinds import Channels, Choice, Count, Flag, ImageSize, PositiveInt
+from gantrain.kinds import NOT_A_FLAG, Channels, Count, Flag, ImageSize, PositiveInt
 from gantrain.models.base import GenerativeModel
 from gantrain.models.blocks import DownStack, UpStack, init_dcgan
 from gantrain.models.labels import LabelMap, LabelVector, label_dim
@@ -22,14 +24,18 @@ from gantrain.models.resblocks import init_residual
 from gantrain.models.resnet import ResEncoder, ResUp
 
 # fitted: a Gaussian fitted to training codes; prior: N(0, I); null: the model's own default
-SampleFrom = Choice("fitted", "prior")
+SampleFrom = Annotated[Literal["fitted", "prior"], NOT_A_FLAG]
 # the encoder and decoder stacks: dcgan (strided convs, blocks.py) or resnet (residual blocks,
 # resnet.py: average-pooling encoder, nearest-upsampling decoder)
-Backbone = Choice("dcgan", "resnet")
+Backbone = Annotated[Literal["dcgan", "resnet"], NOT_A_FLAG]
 STACKS = {"dcgan": (DownStack, UpStack, init_dcgan), "resnet": (ResEncoder, ResUp, init_residual)}
 
 
 class AutoEncoder(GenerativeModel):
+    # buffers (register_buffer): tensors, not the Tensor | Module that nn.Module's getattr gives
+    code_mean: torch.Tensor
+    code_chol: torch.Tensor
+
     provides = frozenset({"generate", "encode"})
     code_factor = 1  # encoder outputs per latent dimension
     default_sample_from = "fitted"

@@ -12,13 +12,14 @@ noise or code; every method's `labels` is None for an unconditional one.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from typing import Annotated, Literal
 
 import torch
 from torch import nn
 
-from gantrain.kinds import Choice
+from gantrain.kinds import NOT_A_FLAG
 
-SampleNorm = Choice("running", "batch")
+SampleNorm = Annotated[Literal["running", "batch"], NOT_A_FLAG]
 
 
 class GenerativeModel(nn.Module):

@@ -6,10 +6,12 @@ Depth follows the image: a side of `base * 2**n` with base in 4..7 (28 = 7*4, 32
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import torch
 from torch import nn
 
-from gantrain.kinds import Choice, side_plan
+from gantrain.kinds import NOT_A_FLAG, side_plan
 
 
 def plan(image_size: int) -> tuple[int, int]:
@@ -65,7 +67,7 @@ class UpStack(nn.Module):
 
 # batch: BatchNorm (DCGAN); layer: GroupNorm(1), per sample, for gradient penalties;
 # spectral: spectral normalisation on every layer (SNGAN); none
-CriticNorm = Choice("batch", "layer", "spectral", "none")
+CriticNorm = Annotated[Literal["batch", "layer", "spectral", "none"], NOT_A_FLAG]
 
 
 def spectral_norm_all(module: nn.Module) -> None:

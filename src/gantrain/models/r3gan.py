@@ -96,6 +96,9 @@ class Downsample(nn.Module):
     missing in torch; the filter is a buffer, so it lives on the net's device (no host copy
     in a CUDA graph) and stays out of the checkpoint."""
 
+    # buffers (register_buffer): tensors, not the Tensor | Module that nn.Module's getattr gives
+    kernel: torch.Tensor
+
     def __init__(self):
         super().__init__()
         taps = torch.tensor(TAPS)

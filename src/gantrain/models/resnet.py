@@ -16,11 +16,13 @@ Koyama 2018): the logit gains <embed(y), features>.
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import torch
 from torch import nn
 
 from gantrain.errors import UserError
-from gantrain.kinds import Channels, Choice, Count, ImageSize, PositiveInt
+from gantrain.kinds import NOT_A_FLAG, Channels, Count, ImageSize, PositiveInt
 from gantrain.models.anticollapse import check_batch, pack
 from gantrain.models.base import GenerativeModel, SampleNorm
 from gantrain.models.blocks import plan, spectral_norm_all, widths
@@ -33,7 +35,7 @@ from gantrain.models.resblocks import (
 )
 
 # spectral: spectral normalisation on every layer (SNGAN, BigGAN); none: plain (R3GAN, with R1/R2)
-ResNorm = Choice("spectral", "none")
+ResNorm = Annotated[Literal["spectral", "none"], NOT_A_FLAG]
 
 
 def _attention_at(side: int, width_at: dict[int, int], key: str) -> None:

@@ -12,7 +12,7 @@ ada_kimg thousand images. p lives in a buffer, saved with the checkpoint.
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Literal
 
 import torch
 import torch.distributed as dist
@@ -20,13 +20,13 @@ from annotated_types import Ge, Le
 from torch import nn
 
 from gantrain.errors import UserError
-from gantrain.kinds import Choice, Node, OpenUnit, PositiveFloat, Says
+from gantrain.kinds import NOT_A_FLAG, Node, OpenUnit, PositiveFloat, Says
 from gantrain.objectives.ada import ada_augment
 from gantrain.objectives.diffaug import diff_augment
 
 log = logging.getLogger("gantrain")
 
-AugmentKind = Choice("none", "diffaug", "ada")
+AugmentKind = Annotated[Literal["none", "diffaug", "ada"], NOT_A_FLAG]
 Strength = Annotated[float, Ge(0), Le(1), Says("a strength from 0 (off) to 1")]
 
 
@@ -64,6 +64,11 @@ class Augment(nn.Module):
     """The objective.augment node: kind, diffaug's policy, ADA's target and speed."""
 
     interval = ADA_INTERVAL
+    # buffers (register_buffer): tensors, not the Tensor | Module that nn.Module's getattr gives
+    p: torch.Tensor
+    sign_sum: torch.Tensor
+    seen: torch.Tensor
+    rounds: torch.Tensor
 
     def __init__(
         self,

@@ -12,18 +12,26 @@ space the decoder takes the label and the codes still match the unconditional pr
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import torch
 
 from gantrain.data.labelled import split
-from gantrain.kinds import Choice, Flag, Node, NonNegativeFloat, PositiveFloats
+from gantrain.kinds import (
+    NOT_A_FLAG,
+    Flag,
+    Node,
+    NonNegativeFloat,
+    PositiveFloats,
+)
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives import functional as F
 from gantrain.objectives.base import NextBatch
 from gantrain.objectives.optimizers import OptimizerFactory
 from gantrain.objectives.single import SingleOptimizerObjective
 
-Kernel = Choice("rbf", "imq")
-Space = Choice("data", "code")
+Kernel = Annotated[Literal["rbf", "imq"], NOT_A_FLAG]
+Space = Annotated[Literal["data", "code"], NOT_A_FLAG]
 
 
 class MMD(SingleOptimizerObjective):

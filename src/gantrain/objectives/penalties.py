@@ -32,6 +32,12 @@ class CriticPenalties(nn.Module):
     any off. Computed in float32 with autocast off: the double backward of a penalty loses its
     small differences in half precision."""
 
+    # buffers (register_buffer): tensors, not the Tensor | Module that nn.Module's getattr gives
+    steps: torch.Tensor
+    last_r1: torch.Tensor
+    last_norm: torch.Tensor
+    last_r2: torch.Tensor
+
     def __init__(
         self,
         gradient: NonNegativeFloat = 0.0,

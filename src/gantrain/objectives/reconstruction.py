@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import torch
 from torch import nn
 
-from gantrain.kinds import Choice, Flag, NonNegativeFloat, PositiveFloat
+from gantrain.kinds import NOT_A_FLAG, Flag, NonNegativeFloat, PositiveFloat
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives import functional as F
 
-Likelihood = Choice("bernoulli", "gaussian")
+Likelihood = Annotated[Literal["bernoulli", "gaussian"], NOT_A_FLAG]
 
 
 class Reconstruction(nn.Module):

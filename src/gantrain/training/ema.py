@@ -22,8 +22,10 @@ class EMA:
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
         # float buffers (BatchNorm running statistics) are averaged like the weights: the raw
         # model's statistics do not match averaged weights, and sampling in eval mode reads them
-        pairs = list(zip(self.model.parameters(), model.parameters()))
-        self._copied = []
+        pairs: list[tuple[torch.Tensor, torch.Tensor]] = list(
+            zip(self.model.parameters(), model.parameters())
+        )
+        self._copied: list[tuple[torch.Tensor, torch.Tensor]] = []
         for m_ema, m in zip(self.model.modules(), model.modules()):
             for (name, a), b in zip(m_ema.named_buffers(recurse=False), m.buffers(recurse=False)):
                 if isinstance(m, _BatchNorm):  # other buffers (a fitted prior) are the EMA's own

@@ -6,15 +6,16 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
+from typing import Annotated, Literal
 
 import torch
 
 from gantrain.errors import UserError
-from gantrain.kinds import Choice
+from gantrain.kinds import NOT_A_FLAG
 
 log = logging.getLogger("gantrain")
 
-NanPolicy = Choice("stop", "rollback")
+NanPolicy = Annotated[Literal["stop", "rollback"], NOT_A_FLAG]
 MAX_ROLLBACKS = 3
 # a logged loss (a mean over trainer.log_every rounds) whose size is above EXPLODED in
 # EXPLODED_WINDOWS logged windows in a row has diverged even though it is finite: healthy

@@ -117,7 +117,7 @@ class Trainer:
                 self.monitor.hparams(hparams, {**self.last, **self.last_eval})
         finally:
             self.monitor.close()
-        if writes:
+        if self.pictures is not None:  # None exactly when the run writes nothing
             self.pictures.evolution()
         summary = self._summary(start, train_s)
         if writes:
@@ -160,7 +160,9 @@ class Trainer:
             Pictures(run_dir, batches, g, "encode" in model.provides) if writes else None
         )
         self.guard = NanGuard(self.nan_policy)
-        self.last, self.last_eval, self.eval_s = {}, {}, 0.0
+        self.last: dict[str, float] = {}
+        self.last_eval: dict[str, float] = {}
+        self.eval_s = 0.0
         self.eval_on = bool(eval_at) and self.evaluate is not None
         self.stopped_at: int | None = None  # the round the time limit stopped the run after
         start = self.state.restore(state) if state else 0
@@ -249,7 +251,7 @@ class Trainer:
         continues as an uninterrupted run would."""
         st, when = self.state, self.schedule
         shown = st.ema.model if st.ema else st.model  # what pictures and scores see
-        if (when.pictures(rnd) or final) and self.writes:
+        if (when.pictures(rnd) or final) and self.pictures is not None:
             with rng_untouched(not when.pictures(rnd)):
                 if shown is not st.model:  # the raw weights' prior too, for ema=false sampling
                     self.pictures.refit(st.model)

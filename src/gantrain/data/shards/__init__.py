@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
@@ -31,8 +32,8 @@ from gantrain.data.subset import Limit, chosen
 from gantrain.errors import UserError
 from gantrain.files import contained
 from gantrain.kinds import (
+    NOT_A_FLAG,
     Channels,
-    Choice,
     Count,
     Flag,
     ImageSize,
@@ -43,8 +44,8 @@ from gantrain.kinds import (
 )
 
 log = logging.getLogger(__name__)
-Split = Choice("train", "test")
-OnBadShard = Choice("error", "skip")
+Split = Annotated[Literal["test", "train"], NOT_A_FLAG]
+OnBadShard = Annotated[Literal["error", "skip"], NOT_A_FLAG]
 
 
 def _root(root) -> str:
@@ -113,8 +114,7 @@ def hold(shards: ShardSet, workers: int) -> tuple[torch.Tensor, torch.Tensor]:
     images = [im for p in parts for im in p[0]]
     if not images:
         raise UserError(f"no shard in {shards.root} could be read: pack it again")
-    images = torch.stack(images)
-    return images, torch.tensor([lab for p in parts for lab in p[1]], dtype=torch.long)
+    return torch.stack(images), torch.tensor([lab for p in parts for lab in p[1]], dtype=torch.long)
 
 
 def _shard_set(

@@ -18,7 +18,7 @@ from gantrain.record.trackers.base import EXTRAS, Tracker, require
 from gantrain.record.trackers.csv import CsvTracker
 from gantrain.record.trackers.tensorboard import TensorBoardTracker
 
-DEFAULT = {"tensorboard": {}}  # a run (or a config) that names no logger
+DEFAULT: dict[str, dict] = {"tensorboard": {}}  # a run (or a config) that names no logger
 
 
 def logger_keys(
@@ -47,7 +47,8 @@ def constructor_keys(cls):
 
     def keys(): ...
 
-    keys.__signature__ = inspect.Signature(params)
+    # a function's __signature__ is what inspect reads first; mypy knows no such attribute
+    keys.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     keys.__annotations__ = {p.name: hints[p.name] for p in params}
     keys.__doc__ = cls.__doc__
     return keys

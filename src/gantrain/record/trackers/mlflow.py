@@ -98,8 +98,9 @@ class MlflowTracker(Tracker):
         self.client = MlflowClient(uri)
         self.logged: dict[str, int] = {}  # key -> the last round a killed run logged of it
         before = kept(run_dir, "mlflow")
-        self.run_id = before.get("run_id") if before.get("tracking_uri") == uri else None
-        if self.run_id is not None and self._exists(self.run_id):
+        kept_id = before.get("run_id") if before.get("tracking_uri") == uri else None
+        if kept_id is not None and self._exists(kept_id):
+            self.run_id: str = kept_id
             self.client.update_run(self.run_id, status="RUNNING")  # resumed: the same run
             self.fresh = False
             self.logged = self._logged_after(start_round)

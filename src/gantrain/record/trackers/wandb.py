@@ -8,9 +8,10 @@ import netrc
 import os
 import sys
 from pathlib import Path
+from typing import Annotated, Literal
 
 from gantrain.errors import UserError
-from gantrain.kinds import Choice, Text
+from gantrain.kinds import NOT_A_FLAG, Text
 from gantrain.record.trackers.base import Tracker, as_uint8, figure_rgb, keep, kept, require
 
 
@@ -35,7 +36,7 @@ def resolve_mode(mode: str) -> str | None:
 
 
 # auto: as WANDB_MODE says when set, online when logged in, else offline
-WandbMode = Choice("auto", "online", "offline", "disabled")
+WandbMode = Annotated[Literal["auto", "online", "offline", "disabled"], NOT_A_FLAG]
 
 
 class WandbTracker(Tracker):
