@@ -68,7 +68,7 @@ def main(argv=None) -> None:
     results, t0 = [], time.perf_counter()
     model.train()
     for rnd in range(1, args.rounds + 1):
-        objective.step(model, batches)
+        objective.run_round(model, batches)
         for ema in averages.values():
             ema.update(model)
         start50.decay = 0.0 if rnd <= 50 else decay  # follows the raw weights up to round 50

@@ -39,7 +39,7 @@ def main(argv=None) -> None:
         return images[torch.randint(images.shape[0], (batch,), device=device)]
 
     def one_round() -> None:
-        objective.step(model, next_batch)
+        objective.run_round(model, next_batch)
         if ema is not None:
             ema.update(model)
 

@@ -4,7 +4,7 @@ The model and objective are built from gantrain's composed config (the defaults:
 Adversarial with the DCGANCritic critic, Adam 2e-4 / (0.5, 0.999); any KEY=VALUE overrides
 are passed through), exactly as `gantrain` builds them. Batches come from the training images
 converted once to a float tensor in [-1, 1] on the device, indexed at random: no per-round
-conversion. Only `objective.step(model, next_batch)` is timed (plus the EMA update when
+conversion. Only `objective.run_round(model, next_batch)` is timed (plus the EMA update when
 trainer.ema_decay is set, as gantrain's loop does it), after --warmup rounds.
 
     python benchmarks/floor.py --root ROOT --rounds 500 --time-json floor.json
@@ -87,7 +87,7 @@ def run(args) -> tuple[float, object, str]:
         if i == args.warmup:
             sync()
             t0 = time.perf_counter()
-        logs = objective.step(model, next_batch)
+        logs = objective.run_round(model, next_batch)
         if ema is not None:
             ema.update(model)
     sync()

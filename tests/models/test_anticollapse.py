@@ -144,7 +144,7 @@ def test_ada_counts_the_images_of_a_packing_critic_not_its_packs():
     )
     model, objective = build(cfg.model), build(cfg.objective)
     objective.bind(model)
-    objective.step(model, lambda: torch.rand(16, 1, 28, 28) * 2 - 1)
+    objective.run_round(model, lambda: torch.rand(16, 1, 28, 28) * 2 - 1)
     assert objective.augment.seen.item() == 16
 
 

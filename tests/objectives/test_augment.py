@@ -121,7 +121,7 @@ def test_every_image_the_critic_sees_is_augmented(model, kind, mnist_root):
     objective.augment.forward = lambda x: augmented.append(forward(x)) or augmented[-1]
     objective.critic.register_forward_hook(lambda m, args, out: scored.append(args[0]))
     x = torch.rand(8, 1, 28, 28) * 2 - 1
-    logs = objective.step(net, lambda: x)
+    logs = objective.run_round(net, lambda: x)
     assert len(augmented) == 3 and len(scored) == 3
     assert all(s is a for s, a in zip(scored, augmented))
     assert ("ada_p" in logs) == (kind == "ada")

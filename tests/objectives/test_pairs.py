@@ -59,7 +59,7 @@ def test_pair_loss_falls_on_a_fixed_batch(pair, mnist_root):
     objective.bind(model)
     images = build(cfg.dataset)[:32].float().div(127.5).sub(1)
     key = PAIRS[pair][1]
-    curve = [objective.step(model, lambda: images)[key].item() for _ in range(40)]
+    curve = [objective.run_round(model, lambda: images)[key].item() for _ in range(40)]
     start, end = sum(curve[:3]) / 3, sum(curve[-3:]) / 3
     assert end < 0.8 * start, (pair, key, curve[:3], curve[-3:])
 
@@ -89,7 +89,7 @@ def test_generator_step_leaves_the_critic_gradient_to_the_critic_loss(mnist_root
     torch.manual_seed(0)
     x = torch.rand(8, 1, 28, 28) * 2 - 1
     state, start = torch.random.get_rng_state(), copy.deepcopy(model.state_dict())
-    objective.step(model, lambda: x)
+    objective.run_round(model, lambda: x)
     got = [p.grad.clone() for p in objective.critic.parameters()]
     # the same critic loss by hand, from the same generator and noise
     model.load_state_dict(start)

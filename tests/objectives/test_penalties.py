@@ -69,7 +69,7 @@ def test_wasserstein_logs_the_distance_estimate_not_a_probability(mnist_root):
     )
     objective.bind(model)
     images = torch.rand(16, 1, 28, 28) * 2 - 1
-    logs = objective.step(model, lambda: images)
+    logs = objective.run_round(model, lambda: images)
     assert {"wasserstein", "gradient_penalty", "critic_grad_norm"} <= set(logs)
     assert "d_real" not in logs and "d_fake" not in logs
     real, fake = objective.critic(images), objective.critic(model.decode(model.prior(16)))

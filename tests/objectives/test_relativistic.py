@@ -87,7 +87,7 @@ def test_relativistic_step_uses_the_paired_scores(mnist_root):
     model, objective = build(cfg.model), build(cfg.objective)
     objective.bind(model)
     images = torch.rand(8, 1, 28, 28) * 2 - 1
-    logs = objective.step(model, lambda: images)
+    logs = objective.run_round(model, lambda: images)
     assert {"r1_penalty", "r2_penalty", "loss_d", "loss_g"} <= set(logs)
     assert logs["r2_penalty"].item() > 0
 

@@ -54,8 +54,8 @@ def set_capturable(objective, on: bool) -> None:
                 group["capturable"] = on
 
 
-class GraphedStep:
-    """Calls like objective.step(model, batches) and returns the same logs."""
+class GraphedRound:
+    """Calls like objective.run_round(model, batches) and returns the same logs."""
 
     def __init__(self, objective, batches, critic_steps: int = 1):
         self.objective, self.batches = objective, batches
@@ -84,7 +84,7 @@ class GraphedStep:
 
     def __call__(self, model, batches) -> dict[str, torch.Tensor]:
         if self.eager:
-            return self.objective.step(model, batches)
+            return self.objective.run_round(model, batches)
         host = torch.cat([self.batches.indices() for _ in range(self.critic_steps)])
         self.idx.copy_(host, non_blocking=True)
         if self.graph is not None:
@@ -94,7 +94,7 @@ class GraphedStep:
         if self.calls <= WARMUP_ROUNDS:  # capture wants its kernels warmed up off the main stream
             self.stream.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(self.stream):
-                logs = self.objective.step(model, self._next_batch())
+                logs = self.objective.run_round(model, self._next_batch())
             torch.cuda.current_stream().wait_stream(self.stream)
             return logs
         return self._capture(model)
@@ -106,12 +106,12 @@ class GraphedStep:
             for opt in self.objective.optimizers():
                 opt.zero_grad(set_to_none=True)
             with torch.cuda.graph(graph):
-                self.logs = self.objective.step(model, self._next_batch())
+                self.logs = self.objective.run_round(model, self._next_batch())
         except Exception as err:  # an op that syncs or allocates on the host, ...
             log.warning("this objective cannot run as a CUDA graph (%s); running eagerly", err)
             self.eager = True
             torch.cuda.synchronize()
-            return self.objective.step(model, self._next_batch())
+            return self.objective.run_round(model, self._next_batch())
         self.graph = graph
         log.info("training rounds run as one CUDA graph from round %d", WARMUP_ROUNDS + 1)
         graph.replay()

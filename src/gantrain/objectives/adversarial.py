@@ -123,7 +123,7 @@ class Adversarial(Objective):
             return self.critic(inputs, labels)
         return self.critic(inputs)
 
-    def step(self, model: GenerativeModel, next_batch: NextBatch) -> dict[str, torch.Tensor]:
+    def run_round(self, model: GenerativeModel, next_batch: NextBatch) -> dict[str, torch.Tensor]:
         for i in range(self.critic_steps):  # k critic steps, each on a fresh minibatch
             x, labels = split(next_batch())
             # reuse_fake keeps the last critic step's G(z) graph for the generator step

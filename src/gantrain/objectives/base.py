@@ -50,7 +50,7 @@ class Objective:
         self.accel = accel or Accelerator(next(model.parameters()).device)
         return self.accel
 
-    def step(self, model: GenerativeModel, next_batch: NextBatch) -> dict[str, torch.Tensor]:
+    def run_round(self, model: GenerativeModel, next_batch: NextBatch) -> dict[str, torch.Tensor]:
         """One round; returns detached scalar tensors to log."""
         raise NotImplementedError
 

@@ -31,7 +31,7 @@ class MaximumLikelihood(SingleOptimizerObjective):
             + (", or the residual VAE: model=vae model.backbone=resnet" if residual else "")
         )
 
-    def step(self, model: GenerativeModel, next_batch: NextBatch) -> dict[str, torch.Tensor]:
+    def run_round(self, model: GenerativeModel, next_batch: NextBatch) -> dict[str, torch.Tensor]:
         x, labels = split(next_batch())
         with self.accel.autocast():
             loss, _, logs = self.recon(model, x, labels)

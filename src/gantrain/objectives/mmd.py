@@ -76,7 +76,7 @@ class MMD(SingleOptimizerObjective):
             k = k * (both[:, None] == both[None, :])  # (N+M, N+M): the delta kernel's product
         return F.mmd2(k[:n, :n], k[n:, n:], k[:n, n:], self.unbiased)
 
-    def step(self, model: GenerativeModel, next_batch: NextBatch) -> dict[str, torch.Tensor]:
+    def run_round(self, model: GenerativeModel, next_batch: NextBatch) -> dict[str, torch.Tensor]:
         x, labels = split(next_batch())
         logs: dict[str, torch.Tensor] = {}
         with self.accel.autocast():

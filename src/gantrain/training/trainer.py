@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from gantrain.hardware.graphs import GraphedStep, can_graph
+from gantrain.hardware.graphs import GraphedRound, can_graph
 from gantrain.hardware.sync_batchnorm import training_step
 from gantrain.kinds import Count, Duration, Flag, OpenUnit, PositiveInt, Rounds
 from gantrain.models.base import GenerativeModel
@@ -171,16 +171,18 @@ class Trainer:
                 Path(state.get("loaded_from", run_dir / "checkpoints" / "last.pt")),
                 start,
             )
-        self._choose_step(objective, batches, burn_in)
+        self._choose_round(objective, batches, burn_in)
         return start
 
-    def _choose_step(self, objective, batches, burn_in: BurnIn | None) -> None:
-        """The round's step: the objective's own, or a CUDA graph of it where one can run."""
-        self.step = objective.step
+    def _choose_round(self, objective, batches, burn_in: BurnIn | None) -> None:
+        """How a round runs: the objective's own, or a CUDA graph of it where one can run."""
+        self.run_round = objective.run_round
         self.passes = getattr(getattr(objective, "accel", None), "accumulate", 1)
         if can_graph(objective, batches) and self.passes == 1:
             if burn_in is None:
-                self.step = GraphedStep(objective, batches, getattr(objective, "critic_steps", 1))
+                self.run_round = GraphedRound(
+                    objective, batches, getattr(objective, "critic_steps", 1)
+                )
             else:  # a graph would freeze the numbers the schedule changes
                 log.info(
                     "the schedule sets learning rates and penalty weights each round, which "
@@ -210,7 +212,7 @@ class Trainer:
             scheduled = self.burn_in.apply(rnd - 1, st.lr_scale) if self.burn_in else {}
             for _ in range(self.passes):  # micro-batches of one step (gradient accumulation)
                 with training_step():
-                    logs = {**self.step(st.model, st.batches), **scheduled}
+                    logs = {**self.run_round(st.model, st.batches), **scheduled}
                 st.add(logs)
             if st.ema is not None:
                 st.ema.update(st.model)
@@ -303,8 +305,8 @@ class Trainer:
             start,
             scale,
         )
-        if isinstance(self.step, GraphedStep):
-            self.step.reset()
+        if isinstance(self.run_round, GraphedRound):
+            self.run_round.reset()
         st.sums, st.count = {}, 0
         self.guard.streak = []  # the exploded windows before the rollback are undone with it
         return start
