@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
 
 from gantrain.errors import UserError
 
@@ -68,6 +70,13 @@ def split_args(args: list[str]) -> tuple[list[str], list[str]]:
 
 def options(group: str) -> list[str]:
     return sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+
+
+def plain(node: DictConfig) -> dict[str, Any]:
+    """A config node as plain dicts and lists, interpolations resolved."""
+    out = OmegaConf.to_container(node, resolve=True)
+    assert isinstance(out, dict), node
+    return out  # type: ignore[return-value]  # a DictConfig's keys are strings here
 
 
 def build(node, **kwargs):

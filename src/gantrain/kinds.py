@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -52,18 +53,20 @@ NonNegativeFloat = Annotated[float, Ge(0), Says("a number >= 0")]
 Number = Annotated[float, Says("a number")]
 OpenUnit = Annotated[float, Gt(0), Lt(1), Says("a number between 0 and 1, both excluded")]
 Beta = Annotated[float, Ge(0), Lt(1), Says("a number from 0 up to (not including) 1")]
-Betas = Annotated[list[Beta], Len(2, 2), Says("two numbers in [0, 1), e.g. [0.5, 0.999]")]
+# lists in a config; Sequence so a constructor's default may be a tuple (strict validation
+# still refuses a string)
+Betas = Annotated[Sequence[Beta], Len(2, 2), Says("two numbers in [0, 1), e.g. [0.5, 0.999]")]
 Flag = Annotated[bool, Says("true or false")]
 Text = Annotated[str, Says("a text")]
 PathText = Annotated[str, Says("a path")]  # a path as config text (not pathlib.Path)
-Rounds = Annotated[list[PositiveInt], Says("a list of positive integers, e.g. [100, 1000]")]
+Rounds = Annotated[Sequence[PositiveInt], Says("a list of positive integers, e.g. [100, 1000]")]
 PositiveFloats = Annotated[
-    list[PositiveFloat], Len(1), Says("a non-empty list of positive numbers, e.g. [1.0, 2.0]")
+    Sequence[PositiveFloat], Len(1), Says("a non-empty list of positive numbers, e.g. [1.0, 2.0]")
 ]
 Channels = Annotated[Literal[1, 3], NOT_A_FLAG]
 Byte = Annotated[int, Ge(0), Lt(256), Says("an integer from 0 to 255")]
 # a colour: red, green, blue
-Rgb = Annotated[list[Byte], Len(3, 3), Says("three integers 0..255, e.g. [255, 255, 255]")]
+Rgb = Annotated[Sequence[Byte], Len(3, 3), Says("three integers 0..255, e.g. [255, 255, 255]")]
 # a class of a conditional run: its index, or its name (an image folder's subfolder)
 ClassName = Annotated[int | str, Says("a class index (0, 1, ...) or a class name")]
 DeviceKind = Annotated[Literal["auto", "cpu", "cuda", "mps"], NOT_A_FLAG]

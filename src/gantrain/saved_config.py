@@ -7,6 +7,7 @@ reader checks it here before anything is built or composed."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
@@ -104,6 +105,7 @@ def check_saved(node, source, path: str = "config") -> None:
     settings, or whose nodes name a target their slot does not hold (slots.py) at any depth
     (also under _args_ and _partial_), or that holds an interpolation. Called before anything
     in it is built."""
+    found: str | None
     if isinstance(node, dict) and "hydra" in node:
         found = (
             f"{path}.hydra holds Hydra's own settings (its logging, search path and callbacks "
@@ -278,7 +280,7 @@ def _saved_hub(overrides: list[str], given: list[str]) -> str | None:
     )
 
 
-def check_overrides(overrides: list[str], source, given: list[str] = ()) -> None:
+def check_overrides(overrides: list[str], source, given: Sequence[str] = ()) -> None:
     """Refuse, in one line naming source (the run's overrides.yaml), a saved override that sets a
     `_target_` its slot does not hold (slots.py), reads the environment or files through a
     resolver (${oc.env:...}), changes Hydra's own settings, or is not a plain key=value; or

@@ -187,7 +187,7 @@ class Schema:
         """Every leaf key with its value and kind; unknown keys raise UserError."""
         params = self.params(cfg, path)
         for name in cfg:
-            key = f"{path}.{name}" if path else str(name)
+            key = f"{path}.{name!s}" if path else str(name)
             if name in SPECIAL or (not path and name in self.free):
                 continue
             if name in FROM_DATA:
@@ -195,13 +195,12 @@ class Schema:
             if params is not None and name not in params:
                 known = [f"{path}.{p}" if path else p for p in params]
                 raise UserError(not_a_key(key, known, in_config=True))
-            param = params[name] if params is not None else None
+            param = params[str(name)] if params is not None else None
             try:
                 value = cfg[name]
             except InterpolationKeyError:  # ${nope}: Hydra would stop later with a traceback
-                raw = cfg._get_node(name)._value()
                 raise UserError(
-                    f"{key}={raw} refers to a key the config does not have; give "
+                    f"{key}={_raw(cfg, name)} refers to a key the config does not have; give "
                     "a value, or ${other.key} of a key it has"
                 ) from None
             except OmegaConfBaseException:
@@ -228,7 +227,7 @@ class Schema:
         bad = [leaf for leaf in self.leaves(cfg, path) if not valid(leaf.param.kind, leaf.value)]
         if bad:
             bad.sort(key=lambda leaf: leaf.source is not None)
-            example = EMPTY
+            example: Any = EMPTY
             if shipped is not None:
                 example = OmegaConf.select(shipped, bad[0].key, default=EMPTY)
                 if isinstance(example, DictConfig | ListConfig):
@@ -271,11 +270,17 @@ def not_a_key(key: str, known: list[str], in_config: bool = False) -> str:
     return f"{key} is not a key; {hint} (+{key}=... adds a new key)"
 
 
+def _raw(node: DictConfig, name):
+    """The value of node's key as written: an interpolation unresolved."""
+    child = node._get_node(name)
+    return None if child is None else child._value()
+
+
 def _source(node: DictConfig, name) -> str | None:
     """The key a value is a plain ${...} reference to, if it is one."""
     if not OmegaConf.is_interpolation(node, name):
         return None
-    raw = node._get_node(name)._value()
+    raw = _raw(node, name)
     if isinstance(raw, str) and raw.startswith("${") and raw.endswith("}") and raw.count("${") == 1:
         return raw[2:-1]
     return None

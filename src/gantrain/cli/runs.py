@@ -9,6 +9,7 @@ import torch
 from omegaconf import OmegaConf
 
 from gantrain.errors import UserError
+from gantrain.models.base import GenerativeModel
 from gantrain.saved_config import check_saved, saved_data_config
 from gantrain.schema import Schema
 
@@ -18,7 +19,7 @@ NAMED = ("best", "last")
 
 @dataclass
 class Run:
-    model: torch.nn.Module  # on the device, in eval mode
+    model: GenerativeModel  # on the device, in eval mode
     payload: dict  # the checkpoint
     checkpoint: Path
     dataset: dict  # the run's dataset config with the command line's dataset.* overrides

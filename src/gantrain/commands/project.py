@@ -118,7 +118,9 @@ def classes_to_search(run_, wanted) -> list[int] | None:
     from gantrain.commands.sample import class_labels
 
     if wanted is not None:
-        return [int(class_labels(run_, wanted, 1)[0])]  # checked: a known class of this run
+        labels = class_labels(run_, wanted, 1)
+        assert labels is not None  # checked: a known class of this run
+        return [int(labels[0])]
     k = getattr(run_.model, "num_classes", 0)
     return list(range(k)) if k else None
 

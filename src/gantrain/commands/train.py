@@ -8,11 +8,11 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from gantrain.cli import argv, sweeps
 from gantrain.cli.claim import claim_job_dir
-from gantrain.config import build, conf_dir
+from gantrain.config import build, conf_dir, plain
 from gantrain.errors import UserError, WriteFailed, report
 from gantrain.hardware import distributed
 from gantrain.kinds import Flag, Integer, Node, PathText
@@ -111,7 +111,7 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
             objective,
             batches,
             run_dir,
-            OmegaConf.to_container(nets, resolve=True),
+            plain(nets),
             cfg.seed,
             device,
             state,
@@ -146,7 +146,7 @@ def _prior(cfg: DictConfig, run_dir: Path, job: dict | None, trainer) -> tuple:
     # a conditional run's nets are sized by the classes the data has: read it first; nets is
     # the config with those counts, the one the checkpoint keeps
     source, nets = load_labelled(cfg) if cfg.get("conditional") else (None, cfg)
-    config = OmegaConf.to_container(nets, resolve=True)
+    config = plain(nets)
     state_dir = Path(cfg.resume) if cfg.resume else run_dir
     defaults = defaults_of(schema(), cfg)  # what a key means to a run that predates it
     if not cfg.get("conditional") and "encode_label" in cfg.model:
@@ -225,10 +225,8 @@ def _data(
     log.info("dataset: %d images", len(batches))
     if accel.note and writes and not (accel.note_is_hint and job and job["num"]):
         log.info("%s", accel.note)  # past the refusals; a hint once a sweep (job 0)
-    settings = OmegaConf.to_container(cfg.eval, resolve=True)
-    settings = EvalSettings(
-        **{**settings, "classifier": ClassifierRecipe(**settings["classifier"])}
-    )
+    keys = plain(cfg.eval)
+    settings = EvalSettings(**{**keys, "classifier": ClassifierRecipe(**keys["classifier"])})
     eval_at = settings.rounds(trainer.sample_at, trainer.rounds)
     evaluate = None
     if writes:

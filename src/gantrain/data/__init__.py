@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch.utils.data import Dataset
 
@@ -32,7 +34,6 @@ def make_batches(
     """
     if isinstance(images_of(source), ShardSet):
         return ShardBatches(images_of(source), batch_size, device, seed, workers, rank, world)
-    share = {"rank": rank, "world": world}
     if isinstance(source, Labelled):
         if isinstance(source.images, torch.Tensor | Stacked):
             return TensorBatches(
@@ -42,19 +43,23 @@ def make_batches(
                 seed=seed,
                 labels=source.labels,
                 classes=source.classes,
-                **share,
+                rank=rank,
+                world=world,
             )
         return StreamBatches(
-            source.images,
+            cast(Dataset, source.images),
             batch_size,
             device,
             seed=seed,
             workers=workers,
             classes=source.classes,
-            **share,
+            rank=rank,
+            world=world,
         )
     if isinstance(source, torch.Tensor | Stacked):
-        return TensorBatches(source, batch_size, device, seed=seed, **share)
+        return TensorBatches(source, batch_size, device, seed=seed, rank=rank, world=world)
     if isinstance(source, Dataset):
-        return StreamBatches(source, batch_size, device, seed=seed, workers=workers, **share)
+        return StreamBatches(
+            source, batch_size, device, seed=seed, workers=workers, rank=rank, world=world
+        )
     raise TypeError(f"a dataset loader returned {type(source).__name__}, not a tensor or Dataset")

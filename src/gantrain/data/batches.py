@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import torch
 
+from gantrain.data.stacked import Stacked
 from gantrain.errors import UserError
 
 
 class TensorBatches:
     def __init__(
         self,
-        images: torch.Tensor,
+        images: torch.Tensor | Stacked,
         batch_size: int,
         device: torch.device,
         seed: int = 0,

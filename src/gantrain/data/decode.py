@@ -23,7 +23,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import numpy as np
 import torch
@@ -70,7 +70,7 @@ class Recipe:
 
     fit: str = "crop"
     filter: str = "bicubic"
-    background: tuple[int, int, int] = BACKGROUND
+    background: tuple[int, ...] = BACKGROUND
 
     def as_dict(self) -> dict:
         return {"filter": self.filter, "fit": self.fit, "background": list(self.background)}
@@ -85,7 +85,7 @@ def open_checked(path: Source) -> Image.Image:
     if isinstance(path, bytes | bytearray | memoryview):
         path = io.BytesIO(path)
     try:
-        img = Image.open(path)
+        img = Image.open(cast(Any, path))  # a path, or a file object PIL reads bytes from
     except Image.DecompressionBombError as err:
         raise TooLarge(str(err)) from None
     if img.width * img.height > MAX_PIXELS:

@@ -9,6 +9,7 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import cast
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -195,6 +196,7 @@ def hold_or_stream(files: ImageFiles, in_memory_max: int, workers: int, what: st
     Unreadable files are dropped with one warning that counts them; none readable is an error.
     """
     held = len(files) <= in_memory_max
+    result: torch.Tensor | ImageFiles
     if held:
         log.info("decoding %d images from %s into memory", len(files), what)
         result, good_idx, bad = _hold(files, workers)
@@ -202,7 +204,7 @@ def hold_or_stream(files: ImageFiles, in_memory_max: int, workers: int, what: st
     else:
         log.info("checking %d images from %s; they stream from disk", len(files), what)
         result, bad = _check_headers(files)
-        n_ok = len(result)
+        good_idx, n_ok = [], len(result)
     if n_ok == 0:
         first = (bad["unreadable"] or bad["too large"])[0]
         bound = f" or over {MAX_PIXELS:,} pixels" if bad["too large"] else ""
@@ -213,15 +215,16 @@ def hold_or_stream(files: ImageFiles, in_memory_max: int, workers: int, what: st
     _warn_skipped(bad, len(files), what)
     if files.labels is None:
         return result
-    kept = files.subset(good_idx) if held else result
-    return Labelled(result, torch.tensor(kept.labels, dtype=torch.long), list(files.classes))
+    kept = files.subset(good_idx) if held else cast(ImageFiles, result)
+    return Labelled(result, torch.tensor(kept.labels, dtype=torch.long), list(files.classes or []))
 
 
 def find_images(root: Path) -> list[Path]:
     """Every .png/.jpg/.jpeg regular file under root, recursively, in a stable order; others
     under those names (FIFOs, devices: opening one waits forever) are left out with a warning
     that counts them."""
-    found, odd = [], []
+    found: list[Path] = []
+    odd: list[Path] = []
     for folder, dirs, names in os.walk(root):
         dirs.sort()
         for path in (Path(folder) / n for n in sorted(names) if n.lower().endswith(EXTENSIONS)):

@@ -7,6 +7,7 @@ and the class names in index order. A training batch is then (images, labels) in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -37,7 +38,7 @@ def no_labels(what: str, instead: str) -> UserError:
     return UserError(f"conditional=true needs class labels, and {what} has none: {instead}")
 
 
-def checked(labels: torch.Tensor, classes: list[str], what: str) -> torch.Tensor:
+def checked(labels: torch.Tensor | Sequence[int], classes: list[str], what: str) -> torch.Tensor:
     """labels as int64 (N,), refused when fewer than two classes would be learned."""
     if len(classes) < 2:
         raise UserError(

@@ -11,7 +11,8 @@ A Dataset of (image, label) pairs gives (images, labels) batches.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -87,7 +88,7 @@ class StreamBatches:
         rank: int = 0,
         world: int = 1,
     ):
-        n = len(dataset)
+        n = len(cast(Sized, dataset))
         if batch_size * world > n:
             raise UserError(
                 f"trainer.batch_size={batch_size * world} exceeds the {n} images in the "
@@ -103,11 +104,11 @@ class StreamBatches:
         self.sampler = _EpochSampler(n, seed, batch_size, rank, world)
         self.epoch, self.pos = 0, 0
         self._loader = self._make_loader()
-        self._it: Iterator | None = None
-        self._fixed: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._it: Iterator[Any] | None = None
+        self._fixed: list[tuple[torch.Tensor, torch.Tensor | tuple[torch.Tensor, ...]]] = []
 
     def _make_loader(self) -> DataLoader:
-        extra = {}
+        extra: dict[str, Any] = {}
         if self.workers > 0:
             # persistent: workers live across epochs instead of being forked again each time
             extra = {"persistent_workers": True, "prefetch_factor": PREFETCH_PER_WORKER}
@@ -126,7 +127,7 @@ class StreamBatches:
         )
 
     def __len__(self) -> int:
-        return len(self.dataset)
+        return len(cast(Sized, self.dataset))
 
     def _next_uint8(self):
         while True:
@@ -142,7 +143,7 @@ class StreamBatches:
 
     def _fetch(self):
         try:
-            return next(self._it, None)
+            return next(self._it, None) if self._it is not None else None
         except (RuntimeError, ConnectionError, EOFError) as err:
             if self.workers == 0 or not worker_died(err):
                 raise
@@ -155,7 +156,7 @@ class StreamBatches:
         for _ in range(3):
             try:
                 if self._it is not None:
-                    self._it._shutdown_workers()
+                    self._it._shutdown_workers()  # type: ignore[attr-defined]  # torch's own iterator
                 break
             except RuntimeError:  # the SIGCHLD handler's report of the same death
                 continue
@@ -177,9 +178,9 @@ class StreamBatches:
         chosen by generator as TensorBatches chooses them; outside the training stream, so batch
         order is undisturbed."""
         idx = torch.randperm(len(self), generator=generator)[:n]
-        for key, images in self._fixed:
+        for key, cached in self._fixed:
             if torch.equal(key, idx):
-                return images
+                return cached
         loader = DataLoader(
             Subset(self.dataset, idx.tolist()),
             batch_size=max(self.batch_size, 64),
@@ -187,6 +188,7 @@ class StreamBatches:
             generator=torch.Generator(),  # not the global generator, as above
         )
         parts = list(loader)
+        images: torch.Tensor | tuple[torch.Tensor, ...]
         if self.classes is None:
             images = torch.cat(parts).to(self.device)
         else:

@@ -9,7 +9,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torchvision import datasets
@@ -44,7 +44,7 @@ def _idx_files() -> tuple[str, ...]:
     )
 
 
-def _idx_origin(cls: type) -> str:
+def _idx_origin(cls: Any) -> str:  # a torchvision MNIST-family class
     return f"the .gz files from {cls.mirrors[0]}, unpacked"
 
 

@@ -68,13 +68,13 @@ def count_parameters(spec: dict) -> int | None:
 
 def nets_of(cfg) -> dict[str, dict]:
     """The nets a run trains, by config prefix: the model, and the objective's critic if any."""
-    from omegaconf import OmegaConf
+    from gantrain.config import plain
 
     nets = {"model": cfg.model}
     critic = cfg.objective.get("critic")
     if critic is not None and "_target_" in critic:
         nets["objective.critic"] = critic
-    return {k: OmegaConf.to_container(v, resolve=True) for k, v in nets.items()}
+    return {k: plain(v) for k, v in nets.items()}
 
 
 def culprits(prefix: str, spec: dict, count: int) -> list[str]:
@@ -105,8 +105,8 @@ def check_fits(cfg, device: torch.device) -> None:
         have = device_available(where)
         if have is None or need <= have:
             continue
-        biggest = max((k for k in counts if counts[k]), key=lambda k: counts[k])
-        keys = culprits(biggest, specs[biggest], counts[biggest])
+        biggest = max((k for k in counts if counts[k]), key=lambda k: counts[k] or 0)
+        keys = culprits(biggest, specs[biggest], counts[biggest] or 0)
         raise UserError(
             f"{', '.join(keys)}: the {biggest.replace('objective.', '')} would have "
             f"{counts[biggest]:,} parameters, and training needs about {_gib(need)} "

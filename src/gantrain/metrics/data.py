@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from gantrain.config import build
+from gantrain.config import build, plain
 from gantrain.data.subset import without_limit
 from gantrain.errors import UserError
 
@@ -29,7 +29,7 @@ def as_dict(dataset_cfg) -> dict:
     """A dataset config node (DictConfig or the checkpoint's plain dict) as a resolved dict,
     without dataset.limit: what metrics compare against is always the whole split."""
     if isinstance(dataset_cfg, DictConfig):
-        return without_limit(OmegaConf.to_container(dataset_cfg, resolve=True))
+        return without_limit(plain(dataset_cfg))
     return without_limit(dict(dataset_cfg))
 
 
@@ -164,6 +164,7 @@ def labelled_split(dataset_cfg, train: bool) -> tuple[torch.Tensor, torch.Tensor
         )
     if cfg.get("_target_") == DIGITS:
         images, labels = build(OmegaConf.create(cfg)), _labels(cfg, train)
+        assert labels is not None  # scikit-learn's digits always have theirs
         order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))
         cut = int(len(labels) * (1 - DIGITS_HELD_OUT))
         keep = order[:cut] if train else order[cut:]

@@ -13,6 +13,7 @@ import math
 import time
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -92,6 +93,7 @@ def sample_batches(
         noises = iter(noise.split(batch))
     k = getattr(model, "num_classes", 0)
     for start, z in zip(range(0, n, batch), noises):
+        y: torch.Tensor | None
         if labels is not None:
             y = labels[start : start + batch].to(device)
         else:  # model.sample_labels(n)'s slice: the classes in turn
@@ -117,6 +119,7 @@ def sample_uint8(
             out = torch.empty(n, *images.shape[1:], dtype=torch.uint8)
         out[at : at + images.shape[0]] = images
         at += images.shape[0]
+    assert out is not None, "n > 0"
     return out
 
 
@@ -257,7 +260,7 @@ class Scorer:
         self.fid.reset()  # keeps the reference statistics (reset_real_features=False)
         self.fid.update(features, real=False)
         kid, kid_std = self._kid(features)
-        out = {
+        out: dict[str, Any] = {
             "fid": float(self.fid.compute()),
             "kid": kid,
             "kid_std": kid_std,

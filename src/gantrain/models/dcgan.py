@@ -8,6 +8,8 @@ features its last layer reads.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -76,11 +78,16 @@ class DCGANCritic(DownStack):
         self.num_classes, self.packing = num_classes, packing
         self.mbstd, self.mbstd_group = mbstd, mbstd_group
         if mbstd:  # the last conv reads one more map: the std over the group
-            *body, last = self.net
-            wider = nn.Conv2d(last.in_channels + 1, last.out_channels, last.kernel_size)
+            *body, out = self.net
+            last = cast(nn.Conv2d, out)
+            wider = nn.Conv2d(
+                last.in_channels + 1, last.out_channels, cast(tuple[int, int], last.kernel_size)
+            )
             self.net = nn.Sequential(*body, MinibatchStd(mbstd_group), wider)
         if num_classes:
-            last = self.net[-1]  # the conv that reads the (B/pack, w, base, base) features
+            last = cast(
+                nn.Conv2d, self.net[-1]
+            )  # the conv that reads the (B/pack, w, base, base) features
             features = last.in_channels * last.kernel_size[0] * last.kernel_size[1]
             self.projection = nn.Embedding(num_classes, features)
         init_dcgan(self)

@@ -35,6 +35,7 @@ from pydantic import AfterValidator
 from torch import nn
 
 from gantrain.kinds import Says
+from gantrain.models.base import GenerativeModel
 
 # the reference batch whose statistics stand in for a sampled batch's (sample_norm=batch)
 REFERENCE_SEEDS = 512
@@ -141,7 +142,7 @@ def interpolate_latents(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.T
 
 
 @torch.no_grad()
-def fixed_statistics(model: nn.Module) -> nn.Module:
+def fixed_statistics(model: GenerativeModel) -> GenerativeModel:
     """The model to draw seeded samples from: itself when its norm layers already use running
     statistics (sample_norm=running); otherwise a copy in inference mode whose BatchNorm layers
     hold the statistics of the reference batch (seeds 0..REFERENCE_SEEDS-1, psi = 1, labels
@@ -176,6 +177,7 @@ def fixed_statistics(model: nn.Module) -> nn.Module:
             m.momentum = momentum
     for m in layers:
         mean, var = found[m]
+        assert m.running_mean is not None and m.running_var is not None  # sample_norm=batch
         m.running_mean.copy_(mean)
         m.running_var.copy_(var)
     return fixed.eval()

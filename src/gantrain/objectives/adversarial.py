@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from typing import Annotated, Literal
 
 import torch
 from torch import nn
@@ -22,7 +23,7 @@ from torch import nn
 from gantrain.data.labelled import split
 from gantrain.errors import UserError
 from gantrain.hardware.accel import Accelerator
-from gantrain.kinds import Choice, Flag, Node, NonNegativeFloat, PositiveInt
+from gantrain.kinds import NOT_A_FLAG, Flag, Node, NonNegativeFloat, PositiveInt
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives.augment import CODE_CRITIC, Augment, no_image_critic
 from gantrain.objectives.base import NextBatch, Objective
@@ -33,7 +34,7 @@ from gantrain.objectives.reconstruction import Reconstruction
 
 log = logging.getLogger("gantrain")
 
-Space = Choice("data", "code")
+Space = Annotated[Literal["data", "code"], NOT_A_FLAG]
 
 
 class Adversarial(Objective):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -146,7 +147,7 @@ def sq_dists(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return d2.clamp_min(0)
 
 
-def _column(values: list[float] | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+def _column(values: Sequence[float] | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """values as (K, 1, 1) on like's device; Python numbers go in as scalars, never as a
     host-to-device copy (which a captured CUDA graph cannot hold)."""
     if isinstance(values, torch.Tensor):
@@ -154,13 +155,13 @@ def _column(values: list[float] | torch.Tensor, like: torch.Tensor) -> torch.Ten
     return torch.stack([like.new_full((1, 1), float(v)) for v in values])
 
 
-def rbf_kernel(d2: torch.Tensor, bandwidths: list[float] | torch.Tensor) -> torch.Tensor:
+def rbf_kernel(d2: torch.Tensor, bandwidths: Sequence[float] | torch.Tensor) -> torch.Tensor:
     """Sum over bandwidths s of exp(-d2 / (2 s^2)); d2 (N, M) -> (N, M)."""
     s = _column(bandwidths, d2)
     return torch.exp(-d2.unsqueeze(0) / (2 * s.pow(2))).sum(0)
 
 
-def imq_kernel(d2: torch.Tensor, scales: list[float] | torch.Tensor) -> torch.Tensor:
+def imq_kernel(d2: torch.Tensor, scales: Sequence[float] | torch.Tensor) -> torch.Tensor:
     """Inverse multiquadratic, sum over C of C / (C + d2) (Tolstikhin et al. 2018)."""
     c = _column(scales, d2)
     return (c / (c + d2.unsqueeze(0))).sum(0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import torch
 from annotated_types import Gt, Le
@@ -31,8 +31,12 @@ LOSSES: dict[str, tuple[LossFn, LossFn | None]] = {
 LABELLED = ("bce", "least_squares")
 # where a critic's raw score turns from "fake" to "real" (least squares regresses onto 0 and 1)
 BOUNDARY = {"least_squares": 0.5}
-LossKind = Choice(*LOSSES)
-GeneratorLoss = Choice(*F.G_LOSSES)
+if TYPE_CHECKING:
+    LossKind = str  # the names of LOSSES, checked by the schema at run time
+    GeneratorLoss = str  # the names of G_LOSSES, likewise
+else:
+    LossKind = Choice(*LOSSES)
+    GeneratorLoss = Choice(*F.G_LOSSES)
 # the critic's target for real images: 1, or below it for one-sided label smoothing
 RealLabel = Annotated[float, Gt(0.5), Le(1.0), Says("a number above 0.5 and at most 1, e.g. 0.9")]
 

@@ -12,6 +12,7 @@ space the decoder takes the label and the codes still match the unconditional pr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 import torch
@@ -64,7 +65,7 @@ class MMD(SingleOptimizerObjective):
         d2 = F.sq_dists(xy, xy)  # one (N+M)^2 matrix, sliced below
         n = x.shape[0]
         if self.kernel == "rbf":
-            scales = self.bandwidths
+            scales: Sequence[float] | torch.Tensor = self.bandwidths
             if self.median_heuristic:
                 median = F.median_bandwidth(d2)
                 scales = torch.stack([median * b for b in self.bandwidths])

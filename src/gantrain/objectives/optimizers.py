@@ -48,4 +48,8 @@ def sgd(
     """torch.optim.SGD."""
 
 
-STAND_INS = {"torch.optim.Adam": adam, "torch.optim.AdamW": adam, "torch.optim.SGD": sgd}
+STAND_INS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "torch.optim.Adam": adam,
+    "torch.optim.AdamW": adam,
+    "torch.optim.SGD": sgd,
+}

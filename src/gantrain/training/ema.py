@@ -8,6 +8,8 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from gantrain.models.base import GenerativeModel
+
 
 class EMA:
     """decay: the average's decay once warm. warmup: the decay at update t is at most
@@ -15,7 +17,7 @@ class EMA:
     first rounds follow the model instead of holding its random start (with a fixed 0.99,
     round 100 still carries 0.99**100 = 37% of the initial weights)."""
 
-    def __init__(self, model: nn.Module, decay: float, warmup: bool = True):
+    def __init__(self, model: GenerativeModel, decay: float, warmup: bool = True):
         self.decay = float(decay)
         self.warmup = bool(warmup)
         self.updates = 0  # saved with the checkpoint: a resumed run continues the same decays

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -76,8 +77,8 @@ class Trainer:
         state: dict | None = None,
         hparams: dict | None = None,
         writes: bool = True,
-        evaluate=None,
-        eval_at: list[int] = (),
+        evaluate: Callable[[GenerativeModel], dict] | None = None,
+        eval_at: Sequence[int] = (),
         burn_in: BurnIn | None = None,
     ) -> dict:
         """Train from round state["round"] + 1 (or 1) to self.rounds; returns the summary.
@@ -266,6 +267,7 @@ class Trainer:
             st.sums, st.count = window
         if (when.evaluates(rnd) or final) and self.eval_on:
             with rng_untouched(not when.evaluates(rnd)):
+                assert self.evaluate is not None  # eval_on says so
                 self.last_eval = scores = self.evaluate(shown)
             self.eval_s += self.last_eval.get("eval_s", 0.0)
             if "fid" in self.last_eval:
@@ -285,6 +287,7 @@ class Trainer:
         """Back to the newest finite checkpoint with the learning rates halved once more (of
         the configured ones); returns its round."""
         st = self.state
+        assert st.kept is not None  # nan_policy=rollback starts only from a finite checkpoint
         path, kept = st.kept
         payload = checkpoint.load(path)
         if nonfinite_parts(payload):  # only finite states are saved; an older gantrain's may not be

@@ -90,10 +90,10 @@ def _start(source) -> None:
 def _encode_range(task: tuple[int, int, Settings]) -> list[tuple[int, bytes | None, str]]:
     """(index, encoded image or None, why not) for source items start..stop-1."""
     start, stop, s = task
-    out = []
+    out: list[tuple[int, bytes | None, str]] = []
     for i in range(start, stop):
         try:
-            item = _SOURCE.item(i)
+            item = _SOURCE.item(i)  # type: ignore[union-attr]  # set in each worker first
             if hasattr(item, "getexif"):  # already a PIL image (torchvision arrays)
                 image = square(item, s.image_size, s.channels, s.recipe)
             else:

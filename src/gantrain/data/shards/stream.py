@@ -108,7 +108,8 @@ class _Streams(IterableDataset):
     def _batches(self, local: int, drawn: int) -> Iterator[dict]:
         k, streams = self.rank * self.workers + local, self.world * self.workers
         epoch, start = order.position(drawn * self.batch_size, self.sizes, self.seed, k, streams)
-        images, labels, skipped = [], [], []
+        images, labels = [], []
+        skipped: list[str] = []
         try:
             while True:
                 share = order.shares(self.sizes, self.seed, epoch, streams)[k]
@@ -188,7 +189,7 @@ class ShardBatches:
         self.taken = 0  # batches drawn by this process since the run began
         self.skipped = 0
         self._it: Iterator | None = None
-        self._loader = None
+        self._loader: DataLoader | None = None
         self._fixed: list[tuple[torch.Tensor, object]] = []
 
     def __len__(self) -> int:
@@ -225,7 +226,7 @@ class ShardBatches:
         if self._it is None:
             self._start()
         try:
-            item = next(self._it)
+            item = next(self._it)  # type: ignore[arg-type]  # _start set it
         except RuntimeError as err:
             if "timed out" in str(err):
                 self._it = None
@@ -264,7 +265,8 @@ class ShardBatches:
     def fixed(self, n: int, generator: torch.Generator):
         """n real images as uint8 (n, C, H, W) on the device (with labels: and their labels),
         chosen by generator among the first shards' images; outside the training stream."""
-        first = []  # the first shards holding n kept images: counted, not read
+        # the first shards holding n kept images: counted, not read
+        first: list[tuple[Entry, np.ndarray]] = []
         for entry, kept in zip(self.shards.entries, self.shards.kept):
             if sum(k.size for _, k in first) >= n:
                 break
