@@ -263,7 +263,7 @@ def _unrepeated_reach(line: str, given: set[str]) -> str | None:
     )
 
 
-def _saved_hub(overrides: list[str], given: list[str]) -> str | None:
+def _saved_hub(overrides: list[str], given: Sequence[str]) -> str | None:
     """A saved dataset.root that dataset=hf would fetch from the Hub, unless given sets it."""
     saved, now = (
         {k.lstrip("+~"): v for k, _, v in (o.partition("=") for o in lines)}

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from typing import cast
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from gantrain.config import conf_dir
+from gantrain.config import conf_dir, plain
 from gantrain.errors import UserError, report
 from gantrain.schema import Schema, all_keys, not_a_key
 
@@ -21,7 +22,7 @@ def parse_args(args: list[str], name: str, schema: Schema) -> DictConfig:
     """key=value arguments over the defaults in conf/<name>.yaml, checked against the schema;
     keys under dataset. override the run's dataset config and are checked once it is loaded.
     Paths stay the text given (YAML would read 12:00:00 as a number)."""
-    defaults = OmegaConf.load(conf_dir() / f"{name}.yaml")
+    defaults = cast(DictConfig, OmegaConf.load(conf_dir() / f"{name}.yaml"))  # a mapping file
     OmegaConf.set_struct(defaults, True)  # a misspelt nested key fails instead of being ignored
     if "dataset" in defaults:  # gantrain-pack, -export and -serve take no dataset
         OmegaConf.set_struct(defaults.dataset, False)
@@ -40,11 +41,11 @@ def parse_args(args: list[str], name: str, schema: Schema) -> DictConfig:
             if key in PATH_KEYS:
                 OmegaConf.update(given, key, None if value in ("", "null") else value)
             else:
-                given = OmegaConf.merge(given, OmegaConf.from_dotlist([arg]))
+                given = cast(DictConfig, OmegaConf.merge(given, OmegaConf.from_dotlist([arg])))
         except OmegaConfBaseException as err:
             raise UserError(f"cannot read {arg!r} ({' '.join(str(err).split())})") from None
     try:
-        cfg = OmegaConf.merge(defaults, given)
+        cfg = cast(DictConfig, OmegaConf.merge(defaults, given))  # two DictConfigs
     except OmegaConfBaseException as err:
         raise UserError(f"cannot use the arguments ({' '.join(str(err).split())})") from None
     if "dataset" in cfg and not isinstance(cfg.dataset, DictConfig):
@@ -61,7 +62,7 @@ def run(name: str, schema: Schema, act: Callable[[dict], str]) -> None:
         return
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        text = act(OmegaConf.to_container(parse_args(args, name, schema), resolve=True))
+        text = act(plain(parse_args(args, name, schema)))
     except UserError as err:
         report(err, prog=f"gantrain-{name}")
         sys.exit(2)

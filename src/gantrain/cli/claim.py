@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from gantrain.config import split_args
 from gantrain.hardware import distributed
@@ -45,7 +46,7 @@ def _resume_fix(holder: dict | None) -> str:
     return f"it is still training: resume it once it has stopped{stop}"
 
 
-def _values(overrides: list[str]) -> dict[str, str | None]:
+def _values(overrides: list[str]) -> dict[str, Any]:
     """key -> value of the overrides, as Hydra reads them (quotes removed)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 

@@ -7,7 +7,7 @@ against the schema before the first one starts.
 
 from __future__ import annotations
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from gantrain.config import conf_dir, options, split_args
@@ -37,7 +37,7 @@ def check_flags(args: list[str]) -> None:
     def refuse(message: str):
         raise UserError(f"{message}; see gantrain --help")
 
-    parser.error = refuse  # argparse would print its usage block and exit
+    parser.error = refuse  # type: ignore[method-assign]  # argparse would print its usage and exit
     flags, _ = split_args(args)
     parsed = parser.parse_args(flags)
     modes = [
@@ -162,7 +162,9 @@ def check_command_line(args: list[str], schema: Schema) -> None:
     jobs = _jobs(parsed, multirun)
     if jobs is None:
         return
-    shipped_by_groups: dict[tuple[str, ...], object] = {}  # jobs of one sweep share their groups
+    shipped_by_groups: dict[
+        tuple[str, ...], DictConfig
+    ] = {}  # jobs of one sweep share their groups
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         for job in jobs[:MAX_CHECKED_JOBS]:
             job_overrides = _parse(job)

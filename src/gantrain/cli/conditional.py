@@ -53,9 +53,9 @@ def load_labelled(cfg: DictConfig) -> tuple[Labelled, DictConfig]:
 def same_classes(state: dict, source: Labelled | None) -> None:
     """A run continues only with the classes it was trained on (resume_force cannot change
     the nets' shapes or what each label means)."""
-    before = state.get("classes")
+    before: list[str] = state.get("classes") or []
     was = "conditional=true" if before else "conditional=false"
-    if (before is None) != (source is None):
+    if bool(before) != (source is not None):
         raise RunRefused(
             f"this run was trained with {was}; a resumed run keeps it: drop the "
             "conditional= override, or start a new run"

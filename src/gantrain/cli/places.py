@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import cast
 
 from omegaconf import OmegaConf
 
@@ -91,7 +92,7 @@ def check_run_places(args: list[str]) -> None:
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     value = _given(overrides, key)
     if value is None:  # the shipped default (conf/train.yaml), read as text: ${now:...} stays
-        shipped = OmegaConf.to_container(OmegaConf.load(conf_dir() / "train.yaml"))
+        shipped = cast(dict, OmegaConf.to_container(OmegaConf.load(conf_dir() / "train.yaml")))
         value = shipped.get("hydra", {}).get(key.split(".")[1], {}).get("dir")
         if value is None:
             return

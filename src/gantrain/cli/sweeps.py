@@ -3,6 +3,7 @@ the cores, the value a search minimises, the pinned sweep directory, and whether
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -26,10 +27,11 @@ def job_of(hc) -> dict | None:
     return {"num": hc.job.num, "parallel": n_jobs, "hparams": hparams}
 
 
-class _JobTagged:
+class _JobTagged(logging.Formatter):
     """A formatter that starts each line with the job's number: parallel jobs share a terminal."""
 
-    def __init__(self, inner, tag: str):
+    def __init__(self, inner: logging.Formatter, tag: str):
+        super().__init__()
         self.inner, self.tag = inner, tag
 
     def format(self, record) -> str:
@@ -41,7 +43,6 @@ class _JobTagged:
 
 def tag_job_lines(job: dict | None) -> None:
     """Each console line of a job that runs beside others names the job (train.log is its own)."""
-    import logging
 
     if not job or job["parallel"] <= 1:
         return
@@ -59,7 +60,6 @@ def plain_off_terminal() -> None:
     """Off a terminal (a log file, a pipe, a cluster job), no colour codes (Optuna's colorlog
     honours NO_COLOR, in the jobs too) and no database plugins' set-up lines (Optuna's storage
     imports alembic, which logs each plugin it registers at INFO)."""
-    import logging
     import os
     import sys
 

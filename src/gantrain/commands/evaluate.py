@@ -59,11 +59,11 @@ def evaluate_run(
 
     t0 = time.perf_counter()
     n, subsets = num_samples, kid_subsets
-    device = resolve_device(device)
-    run = load_run(run_dir, checkpoint, ema, dataset or {}, device)
+    where = resolve_device(device)
+    run = load_run(run_dir, checkpoint, ema, dataset or {}, where)
     scorer = make_scorer(
         run.data(),
-        device,
+        where,
         extractor,
         split,
         classifier or ClassifierRecipe(),
@@ -95,7 +95,7 @@ def evaluate_run(
         "round": run.payload.get("round"),
         "weights": run.weights,
         "seed": seed,
-        "device": str(device),
+        "device": str(where),
         "eval_s": round(time.perf_counter() - t0, 2),
     }
 

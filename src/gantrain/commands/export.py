@@ -19,6 +19,7 @@ from gantrain.cli.runs import load_run
 from gantrain.commands.sample import claim_out
 from gantrain.errors import UserError
 from gantrain.kinds import NOT_A_FLAG, Flag, PathText
+from gantrain.models.base import GenerativeModel
 from gantrain.models.latent import SEED_RULE, fixed_statistics
 from gantrain.record import lock
 from gantrain.schema import Schema
@@ -36,7 +37,7 @@ class Generator(nn.Module):
     """(z (N, latent), labels (N,)) -> images (N, C, H, W): the model's sampling path with fixed
     norm statistics, images in [-1, 1], or uint8 rounded as gantrain's PNGs are."""
 
-    def __init__(self, model: nn.Module, uint8: bool):
+    def __init__(self, model: GenerativeModel, uint8: bool):
         super().__init__()
         self.model, self.uint8 = model, uint8
 

@@ -9,6 +9,8 @@ TensorBatches holds (dtype, dim, shape, to, index_select, indexing).
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 
 from gantrain.data import torchvision_sets
@@ -103,7 +105,8 @@ def load(
             "set dataset.channels=3, or use dataset=mnist for grey digits"
         )
     source = torchvision_sets.load("mnist", root, image_size, 1, download, train, labels=True)
-    digits, digit_labels = source.images, source.labels
+    assert isinstance(source, Labelled)  # labels=True
+    digits, digit_labels = cast(torch.Tensor, source.images), source.labels
     n = size if train else min(size, TEST_SIZE)
     picks = triples(digits.shape[0], n, stack_seed if train else stack_seed + TEST_SEED_OFFSET)
     idx = chosen(n, limit, limit_seed, f"stacked_mnist (dataset.size={size})")

@@ -9,6 +9,7 @@ all-reduces pair up, while what rank 0 alone does (pictures, evaluation) normali
 from __future__ import annotations
 
 import contextlib
+from typing import cast
 
 import torch
 import torch.distributed as dist
@@ -61,11 +62,15 @@ class GlobalBatchNorm(nn.BatchNorm2d):
         n, mean = stats[0], stats[1 : c + 1] / stats[0]
         var = (stats[c + 1 :] / n - mean.square()).clamp(min=0)  # biased, as BatchNorm normalises
         with torch.no_grad():
-            self.num_batches_tracked += 1
-            m = self.momentum if self.momentum is not None else 1 / float(self.num_batches_tracked)
-            self.running_mean.lerp_(mean.to(self.running_mean.dtype), m)
+            tracked, running_mean, running_var = (
+                cast(torch.Tensor, t)  # built with track_running_stats, as BatchNorm2d is
+                for t in (self.num_batches_tracked, self.running_mean, self.running_var)
+            )
+            tracked += 1
+            m = self.momentum if self.momentum is not None else 1 / float(tracked)
+            running_mean.lerp_(mean.to(running_mean.dtype), m)
             unbiased = var * n / (n - 1).clamp(min=1)
-            self.running_var.lerp_(unbiased.to(self.running_var.dtype), m)
+            running_var.lerp_(unbiased.to(running_var.dtype), m)
         shape = [1, c] + [1] * (x.dim() - 2)
         y = (xf - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
         if self.affine:

@@ -10,6 +10,7 @@ evaluation reports both judges' numbers and flags where they part by more than M
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Literal
 
 import torch
 
@@ -28,7 +29,7 @@ DISAGREE = "judges disagree: the samples are ambiguous"
 def second_recipe(first: ClassifierRecipe) -> ClassifierRecipe:
     """The second judge's training: as long as the first's, otherwise its own (the other
     architecture, rotations, another seed)."""
-    arch = "cnn" if first.arch == "plain" else "plain"
+    arch: Literal["cnn", "plain"] = "cnn" if first.arch == "plain" else "plain"
     width = 24 if arch == "plain" else 16
     return replace(first, arch=arch, width=width, seed=first.seed + 1, rotate=15.0, lr=2e-3)
 

@@ -13,6 +13,7 @@ rendering shares its batch with a fixed context of prior draws: a sampled batch'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -36,8 +37,8 @@ class Renderer:
     def __init__(self, model, seed: int = 0):
         self.model = model
         device = next(model.parameters()).device
-        self.context = None
-        self.context_labels = None
+        self.context: torch.Tensor | None = None
+        self.context_labels: torch.Tensor | None = None
         if model.sample_norm == "batch":
             g = torch.Generator().manual_seed(seed)
             noise = torch.randn(CONTEXT, model.latent_dim, generator=g).to(device)
@@ -49,7 +50,7 @@ class Renderer:
         n = codes.shape[0]
         if self.context is not None:
             codes = torch.cat([codes, self.context])  # (n + CONTEXT, latent)
-            if labels is not None:
+            if labels is not None and self.context_labels is not None:
                 labels = torch.cat([labels, self.context_labels])
         with self.model.sampling_norms():
             return self.model.decode(codes, labels)[:n]
@@ -149,7 +150,7 @@ def walk(code: torch.Tensor, other: torch.Tensor, steps: int) -> torch.Tensor:
     return code + t * (other - code)
 
 
-def classifier_features(net) -> callable:
+def classifier_features(net) -> Callable[[torch.Tensor], torch.Tensor]:
     """The dataset's feature classifier as a differentiable map: images in [-1, 1] -> (B, 128)."""
     net.eval()
     for p in net.parameters():

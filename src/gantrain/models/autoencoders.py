@@ -38,7 +38,7 @@ class AutoEncoder(GenerativeModel):
 
     provides = frozenset({"generate", "encode"})
     code_factor = 1  # encoder outputs per latent dimension
-    default_sample_from = "fitted"
+    default_sample_from: SampleFrom = "fitted"
 
     def __init__(
         self,
@@ -110,7 +110,7 @@ class VAE(AutoEncoder):
     provides = frozenset({"generate", "encode", "posterior"})
     code_factor = 2  # mean and log-variance
 
-    default_sample_from = "prior"
+    default_sample_from: SampleFrom = "prior"
 
     def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None):
         mu, logvar = self._encoded(x, labels).chunk(2, dim=1)  # (B, latent) each

@@ -12,7 +12,7 @@ noise or code; every method's `labels` is None for an unconditional one.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 import torch
 from torch import nn
@@ -76,7 +76,7 @@ class GenerativeModel(nn.Module):
         frozen = [
             m for m in self.modules() if batch and isinstance(m, nn.modules.batchnorm._BatchNorm)
         ]
-        kept = [(m.momentum, m.num_batches_tracked.clone()) for m in frozen]
+        kept = [(m.momentum, cast(torch.Tensor, m.num_batches_tracked).clone()) for m in frozen]
         self.train(batch)
         try:
             for m in frozen:
@@ -85,7 +85,7 @@ class GenerativeModel(nn.Module):
         finally:
             for m, (momentum, tracked) in zip(frozen, kept):
                 m.momentum = momentum
-                m.num_batches_tracked.copy_(tracked)
+                cast(torch.Tensor, m.num_batches_tracked).copy_(tracked)
             self.train(was_training)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -6,6 +6,7 @@ Depth follows the image: a side of `base * 2**n` with base in 4..7 (28 = 7*4, 32
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 import torch
@@ -96,7 +97,10 @@ class DownStack(nn.Module):
         super().__init__()
         base, n = plan(image_size)
         w = widths(n, width, max_width)
-        norms = {"batch": nn.BatchNorm2d, "layer": lambda c: nn.GroupNorm(1, c)}
+        norms: dict[str, Callable[[int], nn.Module]] = {
+            "batch": nn.BatchNorm2d,
+            "layer": lambda c: nn.GroupNorm(1, c),
+        }
         layers: list[nn.Module] = [nn.Conv2d(channels, w[0], 4, 2, 1), nn.LeakyReLU(0.2, True)]
         for c_in, c_out in zip(w[:-1], w[1:]):
             layers += [

@@ -53,7 +53,8 @@ def grids_picture(jobs: list[tuple[str, Path, float | None]], out: Path) -> Path
     """jobs: (label, job directory, FID or None). One panel per job with a final grid."""
     from PIL import Image
 
-    shown = [(label, final_grid(job), fid) for label, job, fid in jobs if final_grid(job)]
+    grids = [(label, final_grid(job), fid) for label, job, fid in jobs]
+    shown = [(label, grid, fid) for label, grid, fid in grids if grid is not None]
     if not shown:
         return None
     plt = _pyplot()

@@ -162,7 +162,7 @@ def discard_unstarted(run_dir: Path) -> bool:
     for handler in handlers:  # the log file is held open until its handler closes
         handler.close()
         for lg in [logging.root, *logging.root.manager.loggerDict.values()]:
-            if handler in getattr(lg, "handlers", []):
+            if isinstance(lg, logging.Logger) and handler in lg.handlers:
                 lg.removeHandler(handler)
     try:
         for entry in sorted(run_dir.iterdir()):

@@ -16,6 +16,7 @@ A quantity whose start is null is left as the config sets it.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
@@ -102,7 +103,8 @@ class BurnIn:
                     "schedule.augment_end=null"
                 )
             augment.kimg = math.inf  # ADA's own feedback moves p by nothing: the schedule holds it
-        self.penalties, self.augment = penalties, augment
+        self.penalties: Any = penalties  # CriticPenalties where gamma is scheduled
+        self.augment: Any = augment  # Augment (ADA) where its p is
         # the configured R1/R2 weights say which of the two the schedule drives
         self.r1_on = bool(penalties and penalties.r1_weight)
         self.r2_on = bool(penalties and penalties.r2_weight)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import cast
 
 import numpy as np
 import torch
@@ -17,7 +18,8 @@ def seed_everything(seed: int) -> None:
 def get_states() -> dict:
     """Plain tensors, lists and ints only, so the checkpoint loads with weights_only=True."""
     py_version, py_state, py_gauss = random.getstate()
-    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    legacy = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state(legacy=True))
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = legacy
     states = {
         "python": {"version": py_version, "state": list(py_state), "gauss": py_gauss},
         "numpy": {

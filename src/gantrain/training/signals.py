@@ -71,4 +71,6 @@ def _submitit_signal() -> tuple[int, ...]:
     where submitit has installed its handler for it, else none."""
     sig = getattr(signal, "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2"), None)
     handler = signal.getsignal(sig) if sig is not None else None
-    return (sig,) if callable(handler) and "submitit" in getattr(handler, "__module__", "") else ()
+    if sig is None or not callable(handler):
+        return ()
+    return (sig,) if "submitit" in getattr(handler, "__module__", "") else ()

@@ -29,7 +29,7 @@ class Deadline:
     @property
     def words(self) -> str:
         """The limit as a user gave it: 20m, 1h30m; a plain number in seconds: 45s."""
-        return words(self.limit)
+        return words(self.limit) if self.limit is not None else "none"
 
     def start(self) -> None:
         if self.seconds is not None:

@@ -9,6 +9,7 @@ import logging
 import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from gantrain.data.decode import MAX_FILE_BYTES, TooLarge
 from gantrain.data.image_files import EXTENSIONS, find_images
@@ -97,7 +98,7 @@ class Archive(Source):
         for name in self.names:  # a member is named in the manifest: refuse what escapes
             plain_name(name, f"the archive {path}", f"src={path}")
         self.labels, self.classes = _classes(parts, self.what)
-        self._handle = None
+        self._handle: Any = None  # a ZipFile or TarFile, opened by the process that reads
 
     def __getstate__(self):
         return {**self.__dict__, "_handle": None}  # each process opens its own

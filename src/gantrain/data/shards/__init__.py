@@ -129,7 +129,7 @@ def _shard_set(
     buffer: int,
     timeout: float,
 ) -> ShardSet:
-    classes = manifest.get("classes")
+    classes: list[str] = list(manifest.get("classes") or [])
     if labels:
         if not classes:
             raise no_labels(f"the shard set in {root}", "pack it from a folder of class subfolders")
@@ -193,10 +193,10 @@ def load(
         if not labels:
             return shards
         # a stream's labels travel with its images; none is held here
-        return Labelled(shards, torch.zeros(0, dtype=torch.long), shards.classes)
+        return Labelled(shards, torch.zeros(0, dtype=torch.long), shards.classes or [])
     log.info("decoding %d images from %d shards in %s into memory", n, len(train), root)
     images, label_ids = hold(shards, workers)
-    return Labelled(images, label_ids, shards.classes) if labels else images
+    return Labelled(images, label_ids, shards.classes or []) if labels else images
 
 
 def split_images(

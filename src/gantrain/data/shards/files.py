@@ -214,7 +214,9 @@ def samples(data: bytes, entry: Entry, labelled: bool) -> dict[int, tuple[bytes,
                     continue
                 key, _, ext = member.name.rpartition("/")[2].partition(".")
                 item = found.setdefault(int(key), [None, -1])
-                payload = tar.extractfile(member).read()
+                member_file = tar.extractfile(member)
+                assert member_file is not None  # a regular file (isfile above)
+                payload = member_file.read()
                 if ext == "cls":
                     item[1] = int(payload.decode("ascii").strip())
                 elif ext in ("png", "jpg", "jpeg"):

@@ -43,7 +43,7 @@ def _ids(run_dir: Path) -> dict:
         and all(_plain(x) for x in v.values())
         for v in found.values()
     )
-    if not ok:
+    if not ok or not isinstance(found, dict):
         raise UserError(
             f"{path} is not a record of the trackers' runs (an object of tracker name -> "
             '{"run_id": ...}): remove it, and the trackers start new runs'

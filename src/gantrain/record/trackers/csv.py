@@ -73,6 +73,8 @@ def _prune(path: Path, start_round: int) -> None:
             f"{path} is not the csv logger's (round,tag,value rows: {err}); move it away to "
             "resume with a new one"
         ) from None
-    kept = rows[:1] + [r for r, n in zip(rows[1:], rounds, strict=True) if r and n <= start_round]
+    kept = rows[:1] + [
+        r for r, n in zip(rows[1:], rounds, strict=True) if r and n is not None and n <= start_round
+    ]
     with open(path, "w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows(kept)

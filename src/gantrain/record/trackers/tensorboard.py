@@ -41,8 +41,10 @@ class TensorBoardTracker(Tracker):
         from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
         _, start, end = hparams_summaries(hparams, metrics)
-        self.writer.file_writer.add_summary(start)
-        self.writer.file_writer.add_summary(end)
+        file_writer = self.writer.file_writer
+        assert file_writer is not None  # open until close()
+        file_writer.add_summary(start)
+        file_writer.add_summary(end)
         for k, v in metrics.items():
             self.writer.add_scalar(k, v)
 
