@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from docs_commands import ROOT, Places, all_commands, composed, shrink
 from helpers import (
     coloured_picture,
@@ -70,6 +71,23 @@ def test_the_readme_runs_the_tests_as_ci_does():
         for run in _pytest_lines(ROOT / ".ci" / "run")
     ]
     assert _pytest_lines(ROOT / "README.md") == ci and len(ci) == 2
+
+
+def test_the_commit_hooks_run_the_checks_ci_runs():
+    # each check .ci/run makes before the tests (ruff, the formatter, mypy) is a pre-commit hook
+    # with the same command, so a commit that passes its hooks passes them in CI
+    ci = {
+        line.split("#")[0].strip()
+        for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+        if line.startswith(("ruff", "mypy"))
+    }
+    hooks = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    entries = {
+        hook["entry"].replace(" --force-exclude", "") + " ." * hook.get("pass_filenames", True)
+        for repo in hooks["repos"]
+        for hook in repo["hooks"]
+    }
+    assert ci == entries and "mypy" in ci
 
 
 COMMANDS = all_commands()
