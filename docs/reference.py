@@ -98,8 +98,8 @@ def _compose(overrides: list[str]):
 
 def collect() -> dict[str, Row]:
     """Every key of every group option: its kind and range, and its default per option."""
-    from gantrain.commands.train import schema
     from gantrain.schema import describe
+    from gantrain.training.keys import schema
 
     checker = schema()
     rows: dict[str, Row] = {}

@@ -7,9 +7,9 @@ import pytest
 import torch
 from helpers import compose_cfg, tiny_train, without_hydra
 
-from gantrain.commands.train import schema
 from gantrain.errors import UserError
 from gantrain.training.evaluation import EvalSettings, plan_line
+from gantrain.training.keys import schema
 
 FAST_EVAL = [
     "eval.num_samples=24",

@@ -12,9 +12,9 @@ from test_upgrade import resumed_overrides
 
 from gantrain.cli.command_line import check_command_line
 from gantrain.cli.runs import load_run
-from gantrain.commands.train import schema
 from gantrain.errors import UserError
 from gantrain.training import checkpoint
+from gantrain.training.keys import schema
 from gantrain.upgrade import FORMAT, RENAMED_3, upgrade_config, upgrade_overrides
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "runs_format2"

@@ -13,64 +13,17 @@ from omegaconf import DictConfig
 from gantrain.cli import argv, sweeps
 from gantrain.cli.claim import claim_job_dir
 from gantrain.config import build, conf_dir, plain
-from gantrain.errors import UserError, WriteFailed, report
+from gantrain.errors import UserError, report
 from gantrain.hardware import distributed
-from gantrain.kinds import Flag, Integer, Node, PathText
 from gantrain.record.lock import DirectoryInUse
-from gantrain.record.run_files import discard_unstarted, is_new_run_dir, write_json
+from gantrain.record.run_files import discard_unstarted, is_new_run_dir
 from gantrain.schema import defaults_of
+from gantrain.training import outcome
+from gantrain.training.keys import schema
 from gantrain.training.resume import RunRefused, prior_state, record_config
 from gantrain.training.signals import StoppedBySignal
 
 log = logging.getLogger("gantrain")
-
-
-def train_keys(
-    model: Node,
-    objective: Node,
-    dataset: Node,
-    device: Node,
-    trainer: Node,
-    eval: Node,  # noqa: A002 (the eval.* keys)
-    logger: Node | None = None,
-    schedule: Node | None = None,
-    seed: Integer = 0,
-    resume: PathText | None = None,
-    resume_force: Flag = False,
-    conditional: Flag = False,
-):
-    """The top level of gantrain's config: the groups, the seed, resuming, and whether the
-    model and its critic take class labels from the data."""
-
-
-def schema():
-    """gantrain's schema: each config node's keys are the parameters of what it builds."""
-    from gantrain.hardware.accel import Accelerator
-    from gantrain.hardware.device import resolve_device, set_threads
-    from gantrain.metrics.classifier import ClassifierRecipe
-    from gantrain.objectives.augment import Augment, policy_keys
-    from gantrain.objectives.losses import AdversarialLoss
-    from gantrain.objectives.optimizers import STAND_INS
-    from gantrain.objectives.penalties import CriticPenalties
-    from gantrain.objectives.reconstruction import Reconstruction
-    from gantrain.record.trackers import sections as logger_sections
-    from gantrain.schema import Schema
-    from gantrain.training.evaluation import EvalSettings
-
-    sections = {
-        "": (train_keys,),
-        "device": (resolve_device, set_threads, Accelerator, distributed.group_keys),
-        "eval": (EvalSettings,),
-        "eval.classifier": (ClassifierRecipe,),
-        # objective's groups of keys: each is what its class takes
-        "objective.loss": (AdversarialLoss,),
-        "objective.penalties": (CriticPenalties,),
-        "objective.augment": (Augment,),
-        "objective.augment.policy": (policy_keys,),
-        "objective.reconstruction": (Reconstruction,),
-        **logger_sections(),
-    }
-    return Schema(sections, stand_ins=STAND_INS)
 
 
 def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) -> dict:
@@ -130,7 +83,7 @@ def train(cfg: DictConfig, run_dir: Path, names: dict, job: dict | None = None) 
         raise distributed.peer_lost(err, run_dir, describe_intact(run_dir / "checkpoints")) from err
     finally:
         distributed.close(together=finished)
-    _last_line(summary, run_dir)
+    outcome.last_line(summary, run_dir)
     return summary
 
 
@@ -236,23 +189,6 @@ def _data(
     return batches, evaluate, eval_at
 
 
-def _last_line(summary: dict, run_dir: Path) -> None:
-    """How the run ended: diverged, stopped (time limit), or done, with its rate."""
-    from gantrain.training.nan_policy import diverged_line
-    from gantrain.training.time_limit import stopped_line
-
-    done = f"{summary['rounds']} rounds at {summary.get('rounds_per_s') or 0.0:.2f} rounds/s "
-    done += f"of training (evaluations apart: {summary.get('eval_s') or 0.0:.1f} s); "
-    done += f"outputs in {run_dir}"
-    diverged = diverged_line(summary, done)
-    if diverged:
-        log.warning(diverged)
-    elif stopped_line(summary, run_dir):
-        log.info("%s", stopped_line(summary, run_dir))
-    else:
-        log.info("done: %s", done)
-
-
 @hydra.main(config_path=str(conf_dir()), config_name="train", version_base="1.3")
 def _hydra_train(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
@@ -270,69 +206,29 @@ def _hydra_train(cfg: DictConfig) -> float | None:
         schema().check(cfg)  # a sweep job composed by another sweeper is checked here
         return sweeps.sweep_value(train(cfg, run_dir, dict(hc.runtime.choices), job))
     except StoppedBySignal as stop:
-        _record(run_dir, "interrupted", str(stop))
+        outcome.record(run_dir, "interrupted", str(stop))
         if stop.then is not None:  # submitit requeues the job, which continues from last.pt
             log.warning("%s; the launcher requeues the job", stop)
             stop.then(stop.signum, None)
         log.warning("%s; continue with: gantrain resume=%s", stop, run_dir)
         sys.exit(stop.exit_code)
     except Exception as err:
-        user = _user_error(err, run_dir)
+        user = outcome.user_error(err, run_dir)
         if user is None:  # a bug: one sweep job's crash must not end the others
             if job is None:
                 raise
             log.exception("job %s crashed", run_dir)
-            _record(run_dir, "failed", f"{type(err).__name__}: {err}")
+            outcome.record(run_dir, "failed", f"{type(err).__name__}: {err}")
             sweeps.failed.append(str(err))
             return float("inf")
         report(user)
         if not isinstance(user, (RunRefused, DirectoryInUse)):  # the run's files stay alone
             if not (own_dir and discard_unstarted(run_dir)):
-                _record(run_dir, _status_of(user), str(user))
+                outcome.record(run_dir, outcome.status_of(user), str(user))
         if job is None:
             sys.exit(2)
         sweeps.failed.append(str(user))
     return float("inf")
-
-
-def _status_of(err: UserError) -> str:
-    """summary.json's status for a run that ended in err: a NaN is a divergence, not a fault."""
-    from gantrain.training.nan_policy import Diverged
-
-    return "diverged" if isinstance(err, Diverged) else "failed"
-
-
-def _user_error(err: Exception, run_dir: Path) -> UserError | None:
-    """The one-line form of a mistake or fault the user can act on; None for a bug."""
-    from gantrain.data.stream import worker_death, worker_died
-
-    if isinstance(err, WriteFailed):
-        return _after_write_failure(err, run_dir)
-    if isinstance(err, UserError):
-        return err
-    if isinstance(err, RuntimeError) and worker_died(err):  # may surface mid-step
-        return worker_death(err)
-    return None
-
-
-def _after_write_failure(err: WriteFailed, run_dir: Path) -> UserError:
-    """A full disk: what was kept, and how to go on once there is room."""
-    from gantrain.training.checkpoint import describe_intact
-
-    kept = describe_intact(run_dir / "checkpoints")
-    if kept == "none":
-        return UserError(f"{err}; no checkpoint was written yet: free some space and start again")
-    return UserError(
-        f"{err}; intact checkpoints: {kept}; free some space, then continue with: "
-        f"gantrain resume={run_dir}"
-    )
-
-
-def _record(run_dir: Path, status: str, error: str) -> None:
-    try:
-        write_json(run_dir / "summary.json", {"status": status, "error": error}, reserve=True)
-    except (OSError, UserError):
-        pass  # the one-line report is what matters
 
 
 def main() -> None:

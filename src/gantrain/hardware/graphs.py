@@ -116,3 +116,17 @@ class GraphedRound:
         log.info("training rounds run as one CUDA graph from round %d", WARMUP_ROUNDS + 1)
         graph.replay()
         return self.logs
+
+
+def round_runner(objective, batches, passes: int, scheduled: bool) -> Callable[..., dict]:
+    """How a round runs: the objective's own, or a CUDA graph of it where one can run (one
+    pass a round, and no schedule changing the numbers a graph would freeze)."""
+    if not can_graph(objective, batches) or passes != 1:
+        return objective.run_round
+    if scheduled:
+        log.info(
+            "the schedule sets learning rates and penalty weights each round, which "
+            "a CUDA graph would freeze: rounds run eagerly"
+        )
+        return objective.run_round
+    return GraphedRound(objective, batches, getattr(objective, "critic_steps", 1))

@@ -12,6 +12,8 @@ import torch
 
 from gantrain.errors import UserError
 from gantrain.kinds import NOT_A_FLAG
+from gantrain.training import checkpoint
+from gantrain.training.state import nonfinite_parts
 
 log = logging.getLogger("gantrain")
 
@@ -111,3 +113,16 @@ def diverged_line(summary: dict, done: str) -> str | None:
         return None
     record = {k: summary.get(f"diverged_{k}") for k in ("round", "term", "value")}
     return exploded_warning(record, done)
+
+
+def finite_payload(path: Path, round_: int) -> dict:
+    """The checkpoint a rollback starts from; Diverged where it is not finite (gantrain saves
+    only finite states; an older gantrain's may not be)."""
+    payload = checkpoint.load(path)
+    if nonfinite_parts(payload):
+        raise Diverged(
+            f"{path} (round {round_}) holds a NaN or an infinity, so a rollback "
+            "cannot start from it; lower the learning rate (objective.optimizer.lr) "
+            "or change the seed"
+        )
+    return payload

@@ -10,27 +10,27 @@ from pathlib import Path
 
 import torch
 
-from gantrain.hardware.graphs import GraphedRound, can_graph
+from gantrain.hardware.graphs import GraphedRound, round_runner
 from gantrain.hardware.sync_batchnorm import training_step
 from gantrain.kinds import Count, Duration, Flag, OpenUnit, PositiveInt, Rounds
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives.base import Objective
 from gantrain.record.monitor import Monitor, NullMonitor
 from gantrain.record.pictures import Pictures
-from gantrain.record.run_files import prune_metrics, read_json, write_json
-from gantrain.training import checkpoint
+from gantrain.record.run_files import prune_metrics, write_json
 from gantrain.training.burn_in import BurnIn
 from gantrain.training.ema import EMA
 from gantrain.training.nan_policy import (
     MAX_ROLLBACKS,
-    Diverged,
     NanGuard,
     NanPolicy,
     exploded_warning,
+    finite_payload,
 )
+from gantrain.training.outcome import already_done, summary_of
 from gantrain.training.schedule import Schedule
 from gantrain.training.signals import StoppedBySignal, StopRequests
-from gantrain.training.state import TrainState, nonfinite_parts
+from gantrain.training.state import TrainState
 from gantrain.training.time_limit import Deadline, rng_untouched
 
 log = logging.getLogger("gantrain")
@@ -102,7 +102,7 @@ class Trainer:
             burn_in,
         )
         if start >= self.rounds:
-            return self._nothing_to_train(start)
+            return already_done(self.run_dir, start, self.rounds)
         if writes:  # held from the start: a full disk can still be recorded in it
             run_dir.mkdir(parents=True, exist_ok=True)
             write_json(run_dir / "summary.json", {"status": "running"}, reserve=True)
@@ -120,7 +120,7 @@ class Trainer:
             self.monitor.close()
         if self.pictures is not None:  # None exactly when the run writes nothing
             self.pictures.evolution()
-        summary = self._summary(start, train_s)
+        summary = summary_of(self, start, train_s)
         if writes:
             write_json(run_dir / "summary.json", summary, reserve=True)
         return summary
@@ -172,33 +172,9 @@ class Trainer:
                 Path(state.get("loaded_from", run_dir / "checkpoints" / "last.pt")),
                 start,
             )
-        self._choose_round(objective, batches, burn_in)
-        return start
-
-    def _choose_round(self, objective, batches, burn_in: BurnIn | None) -> None:
-        """How a round runs: the objective's own, or a CUDA graph of it where one can run."""
-        self.run_round = objective.run_round
         self.passes = getattr(getattr(objective, "accel", None), "accumulate", 1)
-        if can_graph(objective, batches) and self.passes == 1:
-            if burn_in is None:
-                self.run_round = GraphedRound(
-                    objective, batches, getattr(objective, "critic_steps", 1)
-                )
-            else:  # a graph would freeze the numbers the schedule changes
-                log.info(
-                    "the schedule sets learning rates and penalty weights each round, which "
-                    "a CUDA graph would freeze: rounds run eagerly"
-                )
-
-    def _nothing_to_train(self, start: int) -> dict:
-        log.info(
-            "%s is already at round %d of %d; nothing to train", self.run_dir, start, self.rounds
-        )
-        # an interrupted run's summary holds no round count: the checkpoint's is the truth
-        before = read_json(self.run_dir / "summary.json") or {}
-        if before.get("status") == "time_limit":  # stopped where the run now ends
-            before["status"] = "done"
-        return {"status": "done", **before, "rounds": start}
+        self.run_round = round_runner(objective, batches, self.passes, burn_in is not None)
+        return start
 
     def _loop(self, start: int, stop: StopRequests) -> float:
         st, when = self.state, self.schedule
@@ -289,13 +265,7 @@ class Trainer:
         st = self.state
         assert st.kept is not None  # nan_policy=rollback starts only from a finite checkpoint
         path, kept = st.kept
-        payload = checkpoint.load(path)
-        if nonfinite_parts(payload):  # only finite states are saved; an older gantrain's may not be
-            raise Diverged(
-                f"{path} (round {kept}) holds a NaN or an infinity, so a rollback "
-                "cannot start from it; lower the learning rate (objective.optimizer.lr) "
-                "or change the seed"
-            )
+        payload = finite_payload(path, kept)
         scale = min(st.lr_scale, float(payload.get("lr_scale", 1.0))) / 2
         start = st.restore(payload, lr_scale=scale)
         log.warning(
@@ -313,37 +283,3 @@ class Trainer:
         st.sums, st.count = {}, 0
         self.guard.streak = []  # the exploded windows before the rollback are undone with it
         return start
-
-    def _summary(self, start: int, train_s: float) -> dict:
-        step_s = train_s - self.eval_s  # rounds/s counts training, not evaluation
-        device = self.device
-        diverged, stopped = self.state.diverged, self.stopped_at
-        status = "diverged" if diverged else "time_limit" if stopped else "done"
-        reached = stopped or self.rounds
-        return {
-            "status": status,
-            **(
-                {
-                    "diverged": True,
-                    "diverged_round": diverged["round"],
-                    "diverged_term": diverged["term"],
-                    "diverged_value": diverged["value"],
-                }
-                if diverged
-                else {}
-            ),
-            **({"rollbacks": self.guard.rollbacks} if self.guard.rollbacks else {}),
-            "rounds": reached,
-            **({"target_rounds": self.rounds, "time_limit": self.time_limit} if stopped else {}),
-            "resumed_from": start,
-            "wall_s": round(train_s, 3),
-            "rounds_per_s": round((reached - start) / step_s, 3) if step_s > 0 else None,
-            "eval_s": round(self.eval_s, 3),
-            "device": str(device),
-            **(
-                {"peak_gpu_mb": round(torch.cuda.max_memory_allocated(device) / 2**20, 1)}
-                if device.type == "cuda"
-                else {}
-            ),
-            "final": {**self.last, **self.last_eval},
-        }
