@@ -17,8 +17,8 @@ import torch
 from gantrain.cli.runs import load_run
 from gantrain.commands.sample import class_labels
 from gantrain.metrics.classifier import ClassifierRecipe
+from gantrain.metrics.drawing import sample_uint8
 from gantrain.metrics.extractors import make_extractor
-from gantrain.metrics.scores import sample_uint8
 
 
 def main() -> None:

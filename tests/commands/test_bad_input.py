@@ -13,7 +13,7 @@ from helpers import CRITIC, TINY, one_error_line, run_cli, tiny_train
 
 from gantrain.cli.runs import load_run
 from gantrain.commands import sample as sample_cli
-from gantrain.metrics import scores
+from gantrain.metrics import drawing
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +93,8 @@ def test_many_samples_stream_to_the_same_npz(tiny_run, tmp_path, monkeypatch, ca
     n = 250
     run = load_run(str(tiny_run), None, True, {}, torch.device("cpu"))
     noise = torch.randn(n, run.model.latent_dim, generator=torch.Generator().manual_seed(3))
-    whole = scores.sample_uint8(run.model, n, noise=noise).numpy()  # the unchunked result
-    monkeypatch.setattr(scores, "DRAW_NUMBERS", 48)
+    whole = drawing.sample_uint8(run.model, n, noise=noise).numpy()  # the unchunked result
+    monkeypatch.setattr(drawing, "DRAW_NUMBERS", 48)
     out = tmp_path / "s.npz"
     monkeypatch.setattr(
         sys,
@@ -112,9 +112,9 @@ def test_many_samples_stream_to_the_same_npz(tiny_run, tmp_path, monkeypatch, ca
 
 
 def test_noise_blocks_are_one_draw(monkeypatch):
-    monkeypatch.setattr(scores, "DRAW_NUMBERS", 40)
+    monkeypatch.setattr(drawing, "DRAW_NUMBERS", 40)
     for n, d, batch in ((17, 1, 16), (250, 33, 100), (101, 7, 3), (5, 100, 2)):
         whole = torch.randn(n, d, generator=torch.Generator().manual_seed(1))
-        drawn = list(scores.noise_batches(n, d, 1, batch))
+        drawn = list(drawing.noise_batches(n, d, 1, batch))
         assert [len(b) for b in drawn[:-1]] == [batch] * (len(drawn) - 1)
         assert torch.equal(torch.cat(drawn), whole), (n, d, batch)

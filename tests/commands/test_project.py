@@ -16,8 +16,8 @@ from PIL import Image
 from gantrain.cli.runs import load_run
 from gantrain.commands.project import project_image
 from gantrain.errors import UserError
+from gantrain.metrics.drawing import sample_uint8
 from gantrain.metrics.projection import Renderer
-from gantrain.metrics.scores import sample_uint8
 
 RUN = ["trainer.rounds=3", "trainer.sample_at=[3]", "eval.at=[]", "eval.classifier.steps=20"]
 CRITIC = ["objective.critic.width=8", "objective.critic.max_width=16"]

@@ -61,7 +61,7 @@ def seeded_batches(
 ) -> Iterator[torch.Tensor]:
     """uint8 (<= batch, C, H, W) images of the seeds in order, batch by batch; model is
     latent.fixed_statistics' (norm statistics that do not depend on the batch)."""
-    from gantrain.metrics.scores import to_uint8
+    from gantrain.metrics.drawing import to_uint8
 
     device = next(model.parameters()).device
     for start in range(0, len(seeds), batch):
@@ -83,7 +83,7 @@ def seeded_walk(
 ) -> torch.Tensor:
     """uint8 (steps, C, H, W): the spherical path from seed a's latent to seed b's, ends
     included (the ends are the seeds' own images); label (1,) holds the path's class."""
-    from gantrain.metrics.scores import to_uint8
+    from gantrain.metrics.drawing import to_uint8
 
     device = next(model.parameters()).device
     ends = latents_for_seeds([a, b], model.latent_dim, "cpu", truncation)

@@ -43,7 +43,7 @@ class Generator(nn.Module):
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         images = self.model.decode(self.model.latent_for(z), labels)  # (N, C, H, W) in [-1, 1]
-        if self.uint8:  # metrics.scores.to_uint8's rounding: floor(x * 127.5 + 128)
+        if self.uint8:  # metrics.drawing.to_uint8's rounding: floor(x * 127.5 + 128)
             images = images.add(1).mul(127.5).add(0.5).clamp(0, 255).to(torch.uint8)
         return images
 

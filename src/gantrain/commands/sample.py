@@ -56,7 +56,7 @@ def interpolations(
 ) -> torch.Tensor:
     """uint8 (pairs * 2 * steps, C, H, W): per pair a straight row, then a spherical row; a
     conditional model keeps each pair's class (labels (pairs,)) along both of its rows."""
-    from gantrain.metrics.scores import sample_uint8
+    from gantrain.metrics.drawing import sample_uint8
 
     g = torch.Generator().manual_seed(seed)
     a, b = truncate(torch.randn(2, pairs, model.latent_dim, generator=g), truncation)
@@ -73,7 +73,7 @@ def reconstructions(model, dataset: dict, n: int, seed: int) -> tuple[torch.Tens
     """(inputs, reconstructions), uint8 (n, C, H, W) each, of n random test images (a conditional
     model reconstructs each with its label)."""
     from gantrain.metrics.data import reference_images, reference_labels
-    from gantrain.metrics.scores import to_uint8
+    from gantrain.metrics.drawing import to_uint8
 
     if "encode" not in model.provides:
         raise UserError(
@@ -220,7 +220,7 @@ def _checked_out(out: str | None, mode: str, seeds, truncation: float) -> Path:
 
 def _draw(out: Path, model, n: int, seed: int, labels, seeds, truncation: float) -> None:
     """mode=samples: n images (from seeds=, else from seed=), streamed into out."""
-    from gantrain.metrics.scores import noise_batches, sample_batches
+    from gantrain.metrics.drawing import noise_batches, sample_batches
     from gantrain.record.sample_files import write_stream
 
     extra = {} if labels is None else {"labels": labels}  # int64 (N,) in .npz output
