@@ -9,6 +9,7 @@ import re
 import torch
 
 from gantrain.metrics import classifier as clf
+from gantrain.metrics.progress import Progress
 
 
 def test_a_tiny_training_logs_progress_lines(caplog):
@@ -29,7 +30,7 @@ def test_a_tiny_training_logs_progress_lines(caplog):
 
 def test_progress_says_elapsed_and_left_time(caplog):
     now = [0.0]
-    progress = clf.Progress(1000, clock=lambda: now[0])
+    progress = Progress(1000, clock=lambda: now[0])
     with caplog.at_level(logging.INFO, logger="gantrain"):
         for step in range(1, 301):
             now[0] = step * 0.1

@@ -9,7 +9,8 @@ from torch.utils.data import Dataset
 
 from gantrain.data.batches import TensorBatches
 from gantrain.data.labelled import Labelled, images_of
-from gantrain.data.shards.stream import ShardBatches, ShardSet
+from gantrain.data.shards.reader import ShardSet
+from gantrain.data.shards.stream import ShardBatches
 from gantrain.data.stacked import Stacked
 from gantrain.data.stream import StreamBatches
 

@@ -27,7 +27,7 @@ from gantrain.data.shards.files import (
     local_path,
     read_manifest,
 )
-from gantrain.data.shards.stream import ShardSet
+from gantrain.data.shards.reader import ShardSet
 from gantrain.data.subset import Limit, chosen
 from gantrain.errors import UserError
 from gantrain.files import contained
