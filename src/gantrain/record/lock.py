@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gantrain.errors import UserError, WriteFailed
+from gantrain.record.holder import alive, me
 
 LOCK_NAME = ".gantrain.lock"
 # flock's answers on file systems that do not support it
@@ -181,15 +182,6 @@ def _remove_empty(folders: list[Path]) -> None:
             return  # not empty (or gone): what is inside is not the lock's to remove
 
 
-def _me() -> dict:
-    return {
-        "pid": os.getpid(),
-        "host": socket.gethostname(),
-        "since": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "started": _start_ticks(os.getpid()),
-    }
-
-
 def _take(path: Path) -> int | None:
     """flock path; the descriptor that holds it, or None for an exclusive-create claim."""
     while True:
@@ -212,7 +204,7 @@ def _take(path: Path) -> int | None:
         except FileNotFoundError:
             pass
         os.close(fd)
-    record = json.dumps(_me()).encode() + b"\n"
+    record = json.dumps(me()).encode() + b"\n"
     os.pwrite(fd, record, 0)
     # cut what a longer stale record left; never to 0 bytes, which would make ext4 flush the
     # file to disk at close (its safeguard for files rewritten through truncation)
@@ -227,14 +219,14 @@ def _take_exclusive(path: Path) -> None:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         except FileExistsError:
             found = _read_soon(path)
-            if _alive(found) and not (found is None and _age_s(path) > 10):
+            if alive(found) and not (found is None and _age_s(path) > 10):
                 elsewhere = found and found.get("host") != socket.gethostname()
                 hint = f"; if that run is over, delete {path}" if elsewhere else ""
                 raise _Taken(found, hint) from None
             path.unlink(missing_ok=True)  # stale: its process is gone (or it died writing)
             continue
         with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(_me()) + "\n")
+            f.write(json.dumps(me()) + "\n")
         return
     raise _Taken(_read(path))
 
@@ -276,32 +268,3 @@ def _read_soon(path: Path, wait_s: float = 1.0) -> dict | None:
         if found is not None or time.monotonic() > deadline:
             return found
         time.sleep(0.01)
-
-
-def _alive(found: dict | None) -> bool:
-    """Whether the process a lock file names still runs; one on another host counts as alive
-    (it cannot be checked from here); an unreadable file as a claim being written."""
-    if found is None:
-        return True
-    if found.get("host") != socket.gethostname():
-        return True
-    pid = int(found.get("pid", 0))
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # another user's process: alive
-    started = found.get("started")
-    return started is None or started == _start_ticks(pid)  # a reused pid is another process
-
-
-def _start_ticks(pid: int) -> int | None:
-    """When pid started, in clock ticks since boot (Linux); tells a reused pid apart."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
