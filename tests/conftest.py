@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import digit_like, write_idx
+from data_files import digit_like, write_idx
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # `pytest -n 2` runs two workers on two cores: each worker and every process it starts keeps

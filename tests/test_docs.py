@@ -17,14 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from data_files import coloured_picture, write_cifar10, write_image_folder, write_mnist_family
 from docs_commands import ROOT, Places, all_commands, composed, shrink
-from helpers import (
-    coloured_picture,
-    gantrain_argv,
-    write_cifar10,
-    write_image_folder,
-    write_mnist_family,
-)
+from helpers import gantrain_argv
 
 
 def _reference():

@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pytest
 import torch
-from helpers import coloured_picture, run_cli, tiny_train, write_celeba
+from data_files import coloured_picture, write_celeba
+from helpers import run_cli, tiny_train
 from PIL import Image
 from test_sample_eval import FAST, call, error_line
 

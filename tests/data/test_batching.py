@@ -6,7 +6,8 @@ import logging
 import numpy as np
 import pytest
 import torch
-from helpers import tiny_train_on, write_image_folder
+from data_files import write_image_folder
+from helpers import tiny_train_on
 from torch.utils.data import Dataset
 
 from gantrain.data import make_batches

@@ -10,14 +10,8 @@ import socket
 import numpy as np
 import pytest
 import torch
-from helpers import (
-    compose_cfg,
-    run_cli,
-    write_celeba,
-    write_cifar10,
-    write_image_folder,
-    write_mnist_family,
-)
+from data_files import write_celeba, write_cifar10, write_image_folder, write_mnist_family
+from helpers import compose_cfg, run_cli
 from hydra.utils import get_method
 from omegaconf import OmegaConf
 from torch.utils.data import Dataset

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import write_odd_images
+from data_files import write_odd_images
 from PIL import Image
 from test_pack import read_pack, run_pack
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import coloured_picture, digit_like, write_celeba
+from data_files import coloured_picture, digit_like, write_celeba
 
 from gantrain.data import celeba, digits, image_folder, make_batches, torchvision_sets
 from gantrain.data.labelled import Labelled, split

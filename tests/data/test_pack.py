@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import write_cifar10, write_mnist_family, write_odd_images
+from data_files import write_cifar10, write_mnist_family, write_odd_images
 from PIL import Image
 
 from gantrain.commands.pack import pack

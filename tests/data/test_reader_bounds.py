@@ -208,7 +208,7 @@ def test_a_file_that_is_not_parquet_is_one_line(tmp_path, monkeypatch):
 
 
 def test_a_celeba_list_naming_a_file_outside_its_folder_is_refused(tmp_path, monkeypatch):
-    from helpers import write_celeba
+    from data_files import write_celeba
     from torchvision.datasets import celeba as tv_celeba
     from torchvision.datasets import utils
 

@@ -220,7 +220,7 @@ def test_fixed_images_come_from_the_first_shards_and_are_kept(eight):
 
 
 def test_what_gantrain_pack_writes_reads_as_the_image_folder_does(tmp_path):
-    from helpers import coloured_picture
+    from data_files import coloured_picture
 
     from gantrain.commands.pack import pack
     from gantrain.data import image_folder

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import torch
-from helpers import write_image_folder
+from data_files import write_image_folder
 
 from gantrain.data.image_files import ImageFiles
 from gantrain.data.stream import StreamBatches

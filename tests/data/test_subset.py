@@ -5,7 +5,8 @@ import logging
 
 import pytest
 import torch
-from helpers import compose_cfg, tiny_train, write_image_folder
+from data_files import write_image_folder
+from helpers import compose_cfg, tiny_train
 
 from gantrain.config import build
 from gantrain.data.subset import chosen

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import digit_like, write_mnist_family
+from data_files import digit_like, write_mnist_family
 
 from gantrain.commands.evaluate import summary_line
 from gantrain.metrics import classifier as clf

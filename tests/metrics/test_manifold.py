@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import digit_like
+from data_files import digit_like
 
 from gantrain.metrics import Scorer
 from gantrain.metrics.manifold import Manifold, knn_radii, manifold_scores

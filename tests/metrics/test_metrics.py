@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
-from helpers import digit_like, write_idx
+from data_files import digit_like, write_idx
 
 from gantrain.errors import UserError
 from gantrain.metrics import Scorer, make_scorer

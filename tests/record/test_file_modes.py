@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import digit_like, write_idx
+from data_files import digit_like, write_idx
 
 from gantrain.commands.sample import write_images
 from gantrain.metrics import classifier as clf

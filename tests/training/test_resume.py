@@ -159,7 +159,7 @@ def test_sigkill_resume_identity_for_a_conditional_dcgan(mnist_root, tmp_path):
 def test_sigkill_resume_identity_for_streamed_conditional_data(tmp_path):
     # a resumed stream starts a DataLoader iterator mid-epoch: it must not move the global
     # generator that the noise comes from, and each streamed image keeps its label
-    from helpers import coloured_picture
+    from data_files import coloured_picture
 
     for c, name in enumerate(["a", "b", "c"]):
         (tmp_path / "pics" / name).mkdir(parents=True)
