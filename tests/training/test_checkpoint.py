@@ -69,6 +69,20 @@ def test_foreign_bytes_are_called_unreadable_in_gantrain_words(tmp_path, content
     )
 
 
+@pytest.mark.parametrize("kept", [0.3, 0.5, 0.9])
+def test_a_checkpoint_cut_short_is_called_unreadable(tmp_path, kept):
+    # torch's zip reader fails a long cut with OSError(EINVAL), a short one with its own errors
+    path = tmp_path / "last.pt"
+    checkpoint.save({"round": 3, "weights": torch.randn(64, 64)}, path)
+    whole = path.read_bytes()
+    path.write_bytes(whole[: int(len(whole) * kept)])
+    with pytest.raises(UserError) as refused:
+        checkpoint.load(path)
+    assert str(refused.value) == (
+        f"{path} is not a readable gantrain checkpoint (truncated or foreign file)"
+    )
+
+
 def test_a_pickled_global_is_named_and_nothing_of_torch_advice_is_kept(tmp_path):
     import os
 

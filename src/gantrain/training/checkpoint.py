@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import pickle
@@ -54,6 +55,8 @@ def load(path: Path) -> dict:
             warnings.simplefilter("ignore")
             payload = torch.load(path, map_location="cpu", weights_only=True)
     except OSError as err:
+        if err.errno == errno.EINVAL:  # torch's zip reader on a file cut short mid-archive
+            raise UserError(_unreadable(path, err)) from None
         raise UserError(f"cannot read {path}: {(err.strerror or str(err)).lower()}") from None
     except Exception as err:  # torch.load fails in many ways on foreign bytes
         raise UserError(_unreadable(path, err)) from None
