@@ -301,7 +301,10 @@ def test_unreadable_checkpoints_say_what_they_are(scene, cli, kind):
         assert "holds pickled code/objects (GLOBAL " in line and "system)" in line
         assert "refused so that no code runs" in line
     else:
-        assert f"{last} is not a readable gantrain checkpoint (truncated or foreign file)" in line
+        assert (
+            f"{last} is not a readable gantrain checkpoint (truncated or foreign file): give another"
+            in line
+        )
     assert "weights_only" not in done.stdout + done.stderr and not marker.exists()
 
 

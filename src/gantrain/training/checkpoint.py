@@ -80,7 +80,10 @@ def _unreadable(path: Path, err: Exception) -> str:
             )
         if any(words in text for words in _OBJECT):
             return f"{path} holds pickled code/objects; refused so that no code runs"
-    return f"{path} is not a readable gantrain checkpoint (truncated or foreign file)"
+    return (
+        f"{path} is not a readable gantrain checkpoint (truncated or foreign file): give another, "
+        "e.g. checkpoint=RUN/checkpoints/round_*.pt"
+    )
 
 
 def intact(folder: Path, skip: tuple[str, ...] = ()) -> list[tuple[Path, int]]:
