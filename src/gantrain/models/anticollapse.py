@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from gantrain.errors import UserError
+from gantrain.models.labels import projected_logit
 
 # inside the square root, as ProGAN/StyleGAN: the std of identical samples has an infinite
 # gradient at exactly zero variance
@@ -81,3 +82,24 @@ def check_batch(batch_size: int, m: int, mbstd: bool, group: int | None) -> None
             f"sees: use objective.critic.mbstd_group={_divisor_at_most(n, g)} (a divisor of {n}) "
             f"or 0 (the whole batch), or a trainer.batch_size that is a multiple of {m * g}"
         )
+
+
+class PackedCritic(nn.Module):
+    """What the residual critics share: `body` reads a pack of images (B/pack, C*pack, H, W) into
+    features (B/pack, F), `linear` scores them, and `projection` (conditional runs) adds the
+    projection term of each pack's labels. Subclasses build the three and set packing."""
+
+    packing: int
+    num_classes: int
+    body: nn.Module
+    linear: nn.Linear
+    projection: nn.Embedding  # conditional critics only
+
+    def check_batch(self, batch_size: int) -> None:
+        """Refuse a batch size the packs do not divide (a UserError)."""
+        check_batch(batch_size, self.packing, False, None)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.body(pack(x, self.packing))  # (B/pack, features)
+        projection = self.projection if self.num_classes else None
+        return projected_logit(self.linear(h).squeeze(1), h, projection, labels, self.packing)

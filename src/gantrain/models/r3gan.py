@@ -32,10 +32,10 @@ from torch import nn
 
 from gantrain.errors import UserError
 from gantrain.kinds import Channels, Count, ImageSize, PositiveInt
-from gantrain.models.anticollapse import check_batch, pack
+from gantrain.models.anticollapse import PackedCritic
 from gantrain.models.base import GenerativeModel
 from gantrain.models.blocks import plan, widths
-from gantrain.models.labels import LabelVector, label_dim, projected_logit
+from gantrain.models.labels import LabelVector, label_dim
 
 SLOPE = 0.2
 GAIN = math.sqrt(2 / (1 + SLOPE**2))  # leaky ReLU's gain: keeps activations' variance
@@ -226,7 +226,7 @@ class R3GAN(GenerativeModel):
         return self.generator(z)
 
 
-class R3Critic(nn.Module):
+class R3Critic(PackedCritic):
     """image (B, C, H, W) [, labels (B,)] -> one logit per pack of images (B/pack,). pack > 1:
     PacGAN's packs of consecutive samples along the channels (anticollapse.py)."""
 
@@ -252,12 +252,3 @@ class R3Critic(nn.Module):
         if num_classes:  # scores of the order of the unconditional logit's
             self.projection = nn.Embedding(num_classes, self.body.features)
             nn.init.normal_(self.projection.weight, 0.0, 1 / math.sqrt(self.body.features))
-
-    def check_batch(self, batch_size: int) -> None:
-        """Refuse a batch size the packs do not divide (a UserError)."""
-        check_batch(batch_size, self.packing, False, None)
-
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.body(pack(x, self.packing))  # (B/pack, features)
-        projection = self.projection if self.num_classes else None
-        return projected_logit(self.linear(h).squeeze(1), h, projection, labels, self.packing)

@@ -23,10 +23,9 @@ from torch import nn
 
 from gantrain.errors import UserError
 from gantrain.kinds import NOT_A_FLAG, Channels, Count, ImageSize, PositiveInt
-from gantrain.models.anticollapse import check_batch, pack
+from gantrain.models.anticollapse import PackedCritic
 from gantrain.models.base import GenerativeModel, SampleNorm
 from gantrain.models.blocks import plan, spectral_norm_all, widths
-from gantrain.models.labels import projected_logit
 from gantrain.models.resblocks import (
     DownBlock,
     SelfAttention,
@@ -164,7 +163,7 @@ class ResNetGAN(GenerativeModel):
         return self.generator(z, labels)
 
 
-class ResNetCritic(nn.Module):
+class ResNetCritic(PackedCritic):
     """image (B, C, H, W) [, labels (B,)] -> one logit per pack of images (B/pack,). pack > 1:
     PacGAN's packs of consecutive samples along the channels (anticollapse.py)."""
 
@@ -196,12 +195,3 @@ class ResNetCritic(nn.Module):
         # power iterations there take seconds
         if norm == "spectral" and self.linear.weight.device.type != "meta":
             spectral_norm_all(self)
-
-    def check_batch(self, batch_size: int) -> None:
-        """Refuse a batch size the packs do not divide (a UserError)."""
-        check_batch(batch_size, self.packing, False, None)
-
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.body(pack(x, self.packing))  # (B/pack, features)
-        projection = self.projection if self.num_classes else None
-        return projected_logit(self.linear(h).squeeze(1), h, projection, labels, self.packing)
