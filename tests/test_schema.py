@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 import annotated_types as at
@@ -13,10 +14,11 @@ import pytest
 from helpers import compose_cfg, without_hydra
 from omegaconf import OmegaConf
 
-from gantrain.commands import evaluate, sample, train
+from gantrain.commands import evaluate, sample
 from gantrain.config import conf_dir, options
 from gantrain.errors import UserError
 from gantrain.schema import Schema, SchemaGap, describe, params_of, valid
+from gantrain.training import keys
 
 GROUPS = ("model", "objective", "dataset", "device", "trainer", "experiment", "hparams_search")
 PAIRS = [
@@ -33,7 +35,7 @@ def command_lines() -> list[str]:
 
 
 def train_configs():
-    schema = train.schema()
+    schema = keys.schema()
     for line in command_lines():
         yield line, schema, without_hydra(compose_cfg(line.split()))
 
@@ -77,7 +79,7 @@ def bad_values(kind, shipped) -> list:
         return ["maybe", 1]
     if origin is dict:
         return [5, "text"]
-    if origin is list:
+    if origin in (list, Sequence):  # a list key (Sequence where a default is a tuple)
         out = [7, "text", ["x"]]
         for m in metadata:
             if isinstance(m, at.Len):
@@ -145,7 +147,7 @@ def test_unknown_keys_are_refused_with_the_nearest_real_one():
     with pytest.raises(
         UserError, match=r"trainer.roundz is not a key .*did you mean trainer.rounds"
     ):
-        train.schema().check(cfg)
+        keys.schema().check(cfg)
 
 
 def test_a_parameter_without_a_kind_is_a_gap_in_the_schema():
@@ -161,14 +163,14 @@ def test_a_parameter_without_a_kind_is_a_gap_in_the_schema():
 def test_interpolated_keys_are_reported_at_their_source():
     cfg = without_hydra(compose_cfg(["dataset.image_size=30"]))
     with pytest.raises(UserError, match=r"^dataset.image_size=30 must be a side of 4..7"):
-        train.schema().check(cfg)
+        keys.schema().check(cfg)
 
 
 def test_examples_come_from_the_shipped_config():
     shipped = without_hydra(compose_cfg([]))
     cfg = without_hydra(compose_cfg(["objective.optimizer.lr=fast"]))
     with pytest.raises(UserError) as err:
-        train.schema().check(cfg, shipped)
+        keys.schema().check(cfg, shipped)
     assert str(err.value) == "objective.optimizer.lr='fast' must be a positive number, e.g. 0.0006"
 
 
@@ -177,5 +179,5 @@ def test_a_reference_to_no_key_is_one_line_before_hydra_runs(ref):
     from gantrain.cli.command_line import check_command_line
 
     with pytest.raises(UserError, match=r"^seed=\$\{.*\} refers to a key the config does not have"):
-        check_command_line([f"seed={ref}"], train.schema())
-    check_command_line(["seed=${trainer.rounds}"], train.schema())
+        check_command_line([f"seed={ref}"], keys.schema())
+    check_command_line(["seed=${trainer.rounds}"], keys.schema())

@@ -14,10 +14,9 @@ import torch
 from helpers import CRITIC, compose_cfg, tiny_train, without_hydra
 
 from gantrain.cli import sweeps
-from gantrain.commands import train
 from gantrain.errors import UserError
 from gantrain.kinds import duration_seconds
-from gantrain.training import evaluation, time_limit
+from gantrain.training import evaluation, keys, time_limit
 from gantrain.training.resume import config_changes
 
 
@@ -52,7 +51,7 @@ def test_bad_durations_are_refused(bad):
 def test_the_schema_refuses_a_bad_time_limit_in_one_line(bad):
     cfg = without_hydra(compose_cfg([f"trainer.time_limit={bad}"]))
     with pytest.raises(UserError) as err:
-        train.schema().check(cfg)
+        keys.schema().check(cfg)
     message = str(err.value)
     assert message.startswith("trainer.time_limit=") and "\n" not in message
     assert "90s, 20m, 2h, 1h30m" in message and message.endswith("or null")
@@ -60,7 +59,7 @@ def test_the_schema_refuses_a_bad_time_limit_in_one_line(bad):
 
 @pytest.mark.parametrize("good", ["90s", "1h30m", "45", "2.5", "null"])
 def test_the_schema_takes_a_good_time_limit(good):
-    train.schema().check(without_hydra(compose_cfg([f"trainer.time_limit={good}"])))
+    keys.schema().check(without_hydra(compose_cfg([f"trainer.time_limit={good}"])))
 
 
 def test_a_changed_time_limit_is_not_a_config_change():
