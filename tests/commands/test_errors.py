@@ -1,5 +1,8 @@
 """The user-error catalogue: one line naming the bad value, non-zero exit, no traceback."""
 
+import subprocess
+import sys
+
 import pytest
 from helpers import run_cli
 
@@ -120,10 +123,35 @@ BEFORE_ANYTHING_RUNS = {
 }
 
 
+# one of them as the installed console script in a process of its own; the others meet the same
+# main() in this process (they end before Hydra starts), which skips a start-up per case
+IN_A_PROCESS = "misspelt key"
+
+
+def _main_here(args: list[str], cwd, monkeypatch, capsys) -> subprocess.CompletedProcess:
+    from gantrain.commands.train import main
+
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "argv", ["gantrain", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as stop:
+        code = stop.code
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out.out, out.err)
+
+
 @pytest.mark.parametrize("case", list(BEFORE_ANYTHING_RUNS))
-def test_schema_refusals_come_before_anything_is_written(case, mnist_root, tmp_path):
+def test_schema_refusals_come_before_anything_is_written(
+    case, mnist_root, tmp_path, monkeypatch, capsys
+):
     args, expected = BEFORE_ANYTHING_RUNS[case]
-    out = run_cli([f"dataset.root={mnist_root}", "device=cpu", *args], tmp_path, timeout=120)
+    args = [f"dataset.root={mnist_root}", "device=cpu", *args]
+    if case == IN_A_PROCESS:
+        out = run_cli(args, tmp_path, timeout=120)
+    else:
+        out = _main_here(args, tmp_path, monkeypatch, capsys)
     assert out.returncode == 2 and out.stdout == ""
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("gantrain: error: " + expected), out.stderr
