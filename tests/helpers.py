@@ -148,3 +148,15 @@ def small_filesystem(where: Path, size: str):
         pytest.skip(f"cannot mount a small filesystem here ({made.stderr.strip()})")
     yield where
     subprocess.run(["umount", str(where)], check=True)
+
+
+# what a crafted config must leave unchanged in the file it aims at
+VICTIM_TEXT = "a user's notes\n"
+
+
+def script_error_line(done, script: str) -> str:
+    """The one "SCRIPT: error:" line of a finished process that exited 2, without a traceback."""
+    lines = [line for line in done.stderr.splitlines() if line.startswith(f"{script}: error:")]
+    assert done.returncode == 2, done.stderr
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    return lines[0]
