@@ -44,6 +44,15 @@ def tiny_train(overrides: list[str], run_dir: Path, mnist_root: Path) -> dict:
     return tiny_train_on([f"dataset.root={mnist_root}", *overrides], run_dir)
 
 
+def tiny_train_saved(overrides: list[str], run_dir: Path, mnist_root: Path) -> Path:
+    """tiny_train, plus the .hydra/overrides.yaml a real `gantrain` command line would have saved."""
+    tiny_train(overrides, run_dir, mnist_root)
+    (run_dir / ".hydra").mkdir(exist_ok=True)
+    saved = [f"dataset.root={mnist_root}", *TINY, *overrides]
+    (run_dir / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in saved))
+    return run_dir
+
+
 def gantrain_argv(args: list[str], setup: str = "") -> list[str]:
     """The argv that runs gantrain with args; with setup, gantrain's main() in a Python process
     that first runs setup (a fault to inject, a CPU feature to pretend)."""

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import CRITIC, TINY, VICTIM_TEXT, run_cli, tiny_train
+from helpers import CRITIC, VICTIM_TEXT, run_cli, tiny_train_saved
 
 
 @pytest.fixture(scope="module")
@@ -15,11 +15,7 @@ def real_run(mnist_root, tmp_path_factory):
     """A tiny DCGAN run with EMA weights, last.pt and a milestone checkpoint at round 2."""
     run = tmp_path_factory.mktemp("real")
     overrides = ["trainer.rounds=2", "trainer.sample_at=[2]", "trainer.ema_decay=0.9", *CRITIC]
-    tiny_train(overrides, run, mnist_root)
-    (run / ".hydra").mkdir(exist_ok=True)
-    saved = [f"dataset.root={mnist_root}", *TINY, *overrides]
-    (run / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in saved))
-    return run
+    return tiny_train_saved(overrides, run, mnist_root)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import threading
 
 import pytest
 import torch
-from helpers import CRITIC, TINY, tiny_train
+from helpers import CRITIC, tiny_train_saved
 from hostile.catalog import assert_refused, files_under, run_refused
 
 from gantrain.training import checkpoint
@@ -26,11 +26,7 @@ def trained(mnist_root, tmp_path_factory):
     """One tiny DCGAN run (2 rounds) with the overrides.yaml Hydra would have written."""
     run = tmp_path_factory.mktemp("slots") / "run"
     overrides = ["trainer.rounds=2", "trainer.sample_at=[2]", *CRITIC]
-    tiny_train(overrides, run, mnist_root)
-    (run / ".hydra").mkdir(exist_ok=True)
-    saved = [f"dataset.root={mnist_root}", *TINY, *overrides]
-    (run / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in saved))
-    return run
+    return tiny_train_saved(overrides, run, mnist_root)
 
 
 @pytest.fixture
