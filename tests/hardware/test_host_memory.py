@@ -18,7 +18,8 @@ torch.set_num_threads(1)
 g = DCGAN(28, 1, width=32, max_width=64)
 def round_():  # a generator forward and backward at batch 64: buffers of a few MiB
     g.decode(torch.randn(64, g.latent_dim)).square().mean().backward()
-round_()  # the first round's pages are new either way
+for _ in range(3):  # warm-up: first activations, first gradients, first accumulation into them
+    round_()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(10):
     round_()
@@ -35,4 +36,5 @@ def test_training_rounds_stop_faulting_pages_in():
 
     plain, kept = faults("plain"), faults("keep")
     assert plain > 5000  # every round takes its buffers from the kernel again
-    assert kept < plain / 5
+    # Kept: at most one stray buffer's pages in ten rounds (measured 0-393 against plain's 14,000+).
+    assert kept < 1000, (plain, kept)
