@@ -137,6 +137,7 @@ def patched_gantrain(setup: str, args: list[str], cwd: Path) -> subprocess.Compl
 
 
 def one_error_line(stderr: str) -> str:
+    """The one line of stderr that mentions an error, where there is no traceback."""
     lines = [line for line in stderr.splitlines() if "error" in line.lower()]
     assert len(lines) == 1 and "Traceback" not in stderr, stderr
     return lines[0]
@@ -165,7 +166,7 @@ VICTIM_TEXT = "a user's notes\n"
 
 def script_error_line(done, script: str) -> str:
     """The one "SCRIPT: error:" line of a finished process that exited 2, without a traceback."""
-    lines = [line for line in done.stderr.splitlines() if line.startswith(f"{script}: error:")]
     assert done.returncode == 2, done.stderr
-    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
-    return lines[0]
+    line = one_error_line(done.stderr)
+    assert line.startswith(f"{script}: error:"), done.stderr
+    return line
