@@ -10,6 +10,7 @@ from torch import nn
 
 from gantrain.commands.evaluate import summary_line
 from gantrain.metrics.extractors import StackedFeatures
+from gantrain.metrics.judges import judges_line
 from gantrain.metrics.modes import expected_uniform, mode_scores
 from gantrain.metrics.scores import Scorer
 
@@ -32,6 +33,26 @@ def test_half_the_modes_gives_log_2():
     got = mode_scores(one_hot(torch.arange(0, 1000, 2).repeat(4)))
     assert got["modes"] == 500 and math.isclose(got["modes_kl"], math.log(2))
     assert round(expected_uniform(26000)) == 1000 and 600 < expected_uniform(1000) < 650
+
+
+def test_the_kl_splits_into_digit_balance_and_the_channels_dependence():
+    # the red digit always 3, green and blue free and independent: all of the KL is balance
+    red_fixed = mode_scores(one_hot(300 + torch.arange(100).repeat(5)))
+    assert red_fixed["modes"] == 100 and math.isclose(red_fixed["modes_kl"], math.log(10))
+    assert math.isclose(red_fixed["modes_kl_digits"], math.log(10))
+    # 000, 111, ..., 999: every channel draws each digit equally often, but one digit sets all
+    # three: none of the KL is balance
+    tied = mode_scores(one_hot((111 * torch.arange(10)).repeat(7)))
+    assert tied["modes"] == 10 and math.isclose(tied["modes_kl"], math.log(100))
+    assert abs(tied["modes_kl_digits"]) < 1e-12
+    line = judges_line(
+        {
+            **{f"{k}{suffix}": v for k, v in tied.items() for suffix in ("", "_judge2")},
+            **{f"{k}{s}": 0.9 for k in ("confidence", "real_confidence") for s in ("", "_judge2")},
+            "judges_agreement": 1.0,
+        }
+    )
+    assert line.count("(digit balance 0.0000 + channels' dependence 4.6052)") == 2
 
 
 class Brightness(nn.Module):

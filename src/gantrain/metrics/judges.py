@@ -60,6 +60,11 @@ def disagreements(scores: dict) -> list[str]:
     return out
 
 
+def kl_parts(kl: float, digits: float) -> str:
+    """The mode KL's two parts: the channels' digit balance and their dependence."""
+    return f"(digit balance {digits:.4f} + channels' dependence {max(kl - digits, 0.0):.4f})"
+
+
 def judges_line(r: dict) -> str:
     """The two judges' numbers side by side, and the flag where they part."""
     names = [j.get("weights_sha256", "?") for j in r.get("judges", [])] or ["?", "?"]
@@ -70,6 +75,8 @@ def judges_line(r: dict) -> str:
             words.append(f"FID {r[f'fid{suffix}']:.3f}")
         if f"modes{suffix}" in r:
             words.append(f"modes {r[f'modes{suffix}']}  KL {r[f'modes_kl{suffix}']:.4f}")
+            if f"modes_kl_digits{suffix}" in r:
+                words.append(kl_parts(r[f"modes_kl{suffix}"], r[f"modes_kl_digits{suffix}"]))
         words.append(
             f"confidence {r[f'confidence{suffix}']:.3f} (real {r[f'real_confidence{suffix}']:.3f})"
         )

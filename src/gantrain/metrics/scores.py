@@ -133,7 +133,7 @@ class Scorer:
         }
         if getattr(self.judge2, "modes", False):
             scores = mode_scores(probs)
-            out.update(modes_judge2=scores["modes"], modes_kl_judge2=scores["modes_kl"])
+            out.update({f"{k}_judge2": v for k, v in scores.items()})
         self.fid2.reset()
         self.fid2.update(features[:first], real=False)
         out["fid_judge2"] = float(self.fid2.compute())
