@@ -28,7 +28,7 @@ from gantrain.models.base import GenerativeModel
 from gantrain.objectives.augment import CODE_CRITIC, Augment, no_image_critic
 from gantrain.objectives.base import NextBatch, Objective
 from gantrain.objectives.losses import AdversarialLoss
-from gantrain.objectives.optimizers import OptimizerFactory
+from gantrain.objectives.optimizers import OptimizerFactory, float_betas
 from gantrain.objectives.penalties import CriticPenalties
 from gantrain.objectives.reconstruction import Reconstruction
 
@@ -59,7 +59,8 @@ class Adversarial(Objective):
     ) -> None:
         self.critic = critic
         self.packing = getattr(critic, "packing", 1)  # PacGAN: a critic scoring B/packing packs
-        self.make_optimizer, self.make_critic_optimizer = optimizer, critic_optimizer
+        self.make_optimizer = float_betas(optimizer)
+        self.make_critic_optimizer = float_betas(critic_optimizer)
         self.critic_steps = critic_steps
         self.space = space
         self.weight, self.recon_weight = weight, recon_weight

@@ -7,6 +7,7 @@ the parameters to be given when an objective binds to its model.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 
 import torch
@@ -15,6 +16,16 @@ from gantrain.kinds import Betas, Flag, NonNegativeFloat, PositiveFloat
 
 # what an optimizer config instantiates to: parameters -> optimizer
 OptimizerFactory = Callable[[Iterable[torch.nn.Parameter]], torch.optim.Optimizer]
+
+
+def float_betas(factory: OptimizerFactory) -> OptimizerFactory:
+    """The factory with its betas as floats: the config takes betas=[0,0.99] as two numbers in
+    [0, 1), and torch's Adam refuses a pair of an int and a float."""
+    betas = getattr(factory, "keywords", {}).get("betas")
+    if betas is None:
+        return factory
+    floats = tuple(float(b) for b in betas)
+    return functools.partial(factory, betas=floats)  # type: ignore[call-arg]
 
 
 def adam(

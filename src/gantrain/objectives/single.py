@@ -6,14 +6,14 @@ from gantrain.hardware.accel import Accelerator
 from gantrain.kinds import Node
 from gantrain.models.base import GenerativeModel
 from gantrain.objectives.base import Objective
-from gantrain.objectives.optimizers import OptimizerFactory
+from gantrain.objectives.optimizers import OptimizerFactory, float_betas
 from gantrain.objectives.reconstruction import Reconstruction
 
 
 class SingleOptimizerObjective(Objective):
     def __init__(self, optimizer: OptimizerFactory, reconstruction: Node | None = None) -> None:
         # the objective.reconstruction node's keys are Reconstruction's parameters
-        self.make_optimizer = optimizer
+        self.make_optimizer = float_betas(optimizer)
         self.recon = Reconstruction(**(reconstruction or {}))
 
     def bind(self, model: GenerativeModel, accel: Accelerator | None = None) -> None:
