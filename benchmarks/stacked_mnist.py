@@ -43,7 +43,8 @@ CONFIGS = {
     "mbstd": ["objective.critic.mbstd=true"],
     "ada": ["objective.augment.kind=ada"],
     "wgan_gp_pack2": ["objective.critic.packing=2"],  # WGAN-GP's overrides are added below
-    "preset": ["experiment=wgan_gp_stacked_mnist"],
+    "preset": ["experiment=stacked_mnist"],
+    "wgan_gp_preset": ["experiment=wgan_gp_stacked_mnist"],
     "vae": ["model=vae", "objective=mle"],
 }
 CONFIGS["wgan_gp_pack2"] = [*CONFIGS["wgan_gp"], *CONFIGS["wgan_gp_pack2"]]

@@ -91,3 +91,18 @@ def test_the_residual_stacked_presets_train(preset, mnist_root, tmp_path):
     ckpt = torch.load(tmp_path / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)
     assert ckpt["config"]["dataset"]["image_size"] == 32
     assert ckpt["config"]["model"]["_target_"].endswith("ResNetGAN")
+
+
+@pytest.mark.slow
+def test_the_stacked_preset_trains_its_mix(mnist_root, tmp_path):
+    # DCGAN's generator against R3GAN's critic, the relativistic loss and R1/R2 held at 0.5
+    overrides = ["experiment=stacked_mnist", *STACKED, "eval.at=[]", "model.width=8"]
+    summary = tiny_train([*overrides, "model.max_width=16"], tmp_path, mnist_root)
+    assert summary["status"] == "done" and summary["rounds"] == 3
+    ckpt = torch.load(tmp_path / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)
+    assert ckpt["config"]["model"]["_target_"].endswith("DCGAN")
+    assert ckpt["config"]["objective"]["critic"]["_target_"].endswith("R3Critic")
+    rows = [r for r in _rows(tmp_path) if "schedule_gamma" in r]
+    assert rows and all(r["schedule_gamma"] == pytest.approx(0.5) for r in rows)
+    assert all(r["schedule_lr"] == pytest.approx(2e-3) for r in rows)
+    assert all(torch.isfinite(torch.tensor(v)) for v in summary["final"].values())

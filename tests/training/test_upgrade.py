@@ -132,13 +132,3 @@ def resumed_overrides(saved: Path, mnist_root: Path, tmp_path: Path) -> list[str
     payload = checkpoint.load(run / "checkpoints" / "last.pt")
     assert payload["round"] == 6 and payload["format"] == FORMAT
     return yaml.safe_load((run / ".hydra" / "overrides.yaml").read_text())
-
-
-def test_an_old_preset_name_composes_its_renamed_preset():
-    from helpers import without_hydra
-    from omegaconf import OmegaConf
-
-    old = without_hydra(compose_cfg(["experiment=stacked_mnist"]))
-    new = without_hydra(compose_cfg(["experiment=wgan_gp_stacked_mnist"]))
-    assert OmegaConf.to_yaml(old) == OmegaConf.to_yaml(new)
-    assert new.objective.loss.kind == "wasserstein" and new.objective.critic_steps == 2
