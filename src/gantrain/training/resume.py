@@ -171,7 +171,8 @@ def prior_state(
     if changes and not force:
         raise RunRefused(
             f"resuming {run_dir} with a changed config ({'; '.join(changes)}); undo "
-            "the change, or pass resume_force=true to continue anyway"
+            "the change (a default or preset changed since the run began counts too: give its "
+            "old values, as docs/runs.md shows), or pass resume_force=true to continue anyway"
         )
     if changes:
         log.warning("resume_force=true: %s", _applied(changes))
