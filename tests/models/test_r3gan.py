@@ -58,6 +58,21 @@ def test_the_papers_cifar10_net_has_the_tables_parameter_count():
     assert (_count(g), _count(d)) == (generator, critic) == (20_732_160, 20_683_776)
 
 
+@pytest.mark.parametrize("side", [28, 32])
+def test_the_dense_input_layer_maps_z_onto_the_whole_base_map(side):
+    kw = dict(latent_dim=8, width=8, max_width=32, group_size=8)
+    basis, dense = R3GAN(side, 3, **kw), R3GAN(side, 3, input_layer="dense", **kw)
+    base, w0 = (7, 32) if side == 28 else (4, 32)
+    # the basis (w0 x base x base) and its scale (8 -> w0) give way to one 8 -> w0 x base^2 map
+    assert _count(dense) - _count(basis) == 8 * w0 * base * base - (w0 * base * base + 8 * w0)
+    z = dense.prior(64)
+    start = dense.generator.dense(z).view(64, w0, base, base)
+    # every position of the base map moves with z (the basis moves one number per channel),
+    # with about the basis's unit variance
+    assert start.std(0).min() > 0.3 and 0.7 < start.var().item() < 1.3
+    assert dense.decode(z).shape == (64, 3, side, side)
+
+
 def test_widths_double_towards_the_small_end_and_transitions_are_counted():
     # 32 px, width 8, cap 32: stages 4, 8, 16, 32 px at 32, 32, 16, 8 channels, one block each,
     # expansion 2, groups of 8; 1x1 transition convs where the width changes (32->16, 16->8)

@@ -13,7 +13,10 @@ convs per branch) and its last conv zero, so that every block starts as the iden
 unnormalised net's scores stay small.
 
 The generator starts from a learned base x base map scaled per channel by a linear function of
-z (the paper's generative basis) and ends with a 1x1 conv to the image; the critic starts with a
+z (input_layer=basis, the paper's generative basis) or from a full linear map of z onto the base
+map (input_layer=dense, DCGAN's first layer without its BatchNorm), and ends with a 1x1 conv to
+the image. The basis lets z set only one number per channel; on Stacked MNIST that ties the three
+channels' digits together, and the dense layer keeps them independent (benchmarks/RESULTS.md); the critic starts with a
 1x1 conv from the image and ends with a base x base depthwise conv, then a linear logit.
 Widths double towards the small end from `width`, capped at max_width; width = max_width = 768,
 group_size 16, expansion 2, blocks 2 at 32 px is the paper's CIFAR-10 net.
@@ -25,13 +28,14 @@ projection term <embed(y), features> (Miyato & Koyama 2018), as model=dcgan and 
 from __future__ import annotations
 
 import math
+from typing import Annotated, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from gantrain.errors import UserError
-from gantrain.kinds import Channels, Count, ImageSize, PositiveInt
+from gantrain.kinds import NOT_A_FLAG, Channels, Count, ImageSize, PositiveInt
 from gantrain.models.anticollapse import PackedCritic
 from gantrain.models.base import GenerativeModel
 from gantrain.models.blocks import plan, widths
@@ -41,6 +45,7 @@ SLOPE = 0.2
 GAIN = math.sqrt(2 / (1 + SLOPE**2))  # leaky ReLU's gain: keeps activations' variance
 # the 2x downsampling filter: [1, 2, 1] convolved with [1, 1], normalised (the bilinear one)
 TAPS = (1 / 8, 3 / 8, 3 / 8, 1 / 8)
+InputLayer = Annotated[Literal["basis", "dense"], NOT_A_FLAG]
 
 
 def he_init(layer: nn.Conv2d | nn.Linear, gain: float = 1.0) -> None:
@@ -139,14 +144,28 @@ class R3Up(nn.Module):
     """z (B, inputs) -> pre-activation image (B, channels, S, S)."""
 
     def __init__(
-        self, inputs, channels, image_size, width, max_width, blocks, expansion, group_size
+        self,
+        inputs,
+        channels,
+        image_size,
+        width,
+        max_width,
+        blocks,
+        expansion,
+        group_size,
+        input_layer="basis",
     ):
         super().__init__()
         self.base, w = stage_widths(image_size, width, max_width)
         check_groups(w, expansion, group_size, "model")
-        self.basis = nn.Parameter(torch.randn(w[0], self.base, self.base))
-        self.scale = nn.Linear(inputs, w[0], bias=False)
-        he_init(self.scale)
+        self.start_width = w[0]
+        if input_layer == "basis":
+            self.basis = nn.Parameter(torch.randn(w[0], self.base, self.base))
+            self.scale = nn.Linear(inputs, w[0], bias=False)
+            he_init(self.scale)
+        else:  # unit variance at the base map, as the basis's randn x He-scaled z gives
+            self.dense = nn.Linear(inputs, w[0] * self.base * self.base, bias=False)
+            he_init(self.dense)
         self.stages = stages(w, blocks, expansion, group_size)
         self.widen = nn.ModuleList(
             conv(a, b) if a != b else nn.Identity() for a, b in zip(w[:-1], w[1:])
@@ -154,7 +173,10 @@ class R3Up(nn.Module):
         self.to_image = conv(w[-1], channels)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.basis[None] * self.scale(z)[:, :, None, None]  # (B, w0, base, base)
+        if hasattr(self, "dense"):
+            h = self.dense(z).view(-1, self.start_width, self.base, self.base)
+        else:
+            h = self.basis[None] * self.scale(z)[:, :, None, None]  # (B, w0, base, base)
         h = self.stages[0](h)
         for widen, stage in zip(self.widen, self.stages[1:]):
             h = stage(upsample(widen(h)))  # (B, w, 2S, 2S)
@@ -210,12 +232,21 @@ class R3GAN(GenerativeModel):
         expansion: PositiveInt = 2,
         group_size: PositiveInt = 16,
         num_classes: Count = 0,
+        input_layer: InputLayer = "basis",
     ):
         super().__init__()
         self.latent_dim, self.num_classes = latent_dim, num_classes
         inputs = latent_dim + (label_dim(num_classes) if num_classes else 0)
         self.generator = R3Up(
-            inputs, channels, image_size, width, max_width, blocks, expansion, group_size
+            inputs,
+            channels,
+            image_size,
+            width,
+            max_width,
+            blocks,
+            expansion,
+            group_size,
+            input_layer,
         )
         if num_classes:
             self.label = LabelVector(num_classes)
