@@ -78,6 +78,15 @@ def test_the_stacked_mnist_preset_is_the_measured_mix():
     assert cfg.objective.optimizer.betas[0] == cfg.objective.critic_optimizer.betas[0] == 0.0
 
 
+def test_the_dense_r3gan_stacked_preset_holds_what_it_was_measured_with():
+    cfg = without_hydra(compose_cfg(["experiment=r3gan_dense_stacked_mnist"]))
+    assert cfg.model._target_.endswith("R3GAN") and cfg.model.input_layer == "dense"
+    assert cfg.objective.critic._target_.endswith("R3Critic") and cfg.objective.critic.width == 16
+    assert cfg.objective.loss.kind == "bce" and cfg.objective.loss.generator == "non_saturating"
+    assert cfg.schedule.gamma_start == cfg.schedule.gamma_end == 0.5
+    assert cfg.schedule.lr_start == cfg.schedule.lr_end == 2e-3 and cfg.schedule.rounds == 4000
+
+
 def test_pair_defaults_specialise_the_objective():
     aae = compose_cfg(["model=ae", "objective=adversarial"])
     assert aae.objective.space == "code" and aae.objective.critic._target_.endswith("CodeCritic")
